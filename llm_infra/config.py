@@ -1,0 +1,447 @@
+"""Stack configuration: the only pydantic boundary of the library.
+
+A stack's `Pulumi.<stack>.yaml` holds keys in the `llm-infra` namespace
+(`llm-infra:cloud`, `llm-infra:models`, ...). `load_stack_config` reads them, rejects
+unknown keys and turns every validation problem into one `ConfigError` whose lines each
+name the field path, what was given and what is expected. It runs before any resource
+is registered, so bad config never leaves a half-built stack behind.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+CONFIG_NAMESPACE = "llm-infra"
+
+# Secret keys: never read by the offline plan; the CLI stores them encrypted.
+SECRET_KEYS = frozenset({"kubeconfig"})
+
+# GPU models the library knows how to schedule and size, with memory in GiB.
+GPU_MEMORY_GIB: dict[str, int] = {
+    "nvidia-t4": 16,
+    "nvidia-a10g": 24,
+    "nvidia-l4": 24,
+    "nvidia-l40s": 48,
+    "nvidia-a100-40gb": 40,
+    "nvidia-a100-80gb": 80,
+    "nvidia-h100-80gb": 80,
+    "nvidia-h200-141gb": 141,
+}
+
+# Which object-store URI each cloud's workload identity can read.
+URI_SCHEMES_BY_CLOUD: dict[str, tuple[str, ...]] = {
+    "aws": ("s3",),
+    "gcp": ("gs",),
+    "azure": ("azureblob",),
+    "existing": ("s3", "gs", "azureblob"),
+}
+
+_DNS_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+DnsLabel = Annotated[str, Field(pattern=_DNS_LABEL, min_length=1, max_length=40)]
+NamespaceName = Annotated[str, Field(pattern=_DNS_LABEL, min_length=1, max_length=63)]
+
+_AZURE_BLOB = re.compile(r"^https://([a-z0-9]{3,24})\.blob\.core\.windows\.net/([a-z0-9][-a-z0-9]{2,62})(/.*)?$")
+_S3 = re.compile(r"^s3://([a-z0-9][-a-z0-9.]{1,61}[a-z0-9])(/.*)?$")
+_GS = re.compile(r"^gs://([a-z0-9][-a-z0-9_.]{1,61}[a-z0-9])(/.*)?$")
+
+# Keys of the backend engine arguments that the library derives itself.
+_OWNED_ENGINE_ARGS: dict[str, frozenset[str]] = {
+    "vllm": frozenset({"model", "tensor_parallel_size", "max_num_seqs"}),
+    "tensorrtllm": frozenset({"gpt_model_path", "gpt_model_type", "max_beam_width"}),
+    "python": frozenset(),
+}
+
+
+class ConfigError(ValueError):
+    """Stack configuration is invalid. Each line names a field, the value and what is expected."""
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("invalid llm-infra stack config:\n  " + "\n  ".join(self.problems))
+
+
+def parse_weights_uri(uri: str) -> tuple[str, str, str]:
+    """Split a weights URI into (scheme, bucket or `account/container`, prefix without slashes).
+
+    The scheme is `s3`, `gs` or `azureblob` (for `https://<account>.blob.core.windows.net/...`).
+    """
+    for scheme, pattern in (("s3", _S3), ("gs", _GS)):
+        m = pattern.match(uri)
+        if m:
+            return scheme, m.group(1), (m.group(2) or "").strip("/")
+    m = _AZURE_BLOB.match(uri)
+    if m:
+        return "azureblob", f"{m.group(1)}/{m.group(2)}", (m.group(3) or "").strip("/")
+    raise ValueError(
+        "expected s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or "
+        f"https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX, got {uri!r}"
+    )
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class GpuPoolConfig(_Strict):
+    """A pool of identical GPU nodes."""
+
+    name: DnsLabel
+    gpu: str
+    instance_type: str | None = None
+    gpus_per_node: int = Field(default=1, ge=1, le=8)
+    min_nodes: int = Field(default=0, ge=0, le=1000)
+    max_nodes: int = Field(default=2, ge=1, le=1000)
+    spot: bool = False
+    zones: list[str] | None = None
+
+    @field_validator("gpu")
+    @classmethod
+    def _known_gpu(cls, v: str) -> str:
+        if v not in GPU_MEMORY_GIB:
+            raise ValueError(f"expected one of {sorted(GPU_MEMORY_GIB)}, got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> GpuPoolConfig:
+        if self.max_nodes < self.min_nodes:
+            raise _FieldError("max_nodes", f"expected >= min_nodes ({self.min_nodes}), got {self.max_nodes}")
+        return self
+
+    @property
+    def gpu_memory_gib(self) -> int:
+        return GPU_MEMORY_GIB[self.gpu]
+
+
+class BatchingConfig(_Strict):
+    """Request batching. vLLM and TensorRT-LLM batch in flight; python models use Triton's dynamic batcher."""
+
+    max_batch_size: int = Field(default=64, ge=1, le=4096)
+    max_queue_delay_us: int = Field(default=1000, ge=0, le=1_000_000)
+    preferred_batch_sizes: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
+    instance_count: int = Field(default=1, ge=1, le=16)
+
+    @model_validator(mode="after")
+    def _preferred_within_max(self) -> BatchingConfig:
+        for i, size in enumerate(self.preferred_batch_sizes):
+            if size > self.max_batch_size:
+                raise _FieldError(
+                    f"preferred_batch_sizes[{i}]",
+                    f"expected <= max_batch_size ({self.max_batch_size}), got {size}",
+                )
+        return self
+
+
+class ActiveHours(_Strict):
+    """A window in which a scale-to-zero model keeps its minimum replicas (KEDA cron trigger)."""
+
+    timezone: str = "UTC"
+    start: str = "0 8 * * 1-5"
+    end: str = "0 20 * * 1-5"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        if len(v.split()) != 5:
+            raise ValueError(f"expected a 5-field cron expression, got {v!r}")
+        return v
+
+
+EngineArgValue = str | int | float | bool
+
+
+class ModelConfig(_Strict):
+    """One model served by its own Triton workload."""
+
+    name: DnsLabel
+    namespace: NamespaceName = "llm-serving"
+    backend: Literal["vllm", "tensorrtllm", "python"]
+    weights_uri: str
+    weights_size_gib: float = Field(gt=0, le=4096)
+    revision: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    gpu_pool: DnsLabel
+    gpus_per_replica: int = Field(default=1, ge=1, le=8)
+    min_replicas: int = Field(default=1, ge=0, le=100)
+    max_replicas: int = Field(default=1, ge=1, le=100)
+    batching: BatchingConfig = Field(default_factory=BatchingConfig)
+    engine_args: dict[str, EngineArgValue] = Field(default_factory=dict)
+    python_model: str | None = None
+    clients: list[NamespaceName] = Field(default_factory=list)
+    cpu: int = Field(default=4, ge=1, le=256)
+    memory_gib: int | None = Field(default=None, ge=1, le=4096)
+    shm_size_gib: int = Field(default=2, ge=1, le=256)
+    cache_size_gib: int | None = Field(default=None, ge=1, le=65536)
+    max_load_seconds: int | None = Field(default=None, ge=30, le=7200)
+    exit_timeout_seconds: int = Field(default=90, ge=5, le=3600)
+    pre_stop_seconds: int = Field(default=10, ge=0, le=120)
+    target_queue_compute_ratio: float = Field(default=1.0, gt=0, le=100)
+    max_queue_ms: float = Field(default=250.0, gt=0, le=60_000)
+    scale_down_stabilization_seconds: int = Field(default=300, ge=0, le=3600)
+    active_hours: ActiveHours | None = None
+    image: str | None = None
+
+    @field_validator("weights_uri")
+    @classmethod
+    def _uri(cls, v: str) -> str:
+        parse_weights_uri(v)
+        return v
+
+    @model_validator(mode="after")
+    def _cross_fields(self) -> ModelConfig:
+        if self.max_replicas < self.min_replicas:
+            raise _FieldError("max_replicas", f"expected >= min_replicas ({self.min_replicas}), got {self.max_replicas}")
+        if self.backend == "python" and not self.python_model:
+            raise _FieldError("python_model", "expected a path to the model.py of a python-backend model, got nothing")
+        if self.backend != "python" and self.python_model:
+            raise _FieldError("python_model", f"expected no python_model for backend {self.backend!r}, got {self.python_model!r}")
+        owned = sorted(_OWNED_ENGINE_ARGS[self.backend] & set(self.engine_args))
+        if owned:
+            raise _FieldError(
+                f"engine_args.{owned[0]}",
+                f"expected to be left out: llm-infra derives it from the model spec, got {self.engine_args[owned[0]]!r}",
+            )
+        if self.active_hours is not None and self.min_replicas != 0:
+            raise _FieldError("active_hours", f"expected only with min_replicas 0 (scale to zero), got min_replicas {self.min_replicas}")
+        return self
+
+    @property
+    def uri_scheme(self) -> str:
+        return parse_weights_uri(self.weights_uri)[0]
+
+    @property
+    def effective_memory_gib(self) -> int:
+        """Host memory: weights are staged through page cache while loading, plus runtime headroom."""
+        return self.memory_gib or max(16, math.ceil(self.weights_size_gib * 1.25) + 8)
+
+    @property
+    def effective_cache_size_gib(self) -> int:
+        return self.cache_size_gib or max(10, math.ceil(self.weights_size_gib * 1.5))
+
+    @property
+    def effective_max_load_seconds(self) -> int:
+        """Worst-case time from container start to ready.
+
+        A conservative 200 MiB/s read of the cached weights from the persistent volume,
+        plus 180 s of CUDA context, engine and graph-capture start-up, with 50 % margin.
+        """
+        if self.max_load_seconds is not None:
+            return self.max_load_seconds
+        read_s = self.weights_size_gib * 1024 / 200
+        return int(math.ceil((read_s + 180) * 1.5))
+
+    @property
+    def termination_grace_seconds(self) -> int:
+        """preStop sleep + Triton's exit timeout + 15 s for the process to flush and exit."""
+        return self.pre_stop_seconds + self.exit_timeout_seconds + 15
+
+
+class MonitoringConfig(_Strict):
+    """Prometheus Operator objects, Grafana dashboards and KEDA autoscaling."""
+
+    enabled: bool = True
+    namespace: NamespaceName = "monitoring"
+    prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
+    install_operators: bool = False
+    dcgm_exporter: bool = True
+
+    @field_validator("prometheus_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+(:\d+)?(/\S*)?$", v):
+            raise ValueError(f"expected an http(s) URL, got {v!r}")
+        return v
+
+
+class DevicePluginConfig(_Strict):
+    """The NVIDIA device plugin, where the cloud does not manage it."""
+
+    time_slicing_replicas: int | None = Field(default=None, ge=2, le=64)
+
+
+class ExistingClusterConfig(_Strict):
+    """What llm-infra needs to know about a cluster it did not create."""
+
+    storage_class: Annotated[str, Field(pattern=_DNS_LABEL, max_length=63)]
+    manages_device_plugin: bool = False
+    model_identities: dict[str, dict[str, str]] = Field(default_factory=dict)
+    zone_label: str = "topology.kubernetes.io/zone"
+
+
+class StackConfig(_Strict):
+    """Everything a stack needs; shared by every cloud."""
+
+    cloud: Literal["aws", "gcp", "azure", "existing"]
+    environment: DnsLabel
+    production: bool = True
+    region: str | None = None
+    isolation: Literal["dedicated", "shared"] = "dedicated"
+    gpu_pools: list[GpuPoolConfig] = Field(min_length=1)
+    models: list[ModelConfig] = Field(min_length=1)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    device_plugin: DevicePluginConfig = Field(default_factory=DevicePluginConfig)
+    existing: ExistingClusterConfig | None = None
+
+    @model_validator(mode="after")
+    def _cross_fields(self) -> StackConfig:
+        problems: list[str] = []
+        if self.cloud != "existing" and not self.region:
+            problems.append(f"region: expected a {self.cloud} region for cloud {self.cloud!r}, got nothing")
+        if self.cloud == "existing" and self.existing is None:
+            problems.append("existing: expected storage_class (and model_identities) for cloud 'existing', got nothing")
+        if self.cloud != "existing" and self.existing is not None:
+            problems.append(f"existing: expected only with cloud 'existing', got it with cloud {self.cloud!r}")
+        problems += _unique("gpu_pools", [p.name for p in self.gpu_pools])
+        problems += _unique("models", [m.name for m in self.models])
+        if self.production and self.isolation != "dedicated":
+            problems.append(f"isolation: expected 'dedicated' in a production stack, got {self.isolation!r}")
+        pools = {p.name: p for p in self.gpu_pools}
+        schemes = URI_SCHEMES_BY_CLOUD[self.cloud]
+        for i, m in enumerate(self.models):
+            where = f"models[{i}]"
+            pool = pools.get(m.gpu_pool)
+            if pool is None:
+                problems.append(f"{where}.gpu_pool: expected one of {sorted(pools)}, got {m.gpu_pool!r}")
+            elif m.gpus_per_replica > pool.gpus_per_node:
+                problems.append(
+                    f"{where}.gpus_per_replica: expected <= gpus_per_node of pool {pool.name!r} "
+                    f"({pool.gpus_per_node}), got {m.gpus_per_replica}"
+                )
+            if m.uri_scheme not in schemes:
+                problems.append(
+                    f"{where}.weights_uri: expected a {'/'.join(s + '://' if s != 'azureblob' else 'https://ACCOUNT.blob.core.windows.net/' for s in schemes)} "
+                    f"URI for cloud {self.cloud!r}, got {m.weights_uri!r}"
+                )
+            if self.production and m.min_replicas < 2:
+                problems.append(f"{where}.min_replicas: expected >= 2 in a production stack, got {m.min_replicas}")
+            if m.min_replicas != m.max_replicas and not self.monitoring.enabled:
+                problems.append(
+                    f"{where}.max_replicas: autoscaling needs monitoring.enabled (Triton metrics); "
+                    f"expected max_replicas == min_replicas ({m.min_replicas}), got {m.max_replicas}"
+                )
+            if m.min_replicas == 0 and not self.monitoring.enabled:
+                problems.append(f"{where}.min_replicas: scale to zero needs monitoring.enabled, got 0")
+            if self.existing is not None and m.name not in self.existing.model_identities:
+                problems.append(
+                    f"existing.model_identities.{m.name}: expected the service-account annotations that let "
+                    f"model {m.name!r} read {m.weights_uri}, got nothing"
+                )
+        if self.existing is not None:
+            for name in sorted(set(self.existing.model_identities) - {m.name for m in self.models}):
+                problems.append(f"existing.model_identities.{name}: expected the name of a model, got {name!r}")
+        if problems:
+            raise _Problems(problems)
+        return self
+
+    def pool(self, name: str) -> GpuPoolConfig:
+        return next(p for p in self.gpu_pools if p.name == name)
+
+
+def _unique(field: str, names: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for i, n in enumerate(names):
+        if n in seen:
+            out.append(f"{field}[{i}].name: expected a unique name, got duplicate {n!r}")
+        seen.add(n)
+    return out
+
+
+class _FieldError(ValueError):
+    """A validator's problem with a sub-field, so the message names the full path."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class _Problems(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and not part.startswith(("function-", "union[", "literal[")) and part not in {
+            "str", "int", "float", "bool", "list[...]", "dict[...]", "constrained-str",
+        }:
+            out += f".{part}" if out else part
+    return out
+
+
+def _describe(error: dict[str, Any]) -> list[str]:
+    path = _path(error["loc"])
+    ctx = error.get("ctx") or {}
+    inner = ctx.get("error")
+    if isinstance(inner, _Problems):
+        prefix = f"{path}." if path else ""
+        return [prefix + p for p in inner.problems]
+    if isinstance(inner, _FieldError):
+        full = f"{path}.{inner.field}" if path else inner.field
+        return [f"{full}: {inner.message}"]
+    given = error.get("input")
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return [f"{path}: unknown key (expected one of the documented fields), got {given!r}"]
+    if kind == "missing":
+        return [f"{path}: required, got nothing"]
+    msg = error["msg"]
+    if isinstance(inner, ValueError):
+        msg = str(inner)
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    else:
+        msg = re.sub(r"^(Input|String|List|Value|Dictionary|Float|Integer) should (be |have )?", "", msg)
+        msg = re.sub(r" after validation, not \d+$", "", msg)
+        if _DNS_LABEL in msg:
+            msg = "a DNS label (lowercase letters, digits and '-', starting with a letter)"
+        msg = f"expected {msg}, got {given!r}"
+    return [f"{path}: {msg}"]
+
+
+def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
+    """Validate a plain mapping (keys without the `llm-infra:` prefix). Raises ConfigError."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"(root): expected a mapping of llm-infra config keys, got {type(raw).__name__}")
+    try:
+        return StackConfig.model_validate(dict(raw))
+    except ValidationError as exc:
+        problems: list[str] = []
+        for err in exc.errors():
+            for line in _describe(err):
+                if line not in problems:
+                    problems.append(line)
+        raise ConfigError(problems) from None
+
+
+def load_stack_config() -> StackConfig:
+    """Read and validate the running stack's `llm-infra:*` config (before any resource is registered)."""
+    import json
+
+    import pulumi.runtime.config as runtime_config
+
+    raw: dict[str, Any] = {}
+    for full_key, value in runtime_config.CONFIG.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != CONFIG_NAMESPACE or key in SECRET_KEYS:
+            continue
+        try:
+            raw[key] = json.loads(value)
+        except (TypeError, ValueError):
+            raw[key] = value
+    return parse_stack_config(raw)

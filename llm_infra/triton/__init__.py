@@ -1,0 +1,1 @@
+"""Triton Inference Server: model repository generation and the per-model workload."""

@@ -1,0 +1,39 @@
+"""Pinned images, chart versions and Kubernetes API levels: the one place to bump them.
+
+Every image is pinned to an immutable release tag. Components take an override through
+their Args, so a user can point at a mirror (a private registry is common for dedicated
+clusters) without forking the library.
+"""
+
+from __future__ import annotations
+
+# Triton Inference Server 24.10 == Triton 2.51, the release that the nvidia-pytriton 0.7
+# wheel ships and that the test suite runs for real.
+TRITON_RELEASE = "24.10"
+TRITON_VERSION = "2.51.0"
+TRITON_IMAGES: dict[str, str] = {
+    "vllm": f"nvcr.io/nvidia/tritonserver:{TRITON_RELEASE}-vllm-python-py3",
+    "tensorrtllm": f"nvcr.io/nvidia/tritonserver:{TRITON_RELEASE}-trtllm-python-py3",
+    "python": f"nvcr.io/nvidia/tritonserver:{TRITON_RELEASE}-py3",
+}
+
+NVIDIA_DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.0"
+DCGM_EXPORTER_IMAGE = "nvcr.io/nvidia/k8s/dcgm-exporter:3.3.9-3.6.1-ubuntu22.04"
+
+# Images of the init container that syncs weights into the model cache, by URI scheme.
+MODEL_SYNC_IMAGES: dict[str, str] = {
+    "s3": "public.ecr.aws/aws-cli/aws-cli:2.22.4",
+    "gs": "gcr.io/google.com/cloudsdktool/google-cloud-cli:502.0.0-slim",
+    "azureblob": "mcr.microsoft.com/azure-cli:2.67.0",
+}
+
+# Optional operators the workload relies on (ScaledObject, ServiceMonitor, PrometheusRule).
+KEDA_CHART = {"chart": "keda", "version": "2.16.0", "repo": "https://kedacore.github.io/charts"}
+KUBE_PROMETHEUS_STACK_CHART = {
+    "chart": "kube-prometheus-stack",
+    "version": "66.3.0",
+    "repo": "https://prometheus-community.github.io/helm-charts",
+}
+
+# Kubernetes minor versions whose API schemas every rendered manifest must satisfy.
+SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = ("1.31", "1.32", "1.33", "1.34", "1.35")
