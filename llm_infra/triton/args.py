@@ -27,12 +27,10 @@ def tritonserver_args(
         f"--model-repository={model_repository}",
         "--model-control-mode=none",
         "--strict-readiness=true",
-        "--strict-model-config=true",
         f"--exit-timeout-secs={exit_timeout_seconds}",
         f"--http-port={http_port}",
         f"--grpc-port={grpc_port}",
         f"--metrics-port={metrics_port}",
         "--allow-metrics=true",
         "--allow-gpu-metrics=true",
-        "--log-format=default",
     ]
