@@ -211,6 +211,12 @@ class ModelConfig(_Strict):
                 f"engine_args.{owned[0]}",
                 f"expected to be left out: llm-infra derives it from the model spec, got {self.engine_args[owned[0]]!r}",
             )
+        if self.min_replicas == 0 and self.active_hours is None:
+            raise _FieldError(
+                "active_hours",
+                "expected a window (timezone, start, end) for a model that scales to zero: at zero replicas "
+                "Triton exports no queue metrics, so only the schedule can wake it; got nothing",
+            )
         if self.active_hours is not None and self.min_replicas != 0:
             raise _FieldError("active_hours", f"expected only with min_replicas 0 (scale to zero), got min_replicas {self.min_replicas}")
         return self

@@ -54,6 +54,10 @@ class ClusterContract:
     """Binds a model's service account to a cloud identity that may read that model's weights only."""
     oidc_issuer: pulumi.Input[str] | None = None
     """The cluster's workload-identity (OIDC) issuer, where the cloud has one."""
+    metadata_identity_egress: bool = False
+    """True where pods obtain workload-identity tokens from a metadata server at
+    169.254.169.254 that serves only the pod's own identity (GKE_METADATA). Everywhere
+    else the link-local range stays blocked so that pods cannot reach the node's identity."""
     zone_label: str = "topology.kubernetes.io/zone"
     """Node label that names the zone, for spreading replicas."""
     gpu_pool_label: str = "llm-infra.io/gpu-pool"

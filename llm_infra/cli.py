@@ -1,0 +1,60 @@
+"""The `llm-infra` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .config import ConfigError
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from .plan import find_project, run_stack, summary, write_plan
+
+    project = find_project(Path(args.project) if args.project else None)
+    started = time.monotonic()
+    count = 0
+
+    def progress(what: str) -> None:
+        nonlocal count
+        count += 1
+        if sys.stderr.isatty():
+            print(f"\r  registering {count:4d}: {what[:90]:<90}", end="", file=sys.stderr, flush=True)
+        elif count % 25 == 0:
+            print(f"  registered {count} resources ...", file=sys.stderr, flush=True)
+
+    print(f"planning stack {args.stack} of {project.root} offline (Pulumi mock engine) ...", file=sys.stderr)
+    try:
+        result = run_stack(args.stack, project, on_register=progress)
+    except ConfigError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 1
+    except FileNotFoundError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 1
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    out = Path(args.out)
+    write_plan(result, out)
+    print(summary(args.stack, result))
+    print(f"\nwrote {out}/resources.json, outputs.json, manifests/, model_repository/ "
+          f"in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="llm-infra", description="Private LLM serving on GPUs, with Pulumi.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    plan = sub.add_parser("plan", help="show what a stack builds, offline (no cloud, no Pulumi CLI)")
+    plan.add_argument("stack", help="stack name: stacks/Pulumi.<stack>.yaml")
+    plan.add_argument("--out", required=True, help="directory for resources.json, outputs.json, manifests/, model_repository/")
+    plan.add_argument("--project", help="Pulumi project directory (default: the one containing the working directory)")
+    plan.set_defaults(func=_plan)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

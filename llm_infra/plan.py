@@ -1,0 +1,206 @@
+"""The offline plan: run a stack program under Pulumi's mock engine and write what it would build.
+
+`run_stack` executes `stacks/__main__.py` exactly as `pulumi up` would (same config, same
+working directory) but against `llm_infra.testing`'s capturing mock monitor. Secret config
+is never read: a secret key gets a placeholder marked secret, so the plan shows where a
+secret flows without needing the stack's encryption key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import sys
+from collections import Counter
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .testing import SECRET_MASK, CapturedResource, ProgramResult, mask_secrets, run_program
+
+SECRET_PLACEHOLDER = "<secret: not read by the offline plan>"
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    name: str
+    main: Path
+    stack_config_dir: Path
+    declared_secrets: frozenset[str]
+
+
+def find_project(start: Path | None = None) -> Project:
+    """The Pulumi project containing `start` (default: $LLM_INFRA_PROJECT or the working directory)."""
+    here = Path(start or os.environ.get("LLM_INFRA_PROJECT") or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        spec = candidate / "Pulumi.yaml"
+        if spec.is_file():
+            data = yaml.safe_load(spec.read_text())
+            name = data["name"]
+            secrets = {
+                key if ":" in key else f"{name}:{key}"
+                for key, decl in (data.get("config") or {}).items()
+                if isinstance(decl, dict) and decl.get("secret")
+            }
+            return Project(
+                root=candidate,
+                name=name,
+                main=candidate / data.get("main", "."),
+                stack_config_dir=candidate / data.get("stackConfigDir", "."),
+                declared_secrets=frozenset(secrets),
+            )
+    raise FileNotFoundError(f"no Pulumi.yaml in {here} or any parent directory")
+
+
+def stack_names(project: Project | None = None) -> list[str]:
+    """Stacks that have a `Pulumi.<stack>.yaml` in the project's stack config directory."""
+    project = project or find_project()
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project.stack_config_dir.glob("Pulumi.*.yaml"))
+
+
+def stack_config(name: str, project: Project | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The stack's config as the CLI would hand it to the program, and which keys are secret."""
+    project = project or find_project()
+    path = project.stack_config_dir / f"Pulumi.{name}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"stack {name!r}: expected {path}, which does not exist; stacks: {stack_names(project)}")
+    data = yaml.safe_load(path.read_text()) or {}
+    config: dict[str, Any] = {}
+    secret_keys = set(project.declared_secrets)
+    for key, value in (data.get("config") or {}).items():
+        full = key if ":" in key else f"{project.name}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secret_keys.add(full)
+            continue
+        config[full] = value
+    for key in secret_keys:
+        config[key] = SECRET_PLACEHOLDER
+    return config, sorted(secret_keys)
+
+
+@contextmanager
+def _program_context(main: Path):
+    old_cwd, old_path = Path.cwd(), list(sys.path)
+    os.chdir(main)
+    sys.path.insert(0, str(main))
+    try:
+        yield
+    finally:
+        os.chdir(old_cwd)
+        sys.path[:] = old_path
+
+
+def run_stack(name: str, project: Project | None = None, on_register: Callable[[str], None] | None = None) -> ProgramResult:
+    """Run the stack program offline; raises `ConfigError` on bad config before any registration."""
+    project = project or find_project()
+    config, secret_keys = stack_config(name, project)
+    entry = project.main / "__main__.py" if project.main.is_dir() else project.main
+    with _program_context(entry.parent):
+        return run_program(
+            lambda: runpy.run_path(str(entry), run_name="__main__"),
+            config,
+            project=project.name,
+            stack=name,
+            secret_keys=secret_keys,
+            on_register=on_register,
+        )
+
+
+def manifests(result: ProgramResult) -> list[dict[str, Any]]:
+    """Every Kubernetes object the program registers, as the API server would receive it."""
+    return [mask_secrets(r.inputs) for r in result.kubernetes_objects()]
+
+
+def model_repositories(result: ProgramResult) -> dict[str, dict[str, str]]:
+    """Per model, the generated repository files (path -> content) as mounted into Triton."""
+    config_maps = {(r.k8s_namespace, r.k8s_name): r.inputs for r in result.kubernetes_objects("ConfigMap")}
+    repos: dict[str, dict[str, str]] = {}
+    for sts in result.kubernetes_objects("StatefulSet"):
+        spec = sts.inputs["spec"]["template"]["spec"]
+        for volume in spec.get("volumes", []):
+            if volume.get("name") != "model-repository":
+                continue
+            cm = config_maps[(sts.k8s_namespace, volume["configMap"]["name"])]
+            repos[sts.k8s_name] = {item["path"]: cm["data"][item["key"]] for item in volume["configMap"]["items"]}
+    return repos
+
+
+def write_plan(result: ProgramResult, out: Path) -> None:
+    """Write resources.json, outputs.json, manifests/ and model_repository/ under `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "resources.json").write_text(json.dumps([r.to_json() for r in result.resources], indent=2) + "\n")
+    (out / "outputs.json").write_text(json.dumps(result.masked_outputs(), indent=2, sort_keys=True) + "\n")
+    mdir = out / "manifests"
+    mdir.mkdir(exist_ok=True)
+    for old in mdir.glob("*.yaml"):
+        old.unlink()
+    for i, obj in enumerate(manifests(result)):
+        meta = obj.get("metadata", {})
+        fname = f"{i:03d}-{obj['kind'].lower()}-{meta.get('namespace', 'cluster')}-{meta.get('name')}.yaml"
+        (mdir / fname).write_text(yaml.safe_dump(obj, sort_keys=False))
+    rdir = out / "model_repository"
+    for model, files in model_repositories(result).items():
+        for path, content in files.items():
+            target = rdir / model / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content)
+
+
+def _tree(result: ProgramResult) -> list[str]:
+    components = [r for r in result.resources if not r.custom]
+    lines: list[str] = []
+
+    def walk(parent: CapturedResource, depth: int) -> None:
+        kids = result.children_of(parent)
+        counts = Counter(k.type for k in kids if k.custom)
+        leaf = ", ".join(f"{n} {t.split(':')[-1]}" for t, n in sorted(counts.items()))
+        lines.append(f"{'  ' * depth}{parent.type.split(':')[-1]} {parent.name}" + (f"  [{leaf}]" if leaf else ""))
+        for k in kids:
+            if not k.custom:
+                walk(k, depth + 1)
+
+    roots = [c for c in components if result.by_urn(c.parent or "") is None]
+    for root in roots:
+        walk(root, 1)
+    return lines
+
+
+def summary(name: str, result: ProgramResult) -> str:
+    """A human summary: resource tree, per-model endpoints, what is encrypted with what."""
+    lines = [f"stack {name}: {len(result.resources)} resources, {len(result.kubernetes_objects())} Kubernetes objects", ""]
+    lines.append("resource tree:")
+    lines += _tree(result)
+    lines += ["", "models:"]
+    endpoints = result.outputs.get("model_endpoints") or {}
+    for sts in result.kubernetes_objects("StatefulSet"):
+        spec = sts.inputs["spec"]
+        pod = spec["template"]["spec"]
+        triton = next(c for c in pod["containers"] if c["name"] == "triton")
+        gpus = triton["resources"]["limits"].get("nvidia.com/gpu")
+        claim = spec["volumeClaimTemplates"][0]["spec"]
+        ep = endpoints.get(sts.k8s_name, {})
+        lines.append(
+            f"  {sts.k8s_namespace}/{sts.k8s_name}: {ep.get('http', '?')}  grpc {ep.get('grpc', '?')}  "
+            f"{gpus} GPU/replica on pool {next(iter(pod['nodeSelector'].values()))}"
+        )
+        lines.append(
+            f"    cache: {claim['resources']['requests']['storage']} per replica on StorageClass "
+            f"{claim['storageClassName']}; identity: service account {pod['serviceAccountName']}"
+        )
+    lines += ["", "encryption and secrets:"]
+    for r in result.resources:
+        for path in r.secret_paths:
+            lines.append(f"  secret: {r.type.split(':')[-1]} {r.name} input {path}")
+    for key in sorted(result.secret_outputs):
+        lines.append(f"  secret: stack output {key} ({SECRET_MASK} in outputs.json)")
+    storage = sorted({sts.inputs["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"]
+                      for sts in result.kubernetes_objects("StatefulSet")})
+    for sc in storage:
+        lines.append(f"  model caches: StorageClass {sc} (volumes encrypted with the cluster's customer key)")
+    return "\n".join(lines)

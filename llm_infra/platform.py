@@ -1,0 +1,154 @@
+"""LlmPlatform: picks the cluster for the stack's cloud and wires cluster -> GPU layer -> models.
+
+This module is the only place that knows which cloud a stack targets. The Kubernetes
+layer below it sees a `ClusterContract` and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from . import versions
+from .config import ConfigError, StackConfig
+from .contract import ClusterContract
+from .kubernetes.gpu_layer import GpuSoftwareLayer
+from .kubernetes.tenant_namespace import TenantNamespace
+from .triton.workload import TritonLlmWorkload
+
+# Clouds whose cluster components ship in this release.
+_AVAILABLE_CLOUDS = ("existing",)
+
+
+class LlmPlatformArgs(TypedDict):
+    config: StackConfig
+    """The validated stack config (see `llm_infra.config.load_stack_config`)."""
+    kubeconfig: NotRequired[pulumi.Input[str]]
+    """Kubeconfig for `cloud: existing`, as a Pulumi secret. Defaults to none (required for `existing`)."""
+    cluster: NotRequired[ClusterContract]
+    """A cluster contract built elsewhere (e.g. another stack's cluster). Defaults to the stack's own cluster."""
+
+
+class LlmPlatform(pulumi.ComponentResource):
+    """The whole private LLM serving platform of one environment."""
+
+    model_endpoints: pulumi.Output[dict]
+    """Per model: namespace, HTTP and gRPC endpoints, service account."""
+    namespaces: pulumi.Output[list]
+    """Tenant namespaces the platform created."""
+    device_plugin_deployed: pulumi.Output[bool]
+    """Whether llm-infra deployed the NVIDIA device plugin (false where the cloud manages it)."""
+
+    def __init__(self, name: str, args: LlmPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        config = args["config"]
+        cluster = args.get("cluster")
+        if cluster is None and config.cloud not in _AVAILABLE_CLOUDS:
+            raise ConfigError(
+                f"cloud: expected one of {list(_AVAILABLE_CLOUDS)} in this release of llm-infra "
+                f"(or pass a ClusterContract), got {config.cloud!r}"
+            )
+        if cluster is None and config.cloud == "existing" and args.get("kubeconfig") is None:
+            raise ConfigError("kubeconfig: expected the existing cluster's kubeconfig as a Pulumi secret, got nothing")
+        super().__init__("llm-infra:index:LlmPlatform", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        if cluster is None:
+            from .existing import ExistingCluster
+
+            existing = config.existing
+            assert existing is not None  # guaranteed by StackConfig for cloud 'existing'
+            cluster = ExistingCluster(
+                f"{name}-cluster",
+                {
+                    "kubeconfig": args["kubeconfig"],
+                    "storage_class": existing.storage_class,
+                    "manages_device_plugin": existing.manages_device_plugin,
+                    "model_identities": existing.model_identities,
+                    "zone_label": existing.zone_label,
+                },
+                opts=child,
+            ).contract
+        self.cluster = cluster
+
+        operators: list[pulumi.Resource] = []
+        if config.monitoring.install_operators:
+            operators = self._operators(name, config, cluster)
+
+        gpu_layer = GpuSoftwareLayer(
+            f"{name}-gpu",
+            {
+                "cluster": cluster,
+                "device_plugin": config.device_plugin,
+                "dcgm_exporter": config.monitoring.dcgm_exporter,
+                "monitoring": config.monitoring.enabled,
+            },
+            opts=child.merge(pulumi.ResourceOptions(depends_on=operators)),
+        )
+
+        quota: dict[str, int] = defaultdict(int)
+        for m in config.models:
+            quota[m.namespace] += m.max_replicas * m.gpus_per_replica
+        tenants = {
+            ns: TenantNamespace(f"{name}-ns-{ns}", {"name": ns, "gpu_quota": q, "provider": cluster.provider},
+                                opts=child)
+            for ns, q in sorted(quota.items())
+        }
+
+        self.workloads: dict[str, TritonLlmWorkload] = {}
+        for m in config.models:
+            self.workloads[m.name] = TritonLlmWorkload(
+                f"{name}-{m.name}",
+                {"model": m, "cluster": cluster, "production": config.production, "monitoring": config.monitoring},
+                opts=child.merge(pulumi.ResourceOptions(depends_on=[tenants[m.namespace], gpu_layer, *operators])),
+            )
+
+        self.model_endpoints = pulumi.Output.all(**{
+            n: pulumi.Output.all(namespace=w.namespace, http=w.http_endpoint, grpc=w.grpc_endpoint,
+                                 service_account=w.service_account)
+            for n, w in self.workloads.items()
+        })
+        self.namespaces = pulumi.Output.from_input(sorted(tenants))
+        self.device_plugin_deployed = gpu_layer.device_plugin_deployed
+        self.register_outputs({
+            "model_endpoints": self.model_endpoints,
+            "namespaces": self.namespaces,
+            "device_plugin_deployed": self.device_plugin_deployed,
+        })
+
+    def _operators(self, name: str, config: StackConfig, cluster: ClusterContract) -> list[pulumi.Resource]:
+        """KEDA and the Prometheus Operator stack as pinned Helm releases (opt-in)."""
+        opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
+        keda = k8s.helm.v3.Release(
+            f"{name}-keda",
+            name="keda",
+            chart=versions.KEDA_CHART["chart"],
+            version=versions.KEDA_CHART["version"],
+            repository_opts={"repo": versions.KEDA_CHART["repo"]},
+            namespace="keda",
+            create_namespace=True,
+            atomic=True,
+            opts=opts,
+        )
+        prom = k8s.helm.v3.Release(
+            f"{name}-kube-prometheus-stack",
+            name="kube-prometheus-stack",
+            chart=versions.KUBE_PROMETHEUS_STACK_CHART["chart"],
+            version=versions.KUBE_PROMETHEUS_STACK_CHART["version"],
+            repository_opts={"repo": versions.KUBE_PROMETHEUS_STACK_CHART["repo"]},
+            namespace=config.monitoring.namespace,
+            create_namespace=True,
+            atomic=True,
+            values={
+                # Pick up every namespace's ServiceMonitors, rules and dashboards.
+                "prometheus": {"prometheusSpec": {
+                    "serviceMonitorSelectorNilUsesHelmValues": False,
+                    "ruleSelectorNilUsesHelmValues": False,
+                }},
+                "grafana": {"sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard"}}},
+            },
+            opts=opts,
+        )
+        return [keda, prom]

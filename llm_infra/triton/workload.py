@@ -1,0 +1,479 @@
+"""TritonLlmWorkload: one model served by Triton Inference Server on any conformant cluster.
+
+What it builds, all in the model's tenant namespace and through the cluster's explicit
+provider: a service account bound to the model's cloud identity, the generated model
+repository, a StatefulSet whose replicas each own a model cache on the encrypted storage
+class, a ClusterIP Service, a NetworkPolicy, a PodDisruptionBudget, KEDA autoscaling on
+Triton's queue metrics, and the ServiceMonitor, PrometheusRule and dashboard to watch it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .. import versions
+from ..config import ModelConfig, MonitoringConfig
+from ..contract import ClusterContract, ModelIdentityRequest
+from . import metrics
+from .args import GRPC_PORT, HTTP_PORT, METRICS_PORT, tritonserver_args
+from .cache_sync import CACHE_MOUNT, WEIGHTS_DIR, sync_env, sync_script
+from .model_repository import render_model_repository
+
+MODEL_REPOSITORY_MOUNT = "/models"
+STARTUP_PROBE_PERIOD_SECONDS = 10
+GPU_RESOURCE = "nvidia.com/gpu"
+# Link-local addresses hold every cloud's instance metadata service (node credentials).
+LINK_LOCAL = "169.254.0.0/16"
+
+
+class TritonLlmWorkloadArgs(TypedDict):
+    model: ModelConfig
+    """The validated model spec (backend, weights, GPUs, replicas, batching, clients)."""
+    cluster: ClusterContract
+    """The cluster to run on: explicit provider, encrypted storage class, identity binder."""
+    production: NotRequired[bool]
+    """Production spreads replicas strictly across zones. Defaults to `True`."""
+    monitoring: NotRequired[MonitoringConfig]
+    """Where Prometheus and Grafana live and whether to create monitoring objects. Defaults to `MonitoringConfig()` (enabled, namespace `monitoring`)."""
+    image: NotRequired[str]
+    """Triton image. Defaults to the pinned image for the model's backend in `llm_infra.versions`."""
+    sync_image: NotRequired[str]
+    """Image of the init container that syncs weights into the cache. Defaults to the pinned CLI image for the URI's scheme."""
+
+
+def _labels(model: ModelConfig) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "triton",
+        "app.kubernetes.io/instance": model.name,
+        "app.kubernetes.io/component": "llm-server",
+        "app.kubernetes.io/managed-by": "llm-infra",
+        "llm-infra.io/model": model.name,
+    }
+
+
+def _config_map_key(path: str) -> str:
+    # ConfigMap keys cannot contain '/', the volume's items restore the layout.
+    return path.replace("/", "_")
+
+
+def _hardened_container_security() -> dict:
+    return {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+class TritonLlmWorkload(pulumi.ComponentResource):
+    """A production-grade Triton LLM server for one model: hardened, cached, autoscaled, observed."""
+
+    namespace: pulumi.Output[str]
+    """Namespace the model runs in."""
+    service_name: pulumi.Output[str]
+    """Name of the model's ClusterIP Service."""
+    http_endpoint: pulumi.Output[str]
+    """In-cluster HTTP/REST endpoint (KServe v2 protocol)."""
+    grpc_endpoint: pulumi.Output[str]
+    """In-cluster gRPC endpoint."""
+    service_account: pulumi.Output[str]
+    """Kubernetes service account bound to the model's cloud identity."""
+
+    def __init__(self, name: str, args: TritonLlmWorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("llm-infra:index:TritonLlmWorkload", name, None, opts)
+        model = args["model"]
+        cluster = args["cluster"]
+        production = args.get("production", True)
+        monitoring = args.get("monitoring", MonitoringConfig())
+        ns = model.namespace
+        labels = _labels(model)
+        selector = {"llm-infra.io/model": model.name, "app.kubernetes.io/name": "triton"}
+        child = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
+        sa_name = f"triton-{model.name}"
+
+        identity = cluster.bind_model_identity(
+            ModelIdentityRequest(model=model.name, namespace=ns, service_account=sa_name, weights_uri=model.weights_uri),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+        service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata={"name": sa_name, "namespace": ns, "labels": labels,
+                      "annotations": dict(identity.service_account_annotations)},
+            # Workload-identity webhooks project their own audience-bound token; the
+            # Kubernetes API token is never needed by Triton or the sync container.
+            automount_service_account_token=False,
+            opts=child,
+        )
+
+        files = render_model_repository(model, weights_dir=WEIGHTS_DIR)
+        repo_digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+        repo_cm_name = f"{model.name}-model-repository"
+        k8s.core.v1.ConfigMap(
+            f"{name}-model-repository",
+            metadata={"name": repo_cm_name, "namespace": ns, "labels": labels},
+            data={_config_map_key(p): content for p, content in files.items()},
+            immutable=False,
+            opts=child,
+        )
+
+        replicas_fixed = model.min_replicas == model.max_replicas
+        grace = model.termination_grace_seconds
+        startup_failures = math.ceil(model.effective_max_load_seconds / STARTUP_PROBE_PERIOD_SECONDS)
+        gpus = str(model.gpus_per_replica)
+        memory = f"{model.effective_memory_gib}Gi"
+        scheme = model.uri_scheme
+        env_sync = [{"name": k, "value": v} for k, v in sync_env(model.weights_uri, model.revision).items()]
+        env_sync += [{"name": "HOME", "value": "/tmp"}, {"name": "CLOUDSDK_CONFIG", "value": "/tmp/gcloud"},
+                     {"name": "AZURE_CONFIG_DIR", "value": "/tmp/azure"}]
+
+        pod_labels = {**labels, **dict(identity.pod_labels)}
+        pod_annotations = {
+            "llm-infra.io/model-repository-sha256": repo_digest,
+            "llm-infra.io/weights-revision": model.revision or "unpinned",
+        }
+        zone_skew = "DoNotSchedule" if production else "ScheduleAnyway"
+
+        http_probe = {"path": "/v2/health/ready", "port": "http"}
+        triton = {
+            "name": "triton",
+            "image": args.get("image") or model.image or versions.TRITON_IMAGES[model.backend],
+            "imagePullPolicy": "IfNotPresent",
+            "command": ["tritonserver"],
+            "args": tritonserver_args(model_repository=MODEL_REPOSITORY_MOUNT,
+                                      exit_timeout_seconds=model.exit_timeout_seconds),
+            "ports": [
+                {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
+                {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
+                {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+            ],
+            "env": [
+                {"name": "HOME", "value": "/tmp"},
+                {"name": "HF_HOME", "value": f"{CACHE_MOUNT}/hf"},
+                # Weights come only from the cache; never from a public hub at run time.
+                {"name": "HF_HUB_OFFLINE", "value": "1"},
+                {"name": "TRANSFORMERS_OFFLINE", "value": "1"},
+                {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
+                {"name": "DO_NOT_TRACK", "value": "1"},
+            ],
+            "resources": {
+                "requests": {"cpu": str(model.cpu), "memory": memory, GPU_RESOURCE: gpus},
+                "limits": {"cpu": str(model.cpu), "memory": memory, GPU_RESOURCE: gpus},
+            },
+            "startupProbe": {"httpGet": http_probe, "periodSeconds": STARTUP_PROBE_PERIOD_SECONDS,
+                             "timeoutSeconds": 5, "failureThreshold": startup_failures},
+            "readinessProbe": {"httpGet": http_probe, "periodSeconds": 5, "timeoutSeconds": 3,
+                               "failureThreshold": 3},
+            "livenessProbe": {"httpGet": {"path": "/v2/health/live", "port": "http"}, "periodSeconds": 10,
+                              "timeoutSeconds": 5, "failureThreshold": 6},
+            # Endpoints controllers and load balancers stop sending traffic before Triton
+            # starts draining; Triton then finishes in-flight requests within exit_timeout.
+            "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(model.pre_stop_seconds)]}}},
+            "securityContext": _hardened_container_security(),
+            "volumeMounts": [
+                {"name": "model-repository", "mountPath": f"{MODEL_REPOSITORY_MOUNT}/{model.name}", "readOnly": True},
+                {"name": "model-cache", "mountPath": CACHE_MOUNT},
+                {"name": "dshm", "mountPath": "/dev/shm"},
+                {"name": "tmp", "mountPath": "/tmp"},
+            ],
+        }
+        sync = {
+            "name": "cache-sync",
+            "image": args.get("sync_image") or versions.MODEL_SYNC_IMAGES[scheme],
+            "imagePullPolicy": "IfNotPresent",
+            "command": ["/bin/sh", "-c", sync_script(model.weights_uri)],
+            "env": env_sync,
+            "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
+            "securityContext": _hardened_container_security(),
+            "volumeMounts": [{"name": "model-cache", "mountPath": CACHE_MOUNT},
+                             {"name": "tmp", "mountPath": "/tmp"}],
+        }
+        pod_spec = {
+            "serviceAccountName": sa_name,
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "terminationGracePeriodSeconds": grace,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 1000,
+                "runAsGroup": 1000,
+                "fsGroup": 1000,
+                "fsGroupChangePolicy": "OnRootMismatch",
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "nodeSelector": {cluster.gpu_pool_label: model.gpu_pool},
+            "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}],
+            "topologySpreadConstraints": [
+                {"maxSkew": 1, "topologyKey": cluster.zone_label, "whenUnsatisfiable": zone_skew,
+                 "labelSelector": {"matchLabels": selector}},
+                {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+                 "labelSelector": {"matchLabels": selector}},
+            ],
+            "initContainers": [sync],
+            "containers": [triton],
+            "volumes": [
+                {"name": "model-repository", "configMap": {
+                    "name": repo_cm_name,
+                    "items": [{"key": _config_map_key(p), "path": p} for p in sorted(files)],
+                }},
+                {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{model.shm_size_gib}Gi"}},
+                {"name": "tmp", "emptyDir": {"sizeLimit": "4Gi"}},
+            ],
+        }
+        statefulset_spec: dict = {
+            "serviceName": f"{model.name}-headless",
+            "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": selector},
+            "updateStrategy": {"type": "RollingUpdate"},
+            # Scale-down keeps each replica's cache, so scaling up again starts from disk.
+            "persistentVolumeClaimRetentionPolicy": {"whenScaled": "Retain", "whenDeleted": "Delete"},
+            "template": {"metadata": {"labels": pod_labels, "annotations": pod_annotations}, "spec": pod_spec},
+            "volumeClaimTemplates": [{
+                "metadata": {"name": "model-cache", "labels": labels},
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": cluster.storage_class,
+                    "resources": {"requests": {"storage": f"{model.effective_cache_size_gib}Gi"}},
+                },
+            }],
+        }
+        if replicas_fixed:
+            # With autoscaling, KEDA owns the replica count; Pulumi must not fight it.
+            statefulset_spec["replicas"] = model.min_replicas
+        statefulset = k8s.apps.v1.StatefulSet(
+            f"{name}-statefulset",
+            metadata={"name": model.name, "namespace": ns, "labels": labels, "annotations": {
+                # Image tags are pinned in llm_infra.versions; digests differ per mirror.
+                "checkov.io/skip1": "CKV_K8S_43=images are pinned to release tags in llm_infra.versions; "
+                                    "mirrors of a dedicated cluster re-digest them",
+            }},
+            spec=statefulset_spec,
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[service_account])),
+        )
+
+        ports = [
+            {"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP"},
+            {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
+            {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"},
+        ]
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={"name": model.name, "namespace": ns, "labels": labels},
+            spec={"type": "ClusterIP", "selector": selector, "ports": ports},
+            opts=child,
+        )
+        k8s.core.v1.Service(
+            f"{name}-headless",
+            metadata={"name": f"{model.name}-headless", "namespace": ns, "labels": labels},
+            spec={"clusterIP": "None", "selector": selector, "ports": ports},
+            opts=child,
+        )
+
+        egress = [{
+            # Weights and token exchange: HTTPS to the object store and the cloud's STS,
+            # never to the link-local metadata service that holds the node's credentials.
+            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [LINK_LOCAL]}}],
+            "ports": [{"protocol": "TCP", "port": 443}],
+        }]
+        if cluster.metadata_identity_egress:
+            egress.append({"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}],
+                           "ports": [{"protocol": "TCP", "port": 80}]})
+        ingress = []
+        if model.clients:
+            ingress.append({
+                "from": [{"namespaceSelector": {"matchExpressions": [{
+                    "key": "kubernetes.io/metadata.name", "operator": "In", "values": sorted(model.clients)}]}}],
+                "ports": [{"protocol": "TCP", "port": HTTP_PORT}, {"protocol": "TCP", "port": GRPC_PORT}],
+            })
+        if monitoring.enabled:
+            ingress.append({
+                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring.namespace}}}],
+                "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
+            })
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata={"name": f"{model.name}-triton", "namespace": ns, "labels": labels},
+            spec={"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress", "Egress"],
+                  "ingress": ingress, "egress": egress},
+            opts=child,
+        )
+
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata={"name": model.name, "namespace": ns, "labels": labels},
+            spec={"maxUnavailable": 1, "selector": {"matchLabels": selector},
+                  "unhealthyPodEvictionPolicy": "AlwaysAllow"},
+            opts=child,
+        )
+
+        if not replicas_fixed:
+            self._scaled_object(name, model, monitoring, ns, labels, child)
+        if monitoring.enabled:
+            self._monitoring(name, model, monitoring, ns, labels, selector, child)
+
+        self.namespace = pulumi.Output.from_input(ns)
+        self.service_name = service.metadata.apply(lambda m: m["name"] if isinstance(m, dict) else m.name)
+        self.http_endpoint = pulumi.Output.from_input(f"http://{model.name}.{ns}.svc.cluster.local:{HTTP_PORT}")
+        self.grpc_endpoint = pulumi.Output.from_input(f"{model.name}.{ns}.svc.cluster.local:{GRPC_PORT}")
+        self.service_account = pulumi.Output.from_input(sa_name)
+        self.statefulset = statefulset
+        self.register_outputs({
+            "namespace": self.namespace,
+            "service_name": self.service_name,
+            "http_endpoint": self.http_endpoint,
+            "grpc_endpoint": self.grpc_endpoint,
+            "service_account": self.service_account,
+        })
+
+    def _scaled_object(self, name, model: ModelConfig, monitoring: MonitoringConfig, ns, labels, child) -> None:
+        triggers = [
+            {
+                "type": "prometheus",
+                "name": "queue-compute-ratio",
+                "metricType": "Value",
+                "metadata": {
+                    "serverAddress": monitoring.prometheus_url,
+                    "query": metrics.queue_compute_ratio(ns, model.name),
+                    "threshold": f"{model.target_queue_compute_ratio:g}",
+                },
+            },
+            {
+                "type": "prometheus",
+                "name": "queue-ms-per-request",
+                "metricType": "Value",
+                "metadata": {
+                    "serverAddress": monitoring.prometheus_url,
+                    "query": metrics.queue_ms_per_request(ns, model.name),
+                    "threshold": f"{model.max_queue_ms:g}",
+                },
+            },
+        ]
+        spec: dict = {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": model.name},
+            "pollingInterval": 15,
+            "cooldownPeriod": model.scale_down_stabilization_seconds,
+            "minReplicaCount": max(model.min_replicas, 1),
+            "maxReplicaCount": model.max_replicas,
+            "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {
+                "scaleDown": {"stabilizationWindowSeconds": model.scale_down_stabilization_seconds,
+                              "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}]},
+                "scaleUp": {"stabilizationWindowSeconds": 0,
+                            "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}]},
+            }}},
+            "triggers": triggers,
+        }
+        if model.min_replicas == 0:
+            hours = model.active_hours
+            assert hours is not None  # config guarantees a wake-up schedule for scale to zero
+            spec["idleReplicaCount"] = 0
+            triggers.append({
+                "type": "cron",
+                "name": "active-hours",
+                "metadata": {"timezone": hours.timezone, "start": hours.start, "end": hours.end,
+                             "desiredReplicas": "1"},
+            })
+        k8s.apiextensions.CustomResource(
+            f"{name}-scaled-object",
+            api_version="keda.sh/v1alpha1",
+            kind="ScaledObject",
+            metadata={"name": model.name, "namespace": ns, "labels": labels},
+            spec=spec,
+            opts=child,
+        )
+
+    def _monitoring(self, name, model: ModelConfig, monitoring: MonitoringConfig, ns, labels, selector, child) -> None:
+        k8s.apiextensions.CustomResource(
+            f"{name}-service-monitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata={"name": model.name, "namespace": ns, "labels": labels},
+            spec={
+                "selector": {"matchLabels": selector},
+                "namespaceSelector": {"matchNames": [ns]},
+                "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "15s", "scheme": "http"}],
+            },
+            opts=child,
+        )
+        sel = metrics.selector(ns, model.name)
+        rules = [
+            {"record": metrics.RATIO_RECORD, "expr": metrics.queue_compute_ratio(ns, model.name),
+             "labels": {"namespace": ns, "model": model.name}},
+            {"record": metrics.QUEUE_MS_RECORD, "expr": metrics.queue_ms_per_request(ns, model.name),
+             "labels": {"namespace": ns, "model": model.name}},
+            {"record": metrics.FAILURE_RATIO_RECORD, "expr": metrics.failure_ratio(ns, model.name),
+             "labels": {"namespace": ns, "model": model.name}},
+            {
+                "alert": "TritonQueueSaturated",
+                "expr": f'{metrics.RATIO_RECORD}{{{sel}}} > {model.target_queue_compute_ratio:g}',
+                "for": "10m",
+                "labels": {"severity": "warning"},
+                "annotations": {
+                    "summary": f"Requests to {model.name} wait longer in Triton's queue than they compute.",
+                    "description": "Autoscaling has not caught up: check max_replicas and GPU pool capacity.",
+                },
+            },
+            {
+                "alert": "TritonInferenceFailures",
+                "expr": f'{metrics.FAILURE_RATIO_RECORD}{{{sel}}} > 0.05',
+                "for": "5m",
+                "labels": {"severity": "critical"},
+                "annotations": {"summary": f"More than 5% of {model.name} inferences fail."},
+            },
+            {
+                "alert": "TritonPendingRequestsStuck",
+                "expr": f"sum({metrics.PENDING_REQUESTS}{{{sel}}}) > 0 and "
+                        f"sum(rate({metrics.REQUEST_SUCCESS}{{{sel}}}[5m])) == 0",
+                "for": "10m",
+                "labels": {"severity": "critical"},
+                "annotations": {"summary": f"{model.name} has pending requests but completes none."},
+            },
+        ]
+        k8s.apiextensions.CustomResource(
+            f"{name}-prometheus-rule",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata={"name": f"{model.name}-triton", "namespace": ns, "labels": labels},
+            spec={"groups": [{"name": f"llm-infra-{model.name}", "interval": "30s", "rules": rules}]},
+            opts=child,
+        )
+        k8s.core.v1.ConfigMap(
+            f"{name}-dashboard",
+            metadata={"name": f"llm-infra-{model.name}-dashboard", "namespace": monitoring.namespace,
+                      "labels": {**labels, "grafana_dashboard": "1"}},
+            data={f"llm-infra-{model.name}.json": json.dumps(_dashboard(ns, model.name), indent=1, sort_keys=True)},
+            opts=child,
+        )
+
+
+def _dashboard(ns: str, model: str) -> dict:
+    """A Grafana dashboard of the signals the autoscaler and alerts use."""
+    sel = metrics.selector(ns, model)
+    panels = [
+        ("Queue / compute ratio (autoscaling signal)", f'{metrics.RATIO_RECORD}{{{sel}}}'),
+        ("Queue time per request (ms)", f'{metrics.QUEUE_MS_RECORD}{{{sel}}}'),
+        ("Successful inferences / s", f"sum(rate({metrics.REQUEST_SUCCESS}{{{sel}}}[1m]))"),
+        ("Failure ratio", f'{metrics.FAILURE_RATIO_RECORD}{{{sel}}}'),
+        ("Pending requests", f"sum({metrics.PENDING_REQUESTS}{{{sel}}})"),
+        ("Batch size (inferences per execution)",
+         f"sum(rate({metrics.INFERENCE_COUNT}{{{sel}}}[1m])) / clamp_min(sum(rate({metrics.EXEC_COUNT}{{{sel}}}[1m])), 0.001)"),
+    ]
+    return {
+        "title": f"llm-infra / {ns} / {model}",
+        "uid": hashlib.sha1(f"{ns}/{model}".encode()).hexdigest()[:12],
+        "schemaVersion": 39,
+        "time": {"from": "now-3h", "to": "now"},
+        "panels": [
+            {"id": i + 1, "type": "timeseries", "title": title,
+             "gridPos": {"h": 8, "w": 12, "x": (i % 2) * 12, "y": (i // 2) * 8},
+             "targets": [{"expr": expr, "refId": "A"}]}
+            for i, (title, expr) in enumerate(panels)
+        ],
+    }
