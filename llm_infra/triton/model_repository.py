@@ -1,0 +1,268 @@
+"""The Triton model repository generated from a model spec: config.pbtxt and the files beside it.
+
+Every `config.pbtxt` is a `model_config_pb2.ModelConfig` message, built with Triton's own
+protobuf schema and serialized with `text_format`, so a field that Triton does not know
+is a Python error here rather than a model that fails to load on a GPU node.
+
+Layout of one model (Triton's repository layout, version 1 only):
+
+    <model.name>/config.pbtxt
+    <model.name>/1/model.json   vllm: the engine arguments of the vLLM backend
+    <model.name>/1/model.py     python: the user's TritonPythonModel (or a shipped one)
+
+The weights are not part of the repository: the workload syncs them into the model
+cache, and the generated files point there (`weights_dir`, `/cache/weights` by default).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2 as pb
+
+from llm_infra.config import ConfigError, EngineArgValue, ModelConfig
+
+DEFAULT_WEIGHTS_DIR = "/cache/weights"
+"""Where the workload puts a model's weights (the model cache volume)."""
+
+BUILTIN_PREFIX = "builtin:"
+"""`python_model: builtin:<name>` selects a model shipped in `llm_infra/triton/models/<name>.py`."""
+
+BUILTIN_MODELS_DIR = Path(__file__).parent / "models"
+
+VERSION = "1"
+
+# vLLM engine arguments we set unless the user overrides them. `disable_log_stats: false`
+# is what lets the backend report vLLM's own metrics (REPORT_CUSTOM_METRICS needs both).
+_VLLM_DEFAULT_ENGINE_ARGS: dict[str, EngineArgValue] = {
+    "disable_log_requests": True,
+    "disable_log_stats": False,
+    "gpu_memory_utilization": 0.9,
+}
+
+# TensorRT-LLM backend parameters we set unless the user overrides them (names as in
+# tensorrtllm_backend's all_models/inflight_batcher_llm/tensorrt_llm/config.pbtxt).
+# guaranteed_no_evict never pauses a started request to make room in the KV cache;
+# chunked context stays off because it needs an engine built with paged context FMHA.
+_TRTLLM_DEFAULT_PARAMETERS: dict[str, str] = {
+    "batch_scheduler_policy": "guaranteed_no_evict",
+    "kv_cache_free_gpu_mem_fraction": "0.9",
+    "enable_chunked_context": "false",
+    "enable_kv_cache_reuse": "false",
+    "exclude_input_in_output": "true",
+    "FORCE_CPU_ONLY_INPUT_TENSORS": "no",
+}
+
+# Parameters of python models that llm-infra derives itself.
+_PYTHON_OWNED_PARAMETERS = frozenset({"weights_dir"})
+
+
+def build_model_config(
+    model: ModelConfig,
+    *,
+    weights_dir: str = DEFAULT_WEIGHTS_DIR,
+    instance_kind: int | str = pb.ModelInstanceGroup.KIND_GPU,
+) -> pb.ModelConfig:
+    """The `config.pbtxt` of one model as Triton's ModelConfig message.
+
+    `weights_dir` is where the weights (or the TensorRT-LLM engine) lie inside the
+    container. `instance_kind` (`KIND_GPU`, `KIND_CPU`, ... as the enum value or its
+    name) applies to python models only: vLLM and TensorRT-LLM place their own work on
+    the GPUs. Defaults to `KIND_GPU`, what a GPU workload wants; tests on CPU machines
+    ask for `KIND_CPU`.
+    """
+    config = pb.ModelConfig(name=model.name, backend=model.backend)
+    if model.backend == "vllm":
+        _vllm(config)
+    elif model.backend == "tensorrtllm":
+        _tensorrtllm(config, model, weights_dir)
+    else:
+        _python(config, model, weights_dir, _instance_kind(instance_kind))
+    return config
+
+
+def vllm_engine_args(model: ModelConfig, *, weights_dir: str = DEFAULT_WEIGHTS_DIR) -> dict[str, EngineArgValue]:
+    """The vLLM backend's `1/model.json`: engine arguments for `AsyncEngineArgs`."""
+    args: dict[str, EngineArgValue] = {
+        "model": weights_dir,
+        "tensor_parallel_size": model.gpus_per_replica,
+        "max_num_seqs": model.batching.max_batch_size,
+        **_VLLM_DEFAULT_ENGINE_ARGS,
+    }
+    # config.py rejects user keys that we derive, so the merge cannot undo them.
+    args.update(model.engine_args)
+    return args
+
+
+def render_model_repository(
+    model: ModelConfig,
+    *,
+    weights_dir: str = DEFAULT_WEIGHTS_DIR,
+    instance_kind: int | str = pb.ModelInstanceGroup.KIND_GPU,
+) -> dict[str, str]:
+    """Files of one model's repository directory: relative path -> content.
+
+    Always `config.pbtxt`; `1/model.json` for vLLM; `1/model.py` for python models,
+    read from `model.python_model` (`builtin:<name>` or a file path; relative paths
+    resolve against the current working directory).
+    """
+    config = build_model_config(model, weights_dir=weights_dir, instance_kind=instance_kind)
+    files = {"config.pbtxt": text_format.MessageToString(config)}
+    if model.backend == "vllm":
+        files[f"{VERSION}/model.json"] = json.dumps(vllm_engine_args(model, weights_dir=weights_dir), indent=2, sort_keys=True) + "\n"
+    elif model.backend == "python":
+        files[f"{VERSION}/model.py"] = _python_model_source(model.python_model or "")
+    return files
+
+
+def write_model_repository(
+    models: Iterable[ModelConfig],
+    directory: str | Path,
+    *,
+    weights_dir: str = DEFAULT_WEIGHTS_DIR,
+    instance_kind: int | str = pb.ModelInstanceGroup.KIND_GPU,
+) -> Path:
+    """Write `<directory>/<model.name>/...` for every model; returns the directory.
+
+    Every model is rendered before anything is written, so a bad spec leaves no
+    half-written repository behind.
+    """
+    root = Path(directory)
+    rendered = {
+        m.name: render_model_repository(m, weights_dir=weights_dir, instance_kind=instance_kind) for m in models
+    }
+    for name, files in rendered.items():
+        for relative, content in files.items():
+            path = root / name / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+def builtin_python_models() -> list[str]:
+    """Names usable as `python_model: builtin:<name>`."""
+    return sorted(p.stem for p in BUILTIN_MODELS_DIR.glob("*.py") if not p.name.startswith("_"))
+
+
+def _vllm(config: pb.ModelConfig) -> None:
+    # vLLM batches in flight itself: Triton hands it requests one by one (max_batch_size 0),
+    # one instance drives every GPU of the replica (KIND_MODEL), and it streams responses.
+    config.max_batch_size = 0
+    config.instance_group.add(count=1, kind=pb.ModelInstanceGroup.KIND_MODEL)
+    config.model_transaction_policy.decoupled = True
+    _set_parameters(config, {"REPORT_CUSTOM_METRICS": "true"})
+
+
+def _tensorrtllm(config: pb.ModelConfig, model: ModelConfig, weights_dir: str) -> None:
+    batching = model.batching
+    config.max_batch_size = batching.max_batch_size
+    config.model_transaction_policy.decoupled = True
+    config.dynamic_batching.max_queue_delay_microseconds = batching.max_queue_delay_us
+    config.dynamic_batching.preferred_batch_size.extend(batching.preferred_batch_sizes or [batching.max_batch_size])
+    # The backend's executor owns the GPUs (and the tensor-parallel ranks): one CPU-side
+    # instance, as in the backend's reference config.
+    config.instance_group.add(count=1, kind=pb.ModelInstanceGroup.KIND_CPU)
+
+    scalar: list[int] = []
+    _input(config, "input_ids", pb.TYPE_INT32, [-1], allow_ragged_batch=True)
+    _input(config, "input_lengths", pb.TYPE_INT32, [1], reshape=scalar)
+    _input(config, "request_output_len", pb.TYPE_INT32, [1])
+    for name in ("end_id", "pad_id", "beam_width", "runtime_top_k", "min_length"):
+        _input(config, name, pb.TYPE_INT32, [1], reshape=scalar, optional=True)
+    for name in ("temperature", "runtime_top_p", "repetition_penalty", "presence_penalty", "frequency_penalty"):
+        _input(config, name, pb.TYPE_FP32, [1], reshape=scalar, optional=True)
+    _input(config, "random_seed", pb.TYPE_UINT64, [1], reshape=scalar, optional=True)
+    _input(config, "stop_words_list", pb.TYPE_INT32, [2, -1], allow_ragged_batch=True, optional=True)
+    _input(config, "bad_words_list", pb.TYPE_INT32, [2, -1], allow_ragged_batch=True, optional=True)
+    _input(config, "streaming", pb.TYPE_BOOL, [1], optional=True)
+    _input(config, "stop", pb.TYPE_BOOL, [1], optional=True)
+    config.output.add(name="output_ids", data_type=pb.TYPE_INT32, dims=[-1, -1])
+    config.output.add(name="sequence_length", data_type=pb.TYPE_INT32, dims=[-1])
+
+    parameters = {
+        "gpt_model_type": "inflight_fused_batching",
+        "gpt_model_path": weights_dir,
+        "max_beam_width": "1",
+        **_TRTLLM_DEFAULT_PARAMETERS,
+    }
+    parameters.update({k: _parameter_value(v) for k, v in model.engine_args.items()})
+    _set_parameters(config, parameters)
+
+
+def _python(config: pb.ModelConfig, model: ModelConfig, weights_dir: str, kind: int) -> None:
+    batching = model.batching
+    config.max_batch_size = batching.max_batch_size
+    config.dynamic_batching.max_queue_delay_microseconds = batching.max_queue_delay_us
+    config.dynamic_batching.preferred_batch_size.extend(batching.preferred_batch_sizes)
+    config.instance_group.add(count=batching.instance_count, kind=kind)
+    _input(config, "text_input", pb.TYPE_STRING, [1])
+    _input(config, "max_tokens", pb.TYPE_INT32, [1], optional=True)
+    config.output.add(name="text_output", data_type=pb.TYPE_STRING, dims=[1])
+
+    owned = sorted(_PYTHON_OWNED_PARAMETERS & set(model.engine_args))
+    if owned:
+        raise ConfigError(
+            f"engine_args.{owned[0]}: expected to be left out: llm-infra derives it from the model spec, "
+            f"got {model.engine_args[owned[0]]!r}"
+        )
+    parameters = {"weights_dir": weights_dir}
+    parameters.update({k: _parameter_value(v) for k, v in model.engine_args.items()})
+    _set_parameters(config, parameters)
+
+
+def _input(
+    config: pb.ModelConfig,
+    name: str,
+    data_type: int,
+    dims: list[int],
+    *,
+    reshape: list[int] | None = None,
+    optional: bool = False,
+    allow_ragged_batch: bool = False,
+) -> None:
+    tensor = config.input.add(
+        name=name, data_type=data_type, dims=dims, optional=optional, allow_ragged_batch=allow_ragged_batch
+    )
+    if reshape is not None:
+        # An empty shape still has to be present: it is what makes [1] a scalar.
+        tensor.reshape.SetInParent()
+        tensor.reshape.shape.extend(reshape)
+
+
+def _set_parameters(config: pb.ModelConfig, parameters: Mapping[str, str]) -> None:
+    for key in sorted(parameters):
+        config.parameters[key].string_value = parameters[key]
+
+
+def _parameter_value(value: EngineArgValue) -> str:
+    # Triton parameters are strings; backends parse booleans from lowercase "true"/"false".
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _instance_kind(kind: int | str) -> int:
+    names = pb.ModelInstanceGroup.Kind.keys()
+    if isinstance(kind, str):
+        if kind not in names:
+            raise ValueError(f"instance_kind: expected one of {names}, got {kind!r}")
+        return pb.ModelInstanceGroup.Kind.Value(kind)
+    if kind not in pb.ModelInstanceGroup.Kind.values():
+        raise ValueError(f"instance_kind: expected one of {names}, got {kind!r}")
+    return kind
+
+
+def _python_model_source(python_model: str) -> str:
+    if python_model.startswith(BUILTIN_PREFIX):
+        name = python_model[len(BUILTIN_PREFIX):]
+        available = builtin_python_models()
+        if name not in available:
+            raise ConfigError(f"python_model: expected one of {[BUILTIN_PREFIX + n for n in available]} or a file path, got {python_model!r}")
+        return (BUILTIN_MODELS_DIR / f"{name}.py").read_text(encoding="utf-8")
+    path = Path(python_model)
+    if not path.is_file():
+        raise ConfigError(f"python_model: file not found: {python_model}")
+    return path.read_text(encoding="utf-8")
