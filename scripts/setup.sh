@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Set up a fresh clone: the library's virtualenv (.venv) and checkov's own (.venv-checkov).
+# checkov pins packaging<24, so it never shares an environment with the library.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[dev]"
+
+if [ "${LLM_INFRA_SKIP_CHECKOV:-0}" != "1" ]; then
+  if [ ! -x .venv-checkov/bin/checkov ]; then
+    "$PYTHON" -m venv .venv-checkov
+    .venv-checkov/bin/python -m pip install -q --upgrade pip
+    .venv-checkov/bin/python -m pip install -q "checkov==3.3.30"
+  fi
+fi
