@@ -441,8 +441,10 @@ def load_stack_config() -> StackConfig:
 
     import pulumi.runtime.config as runtime_config
 
+    # The CLI hands config over as PULUMI_CONFIG; the runtime (and the mock engine) as a context var.
+    everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     raw: dict[str, Any] = {}
-    for full_key, value in runtime_config.CONFIG.items():
+    for full_key, value in everything.items():
         namespace, _, key = full_key.partition(":")
         if namespace != CONFIG_NAMESPACE or key in SECRET_KEYS:
             continue

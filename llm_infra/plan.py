@@ -112,9 +112,20 @@ def run_stack(name: str, project: Project | None = None, on_register: Callable[[
         )
 
 
+# Apply order a person (or a GitOps tool) would expect; everything else follows by kind.
+_KIND_ORDER = ("Namespace", "ResourceQuota", "NetworkPolicy", "ServiceAccount", "ConfigMap", "Service")
+
+
 def manifests(result: ProgramResult) -> list[dict[str, Any]]:
-    """Every Kubernetes object the program registers, as the API server would receive it."""
-    return [mask_secrets(r.inputs) for r in result.kubernetes_objects()]
+    """Every Kubernetes object the program registers, as the API server would receive it, in a stable order."""
+
+    def key(obj: dict[str, Any]) -> tuple:
+        kind = obj["kind"]
+        rank = _KIND_ORDER.index(kind) if kind in _KIND_ORDER else len(_KIND_ORDER)
+        meta = obj.get("metadata", {})
+        return rank, kind, meta.get("namespace", ""), meta.get("name", "")
+
+    return sorted((mask_secrets(r.inputs) for r in result.kubernetes_objects()), key=key)
 
 
 def model_repositories(result: ProgramResult) -> dict[str, dict[str, str]]:
@@ -134,7 +145,8 @@ def model_repositories(result: ProgramResult) -> dict[str, dict[str, str]]:
 def write_plan(result: ProgramResult, out: Path) -> None:
     """Write resources.json, outputs.json, manifests/ and model_repository/ under `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "resources.json").write_text(json.dumps([r.to_json() for r in result.resources], indent=2) + "\n")
+    ordered = sorted(result.resources, key=lambda r: r.urn)
+    (out / "resources.json").write_text(json.dumps([r.to_json() for r in ordered], indent=2) + "\n")
     (out / "outputs.json").write_text(json.dumps(result.masked_outputs(), indent=2, sort_keys=True) + "\n")
     mdir = out / "manifests"
     mdir.mkdir(exist_ok=True)

@@ -80,10 +80,11 @@ class LlmPlatform(pulumi.ComponentResource):
         gpu_layer = GpuSoftwareLayer(
             f"{name}-gpu",
             {
-                "cluster": cluster,
+                "contract": cluster,
                 "device_plugin": config.device_plugin,
                 "dcgm_exporter": config.monitoring.dcgm_exporter,
                 "monitoring": config.monitoring.enabled,
+                "monitoring_namespace": config.monitoring.namespace,
             },
             opts=child.merge(pulumi.ResourceOptions(depends_on=operators)),
         )
@@ -92,7 +93,7 @@ class LlmPlatform(pulumi.ComponentResource):
         for m in config.models:
             quota[m.namespace] += m.max_replicas * m.gpus_per_replica
         tenants = {
-            ns: TenantNamespace(f"{name}-ns-{ns}", {"name": ns, "gpu_quota": q, "provider": cluster.provider},
+            ns: TenantNamespace(f"{name}-ns-{ns}", {"namespace": ns, "gpu_quota": q, "provider": cluster.provider},
                                 opts=child)
             for ns, q in sorted(quota.items())
         }
