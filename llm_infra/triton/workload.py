@@ -146,7 +146,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         triton = {
             "name": "triton",
             "image": args.get("image") or model.image or versions.TRITON_IMAGES[model.backend],
-            "imagePullPolicy": "IfNotPresent",
+            "imagePullPolicy": "Always",  # re-checks registry authorization; cached layers are reused
             "command": ["tritonserver"],
             "args": tritonserver_args(model_repository=MODEL_REPOSITORY_MOUNT,
                                       exit_timeout_seconds=model.exit_timeout_seconds),
@@ -188,7 +188,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         sync = {
             "name": "cache-sync",
             "image": args.get("sync_image") or versions.MODEL_SYNC_IMAGES[scheme],
-            "imagePullPolicy": "IfNotPresent",
+            "imagePullPolicy": "Always",  # re-checks registry authorization; cached layers are reused
             "command": ["/bin/sh", "-c", sync_script(model.weights_uri)],
             "env": env_sync,
             "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
@@ -203,9 +203,10 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             "terminationGracePeriodSeconds": grace,
             "securityContext": {
                 "runAsNonRoot": True,
-                "runAsUser": 1000,
-                "runAsGroup": 1000,
-                "fsGroup": 1000,
+                # A UID no host account uses; Triton and the CLI images run as any UID (HOME=/tmp).
+                "runAsUser": 10001,
+                "runAsGroup": 10001,
+                "fsGroup": 10001,
                 "fsGroupChangePolicy": "OnRootMismatch",
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
