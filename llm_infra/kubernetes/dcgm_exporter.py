@@ -1,0 +1,254 @@
+"""NVIDIA DCGM exporter: per-GPU metrics (utilisation, memory, power, XID errors) for Prometheus.
+
+A DaemonSet on GPU nodes, a ClusterIP Service on port 9400 (`metrics`), a NetworkPolicy
+that lets only the monitoring namespaces scrape it and, with the Prometheus Operator, a
+ServiceMonitor. Follows NVIDIA/dcgm-exporter's chart but drops what it does not need:
+no SYS_ADMIN unless profiling metrics are asked for, no API token, a read-only root
+filesystem, and the kubelet pod-resources socket (read-only) as its only host access,
+which is what attributes each GPU's metrics to the pod that holds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NotRequired, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from llm_infra import versions
+from llm_infra.kubernetes.device_plugin import GPU_TAINT_KEY, checkov_skips, gpu_node_affinity
+
+METRICS_PORT = 9400
+POD_RESOURCES_DIR = "/var/lib/kubelet/pod-resources"
+DEFAULT_COUNTERS = "/etc/dcgm-exporter/default-counters.csv"
+PROFILING_COUNTERS = "/etc/dcgm-exporter/dcp-metrics-included.csv"
+
+
+class DcgmExporterArgs(TypedDict):
+    provider: pulumi.ProviderResource
+    """Explicit Kubernetes provider of the cluster; every child uses it."""
+    namespace: NotRequired[pulumi.Input[str]]
+    """Namespace to run in; it must allow a hostPath and a root container (Pod Security `privileged`).
+    Defaults to `gpu-monitoring`."""
+    image: NotRequired[str]
+    """DCGM exporter image. Defaults to `versions.DCGM_EXPORTER_IMAGE` (point it at a mirror for private registries)."""
+    gpu_node_label: NotRequired[str]
+    """Node label key that only GPU nodes carry; the exporter runs where it exists. Defaults to `llm-infra.io/gpu-pool`."""
+    service_monitor: NotRequired[bool]
+    """Create a Prometheus Operator ServiceMonitor (needs its CRD on the cluster). Defaults to true."""
+    service_monitor_labels: NotRequired[Mapping[str, str]]
+    """Extra labels on the ServiceMonitor, to match Prometheus' `serviceMonitorSelector`
+    (kube-prometheus-stack selects `release: <its release>`). Defaults to none."""
+    scrape_interval: NotRequired[str]
+    """How often Prometheus scrapes the exporter. Defaults to `15s`."""
+    metrics_client_namespaces: NotRequired[Sequence[str]]
+    """Namespaces whose pods may connect to port 9400 (the NetworkPolicy). Defaults to `["monitoring"]`."""
+    profiling_metrics: NotRequired[bool]
+    """Collect DCGM profiling (DCP) metrics such as tensor-core and SM activity. DCGM reads them only with the
+    SYS_ADMIN capability, so this adds SYS_ADMIN to the container. Defaults to false: device metrics only,
+    no added capabilities."""
+
+
+class DcgmExporter(pulumi.ComponentResource):
+    """DCGM exporter on GPU nodes with a ClusterIP metrics Service, a scrape-only NetworkPolicy and a ServiceMonitor."""
+
+    namespace: pulumi.Output[str]
+    """Namespace the exporter runs in."""
+    service_name: pulumi.Output[str]
+    """Name of the ClusterIP Service that serves `/metrics` on port 9400 (`metrics`)."""
+    daemonset_name: pulumi.Output[str]
+    """Name of the DaemonSet."""
+
+    def __init__(
+        self,
+        name: str,
+        args: DcgmExporterArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        gpu_node_label = args.get("gpu_node_label", "llm-infra.io/gpu-pool")
+        if not gpu_node_label:
+            raise ValueError(f"gpu_node_label: expected a node label key, got {gpu_node_label!r}")
+        clients = list(args.get("metrics_client_namespaces", ["monitoring"]))
+        if isinstance(args.get("metrics_client_namespaces"), str) or not all(isinstance(c, str) and c for c in clients):
+            raise ValueError(
+                f"metrics_client_namespaces: expected a list of namespace names, got {args.get('metrics_client_namespaces')!r}"
+            )
+        profiling = bool(args.get("profiling_metrics", False))
+
+        super().__init__("llm-infra:index:DcgmExporter", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=args["provider"])
+        ns = args.get("namespace", "gpu-monitoring")
+        selector = {"app.kubernetes.io/name": "dcgm-exporter"}
+        labels = {**selector, "app.kubernetes.io/part-of": "llm-infra"}
+
+        service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="dcgm-exporter", namespace=ns, labels=labels),
+            # Pod attribution reads the kubelet's pod-resources socket, not the API server.
+            automount_service_account_token=False,
+            opts=child,
+        )
+
+        skips = {
+            "CKV_K8S_15": "the image is a pinned release tag; IfNotPresent keeps the exporter restartable during "
+            "a registry outage",
+            "CKV_K8S_23": "runs as root to dial the root-only kubelet pod-resources socket for pod attribution; "
+            "no privilege escalation and all other capabilities dropped",
+            "CKV_K8S_40": "runs as root (uid 0) for the kubelet pod-resources socket; see CKV_K8S_23",
+            "CKV_K8S_43": "pinned to an immutable release tag in llm_infra.versions; override image with a digest "
+            "where the registry mirror publishes one",
+        }
+        capabilities = k8s.core.v1.CapabilitiesArgs(drop=["ALL"])
+        counters = DEFAULT_COUNTERS
+        if profiling:
+            capabilities = k8s.core.v1.CapabilitiesArgs(drop=["ALL"], add=["SYS_ADMIN"])
+            counters = PROFILING_COUNTERS
+            reason = "profiling_metrics was asked for: DCGM reads profiling counters only with SYS_ADMIN"
+            skips.update({"CKV_K8S_25": reason, "CKV_K8S_39": reason})
+
+        probe = k8s.core.v1.ProbeArgs(
+            http_get=k8s.core.v1.HTTPGetActionArgs(path="/health", port=METRICS_PORT),
+            initial_delay_seconds=45,
+            period_seconds=10,
+            timeout_seconds=5,
+        )
+        container = k8s.core.v1.ContainerArgs(
+            name="exporter",
+            image=args.get("image", versions.DCGM_EXPORTER_IMAGE),
+            image_pull_policy="IfNotPresent",
+            # Run the binary directly: the image's entrypoint script rewrites /etc/ld.so.cache and the binary's
+            # file capabilities, which a read-only root filesystem forbids. As root the process holds whatever
+            # capabilities the container grants, so the setcap step is not needed.
+            command=["/usr/bin/dcgm-exporter"],
+            args=["-f", counters],
+            env=[
+                k8s.core.v1.EnvVarArgs(name="DCGM_EXPORTER_KUBERNETES", value="true"),
+                k8s.core.v1.EnvVarArgs(name="DCGM_EXPORTER_LISTEN", value=f":{METRICS_PORT}"),
+                k8s.core.v1.EnvVarArgs(
+                    name="NODE_NAME",
+                    value_from=k8s.core.v1.EnvVarSourceArgs(
+                        field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="spec.nodeName")
+                    ),
+                ),
+            ],
+            ports=[k8s.core.v1.ContainerPortArgs(name="metrics", container_port=METRICS_PORT, protocol="TCP")],
+            security_context=k8s.core.v1.SecurityContextArgs(
+                privileged=False,
+                allow_privilege_escalation=False,
+                capabilities=capabilities,
+                read_only_root_filesystem=True,
+                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": "100m", "memory": "512Mi"},
+                limits={"cpu": "1", "memory": "1Gi"},
+            ),
+            liveness_probe=probe,
+            readiness_probe=probe,
+            volume_mounts=[
+                k8s.core.v1.VolumeMountArgs(name="pod-gpu-resources", mount_path=POD_RESOURCES_DIR, read_only=True),
+                k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+            ],
+        )
+
+        daemonset = k8s.apps.v1.DaemonSet(
+            f"{name}-daemonset",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="dcgm-exporter", namespace=ns, labels=labels, annotations=checkov_skips(skips)
+            ),
+            spec=k8s.apps.v1.DaemonSetSpecArgs(
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                update_strategy=k8s.apps.v1.DaemonSetUpdateStrategyArgs(type="RollingUpdate"),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        service_account_name="dcgm-exporter",
+                        automount_service_account_token=False,
+                        affinity=gpu_node_affinity(gpu_node_label),
+                        tolerations=[
+                            k8s.core.v1.TolerationArgs(key=GPU_TAINT_KEY, operator="Exists", effect="NoSchedule"),
+                        ],
+                        security_context=k8s.core.v1.PodSecurityContextArgs(
+                            run_as_user=0,
+                            run_as_group=0,
+                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                        ),
+                        containers=[container],
+                        volumes=[
+                            k8s.core.v1.VolumeArgs(
+                                name="pod-gpu-resources",
+                                host_path=k8s.core.v1.HostPathVolumeSourceArgs(path=POD_RESOURCES_DIR, type="Directory"),
+                            ),
+                            k8s.core.v1.VolumeArgs(
+                                name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")
+                            ),
+                        ],
+                    ),
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[service_account])),
+        )
+
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="dcgm-exporter", namespace=ns, labels=labels),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=selector,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(name="metrics", port=METRICS_PORT, target_port="metrics", protocol="TCP")
+                ],
+            ),
+            opts=child,
+        )
+
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="dcgm-exporter-allow-scrape", namespace=ns, labels=labels),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                policy_types=["Ingress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": client}
+                                )
+                            )
+                            for client in clients
+                        ],
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=METRICS_PORT)],
+                    )
+                ],
+            ),
+            opts=child,
+        )
+
+        if args.get("service_monitor", True):
+            k8s.apiextensions.CustomResource(
+                f"{name}-service-monitor",
+                api_version="monitoring.coreos.com/v1",
+                kind="ServiceMonitor",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name="dcgm-exporter",
+                    namespace=ns,
+                    labels={**labels, **dict(args.get("service_monitor_labels") or {})},
+                ),
+                spec={
+                    "selector": {"matchLabels": selector},
+                    "namespaceSelector": {"matchNames": [ns]},
+                    "endpoints": [
+                        {"port": "metrics", "path": "/metrics", "interval": args.get("scrape_interval", "15s")}
+                    ],
+                },
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[service])),
+            )
+
+        self.namespace = pulumi.Output.from_input(ns)
+        self.service_name = service.metadata.name
+        self.daemonset_name = daemonset.metadata.name
+        self.register_outputs(
+            {"namespace": self.namespace, "service_name": self.service_name, "daemonset_name": self.daemonset_name}
+        )

@@ -1,0 +1,122 @@
+"""The GPU software on a cluster: the NVIDIA device plugin where the cloud lacks one, and GPU metrics.
+
+Takes the cluster's `ClusterContract` and nothing else about the cloud: the contract
+says whether the cloud already runs the device plugin (GKE does) and which node label
+marks GPU nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NotRequired, TypedDict
+
+import pulumi
+
+from llm_infra.config import DevicePluginConfig
+from llm_infra.contract import ClusterContract
+from llm_infra.kubernetes.dcgm_exporter import DcgmExporter, DcgmExporterArgs
+from llm_infra.kubernetes.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
+from llm_infra.kubernetes.tenant_namespace import TenantNamespace
+
+
+class GpuSoftwareLayerArgs(TypedDict):
+    contract: ClusterContract
+    """The cluster: its explicit provider, whether it manages the device plugin, its GPU node label."""
+    device_plugin: NotRequired[DevicePluginConfig]
+    """Device plugin settings (time-slicing). Defaults to one `nvidia.com/gpu` per physical GPU."""
+    dcgm_exporter: NotRequired[bool]
+    """Run the DCGM exporter (and its namespace) on GPU nodes. Defaults to true."""
+    monitoring: NotRequired[bool]
+    """The Prometheus Operator is present: create the exporter's ServiceMonitor. Defaults to true."""
+    dcgm_namespace: NotRequired[str]
+    """Namespace for the DCGM exporter, created with Pod Security `privileged` (it needs a hostPath).
+    Defaults to `gpu-monitoring`."""
+    monitoring_namespace: NotRequired[str]
+    """Namespace of Prometheus, the only one allowed to scrape the exporter. Defaults to `monitoring`."""
+    service_monitor_labels: NotRequired[Mapping[str, str]]
+    """Extra labels on the ServiceMonitor for Prometheus' `serviceMonitorSelector`. Defaults to none."""
+    device_plugin_image: NotRequired[str]
+    """Device plugin image. Defaults to `versions.NVIDIA_DEVICE_PLUGIN_IMAGE`."""
+    dcgm_exporter_image: NotRequired[str]
+    """DCGM exporter image. Defaults to `versions.DCGM_EXPORTER_IMAGE`."""
+
+
+class GpuSoftwareLayer(pulumi.ComponentResource):
+    """NVIDIA device plugin (unless the cloud manages it) and the DCGM exporter in its own namespace."""
+
+    device_plugin_deployed: pulumi.Output[bool]
+    """True where llm-infra runs the device plugin; false where the cloud manages it."""
+    dcgm_namespace: pulumi.Output[str | None]
+    """Namespace of the DCGM exporter, or None when the exporter is off."""
+
+    def __init__(
+        self,
+        name: str,
+        args: GpuSoftwareLayerArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        contract = args.get("contract")
+        if not isinstance(contract, ClusterContract):
+            raise ValueError(f"contract: expected a ClusterContract, got {type(contract).__name__}")
+        plugin_config = args.get("device_plugin") or DevicePluginConfig()
+        if not isinstance(plugin_config, DevicePluginConfig):
+            raise ValueError(f"device_plugin: expected a DevicePluginConfig, got {type(plugin_config).__name__}")
+        if contract.manages_device_plugin and plugin_config.time_slicing_replicas is not None:
+            # The cloud's own plugin would silently ignore our time-slicing: say so before anything is built.
+            raise ValueError(
+                "device_plugin.time_slicing_replicas: expected none on a cluster whose cloud manages the device "
+                f"plugin (configure sharing through the cloud's GPU node pool), got {plugin_config.time_slicing_replicas}"
+            )
+
+        super().__init__("llm-infra:index:GpuSoftwareLayer", name, None, opts)
+        provider = contract.provider
+        child = pulumi.ResourceOptions(parent=self)
+
+        deploy_plugin = not contract.manages_device_plugin
+        if deploy_plugin:
+            plugin_args: NvidiaDevicePluginArgs = {
+                "provider": provider,
+                "gpu_node_label": contract.gpu_pool_label,
+                "time_slicing_replicas": plugin_config.time_slicing_replicas,
+            }
+            if "device_plugin_image" in args:
+                plugin_args["image"] = args["device_plugin_image"]
+            NvidiaDevicePlugin(f"{name}-device-plugin", plugin_args, opts=child)
+
+        dcgm_namespace: pulumi.Output[str | None] = pulumi.Output.from_input(None)
+        if args.get("dcgm_exporter", True):
+            namespace = TenantNamespace(
+                f"{name}-gpu-system",
+                {
+                    "provider": provider,
+                    "namespace": args.get("dcgm_namespace", "gpu-monitoring"),
+                    # Nothing here schedules GPUs; the exporter reads them through the node, not a request.
+                    "gpu_quota": 0,
+                    "pod_security": "privileged",
+                    "labels": {"llm-infra.io/role": "gpu-system"},
+                },
+                opts=child,
+            )
+            exporter_args: DcgmExporterArgs = {
+                "provider": provider,
+                "namespace": namespace.namespace,
+                "gpu_node_label": contract.gpu_pool_label,
+                "service_monitor": bool(args.get("monitoring", True)),
+                "metrics_client_namespaces": [args.get("monitoring_namespace", "monitoring")],
+            }
+            if "service_monitor_labels" in args:
+                exporter_args["service_monitor_labels"] = args["service_monitor_labels"]
+            if "dcgm_exporter_image" in args:
+                exporter_args["image"] = args["dcgm_exporter_image"]
+            exporter = DcgmExporter(
+                f"{name}-dcgm-exporter",
+                exporter_args,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
+            )
+            dcgm_namespace = exporter.namespace
+
+        self.device_plugin_deployed = pulumi.Output.from_input(deploy_plugin)
+        self.dcgm_namespace = dcgm_namespace
+        self.register_outputs(
+            {"device_plugin_deployed": self.device_plugin_deployed, "dcgm_namespace": self.dcgm_namespace}
+        )
