@@ -28,6 +28,8 @@ from .model_repository import render_model_repository
 MODEL_REPOSITORY_MOUNT = "/models"
 STARTUP_PROBE_PERIOD_SECONDS = 10
 GPU_RESOURCE = "nvidia.com/gpu"
+# A UID no host account uses; Triton and the CLI images run as any UID (HOME=/tmp).
+RUN_AS_UID = 10001
 # Link-local addresses hold every cloud's instance metadata service (node credentials).
 LINK_LOCAL = "169.254.0.0/16"
 
@@ -68,6 +70,8 @@ def _hardened_container_security() -> dict:
         "privileged": False,
         "readOnlyRootFilesystem": True,
         "runAsNonRoot": True,
+        "runAsUser": RUN_AS_UID,
+        "runAsGroup": RUN_AS_UID,
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
@@ -203,10 +207,9 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             "terminationGracePeriodSeconds": grace,
             "securityContext": {
                 "runAsNonRoot": True,
-                # A UID no host account uses; Triton and the CLI images run as any UID (HOME=/tmp).
-                "runAsUser": 10001,
-                "runAsGroup": 10001,
-                "fsGroup": 10001,
+                "runAsUser": RUN_AS_UID,
+                "runAsGroup": RUN_AS_UID,
+                "fsGroup": RUN_AS_UID,
                 "fsGroupChangePolicy": "OnRootMismatch",
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
