@@ -140,6 +140,17 @@ def _secret_paths(value: Any, prefix: str = "") -> list[str]:
     return []
 
 
+def _integral(value: Any) -> Any:
+    """The wire carries every number as a double; give integral ones back as int (10001, not 10001.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
 def unwrap_secrets(value: Any) -> Any:
     """The plain values under secret envelopes (what the provider would receive)."""
     if isinstance(value, Mapping):
@@ -174,7 +185,7 @@ class _CapturingMonitor(_mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return response
         # The SDK's deserializer keeps secrets as the engine's envelope; mask them on output.
-        secret_inputs = _rpc.deserialize_properties(request.object)
+        secret_inputs = _integral(_rpc.deserialize_properties(request.object))
         self.captured.append(
             CapturedResource(
                 type=request.type,
