@@ -484,6 +484,24 @@ def test_every_object_has_an_explicit_name_and_namespace(full: ProgramResult) ->
         assert (r.k8s_namespace is None) == (r.kind in cluster_scoped), r.name
 
 
+def test_leaf_components_infer_a_multi_language_schema_with_documented_defaults() -> None:
+    from pulumi.provider.experimental.analyzer import Analyzer
+
+    analyzed = Analyzer("llm-infra").analyze([NvidiaDevicePlugin, DcgmExporter, TenantNamespace])
+    components = analyzed["component_definitions"]
+    assert set(components) == {"NvidiaDevicePlugin", "DcgmExporter", "TenantNamespace"}
+    for component in components.values():
+        assert component.inputs["provider"].ref.endswith("/pulumi:providers:kubernetes"), component.name
+        for field, prop in component.inputs.items():
+            description = " ".join((prop.description or "").split())
+            assert description, (component.name, field)
+            if prop.optional:
+                last = description.rsplit("Defaults to ", 1)
+                assert len(last) == 2 and ". " not in last[1], (component.name, field, description)
+        for field, prop in component.outputs.items():
+            assert prop.description, (component.name, field)
+
+
 # --- real schemas and scanners ---------------------------------------------------------
 
 

@@ -8,8 +8,6 @@ filesystem, and the kubelet pod-resources socket (read-only) as its only host ac
 which is what attributes each GPU's metrics to the pod that holds it.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 from typing import NotRequired, TypedDict
 
@@ -26,8 +24,8 @@ PROFILING_COUNTERS = "/etc/dcgm-exporter/dcp-metrics-included.csv"
 
 
 class DcgmExporterArgs(TypedDict):
-    provider: pulumi.ProviderResource
-    """Explicit Kubernetes provider of the cluster; every child uses it."""
+    provider: k8s.Provider
+    """Explicit Kubernetes provider of the cluster; every child uses it (the default provider never is)."""
     namespace: NotRequired[pulumi.Input[str]]
     """Namespace to run in; it must allow a hostPath and a root container (Pod Security `privileged`).
     Defaults to `gpu-monitoring`."""

@@ -7,10 +7,8 @@ no API token, a read-only root filesystem, seccomp, resource bounds and a Networ
 that cuts it off the network (it speaks to the kubelet over unix sockets only).
 """
 
-from __future__ import annotations
-
 import hashlib
-from typing import Literal, NotRequired, TypedDict
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -27,12 +25,13 @@ CONFIG_FILE = f"{CONFIG_DIR}/config.yaml"
 DEVICE_PLUGINS_DIR = "/var/lib/kubelet/device-plugins"
 GPU_TAINT_KEY = "nvidia.com/gpu"
 
-DeviceListStrategy = Literal["envvar", "volume-mounts"]
+# Plain strings rather than a Literal: Pulumi's schema inference (multi-language use) reads `str` only.
+DEVICE_LIST_STRATEGIES = ("envvar", "volume-mounts")
 
 
 class NvidiaDevicePluginArgs(TypedDict):
-    provider: pulumi.ProviderResource
-    """Explicit Kubernetes provider of the cluster; every child uses it."""
+    provider: k8s.Provider
+    """Explicit Kubernetes provider of the cluster; every child uses it (the default provider never is)."""
     image: NotRequired[str]
     """Device plugin image. Defaults to `versions.NVIDIA_DEVICE_PLUGIN_IMAGE` (point it at a mirror for private registries)."""
     gpu_node_label: NotRequired[str]
@@ -40,10 +39,10 @@ class NvidiaDevicePluginArgs(TypedDict):
     time_slicing_replicas: NotRequired[int | None]
     """Advertise each GPU this many times (CUDA time-slicing, no memory or fault isolation between sharers).
     Defaults to no sharing: one `nvidia.com/gpu` per physical GPU."""
-    device_list_strategy: NotRequired[DeviceListStrategy]
-    """How allocated GPUs reach the container runtime. `volume-mounts` stops a pod from claiming every GPU by
-    setting `NVIDIA_VISIBLE_DEVICES` itself, but needs the NVIDIA container runtime configured to accept it on
-    every node. Defaults to `envvar`, the upstream default that stock GPU node images support."""
+    device_list_strategy: NotRequired[str]
+    """How allocated GPUs reach the container runtime: `envvar` or `volume-mounts`. `volume-mounts` stops a
+    pod from claiming every GPU by setting `NVIDIA_VISIBLE_DEVICES` itself, but needs the NVIDIA container
+    runtime configured to accept it on every node. Defaults to `envvar`, the upstream default that stock GPU node images support."""
 
 
 class NvidiaDevicePlugin(pulumi.ComponentResource):
@@ -66,8 +65,8 @@ class NvidiaDevicePlugin(pulumi.ComponentResource):
         if replicas is not None and (isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 2):
             raise ValueError(f"time_slicing_replicas: expected an integer >= 2 or None, got {replicas!r}")
         strategy = args.get("device_list_strategy", "envvar")
-        if strategy not in ("envvar", "volume-mounts"):
-            raise ValueError(f"device_list_strategy: expected 'envvar' or 'volume-mounts', got {strategy!r}")
+        if strategy not in DEVICE_LIST_STRATEGIES:
+            raise ValueError(f"device_list_strategy: expected one of {list(DEVICE_LIST_STRATEGIES)}, got {strategy!r}")
         gpu_node_label = args.get("gpu_node_label", "llm-infra.io/gpu-pool")
         if not gpu_node_label:
             raise ValueError(f"gpu_node_label: expected a node label key, got {gpu_node_label!r}")

@@ -5,12 +5,11 @@ says whether the cloud already runs the device plugin (GKE does) and which node 
 marks GPU nodes.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import NotRequired, TypedDict
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from llm_infra.config import DevicePluginConfig
 from llm_infra.contract import ClusterContract
@@ -58,6 +57,10 @@ class GpuSoftwareLayer(pulumi.ComponentResource):
         contract = args.get("contract")
         if not isinstance(contract, ClusterContract):
             raise ValueError(f"contract: expected a ClusterContract, got {type(contract).__name__}")
+        if not isinstance(contract.provider, k8s.Provider):
+            raise ValueError(
+                f"contract.provider: expected an explicit pulumi_kubernetes.Provider, got {type(contract.provider).__name__}"
+            )
         plugin_config = args.get("device_plugin") or DevicePluginConfig()
         if not isinstance(plugin_config, DevicePluginConfig):
             raise ValueError(f"device_plugin: expected a DevicePluginConfig, got {type(plugin_config).__name__}")

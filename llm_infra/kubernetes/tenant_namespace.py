@@ -6,31 +6,30 @@ the GPUs the namespace may request. Workloads open further paths with their own
 NetworkPolicies.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
-from typing import Literal, NotRequired, TypedDict, get_args
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
+# Plain strings rather than a Literal: Pulumi's schema inference (multi-language use) reads `str` only.
+POD_SECURITY_LEVELS = ("restricted", "baseline", "privileged")
 
 _PSA_MODES = ("enforce", "audit", "warn")
 _RESERVED_LABEL_PREFIXES = ("pod-security.kubernetes.io/", "kubernetes.io/metadata.name")
 
 
 class TenantNamespaceArgs(TypedDict):
-    provider: pulumi.ProviderResource
-    """Explicit Kubernetes provider of the cluster; every child uses it."""
+    provider: k8s.Provider
+    """Explicit Kubernetes provider of the cluster; every child uses it (the default provider never is)."""
     gpu_quota: int
     """Most `nvidia.com/gpu` that all pods of the namespace may request together (0 forbids GPUs)."""
     namespace: NotRequired[str]
     """Name of the Kubernetes namespace. Defaults to the component's name."""
     labels: NotRequired[Mapping[str, str]]
     """Extra labels on the namespace (Pod Security labels are set by `pod_security`). Defaults to none."""
-    pod_security: NotRequired[PodSecurityLevel]
-    """Pod Security Admission level, enforced, audited and warned (version `latest`). Only the GPU system
+    pod_security: NotRequired[str]
+    """Pod Security Admission level (`restricted`, `baseline` or `privileged`), enforced, audited and warned (version `latest`). Only the GPU system
     namespace relaxes it: the DCGM exporter mounts a hostPath (the kubelet pod-resources socket) and runs as
     root, which `baseline` forbids as well, so that namespace uses `privileged`. Defaults to `restricted`."""
 
@@ -53,8 +52,8 @@ class TenantNamespace(pulumi.ComponentResource):
         if isinstance(gpu_quota, bool) or not isinstance(gpu_quota, int) or gpu_quota < 0:
             raise ValueError(f"gpu_quota: expected an integer >= 0, got {gpu_quota!r}")
         level = args.get("pod_security", "restricted")
-        if level not in get_args(PodSecurityLevel):
-            raise ValueError(f"pod_security: expected one of {list(get_args(PodSecurityLevel))}, got {level!r}")
+        if level not in POD_SECURITY_LEVELS:
+            raise ValueError(f"pod_security: expected one of {list(POD_SECURITY_LEVELS)}, got {level!r}")
         ns_name = args.get("namespace", name)
         if not isinstance(ns_name, str) or not ns_name:
             raise ValueError(f"namespace: expected a namespace name, got {ns_name!r}")
