@@ -11,7 +11,8 @@ from .config import ConfigError
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from .plan import find_project, run_stack, summary, write_plan
+    from .plan import find_project, policy_violations, run_stack, summary, write_plan
+    from .policies import MANDATORY
 
     project = find_project(Path(args.project) if args.project else None)
     started = time.monotonic()
@@ -38,9 +39,13 @@ def _plan(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     out = Path(args.out)
     write_plan(result, out)
-    print(summary(args.stack, result))
+    violations = policy_violations(args.stack, result, project)
+    print(summary(args.stack, result, violations))
     print(f"\nwrote {out}/resources.json, outputs.json, manifests/, model_repository/ "
           f"in {time.monotonic() - started:.1f}s")
+    if any(v.enforcement == MANDATORY for v in violations):
+        print("error: mandatory policy violations (see above)", file=sys.stderr)
+        return 2
     return 0
 
 

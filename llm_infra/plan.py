@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from .policies import MANDATORY, Context, Resource, Violation, all_rules, evaluate
+from .policies.pulumi_options import credential_outputs_are_secret
 from .testing import SECRET_MASK, CapturedResource, ProgramResult, mask_secrets, run_program
 
 SECRET_PLACEHOLDER = "<secret: not read by the offline plan>"
@@ -116,6 +118,20 @@ def run_stack(name: str, project: Project | None = None, on_register: Callable[[
 _KIND_ORDER = ("Namespace", "ResourceQuota", "NetworkPolicy", "ServiceAccount", "ConfigMap", "Service")
 
 
+def policy_violations(name: str, result: ProgramResult, project: Project | None = None) -> list[Violation]:
+    """Every rule of `llm_infra.policies` over the captured resources and stack outputs."""
+    config, _ = stack_config(name, project)
+    production = config.get("llm-infra:production", True)
+    if isinstance(production, str):
+        production = production.lower() != "false"
+    resources = [Resource(r.type, r.name, r.inputs, r.protect, r.retain_on_delete, r.urn) for r in result.resources]
+    context = Context(production=bool(production))
+    violations = evaluate(resources, context)
+    for message in credential_outputs_are_secret(result.outputs, result.secret_outputs):
+        violations.append(Violation("credential-outputs-secret", "stack", message, MANDATORY))
+    return violations
+
+
 def manifests(result: ProgramResult) -> list[dict[str, Any]]:
     """Every Kubernetes object the program registers, as the API server would receive it, in a stable order."""
 
@@ -183,8 +199,18 @@ def _tree(result: ProgramResult) -> list[str]:
     return lines
 
 
-def summary(name: str, result: ProgramResult) -> str:
-    """A human summary: resource tree, per-model endpoints, what is encrypted with what."""
+def policy_report(violations: list[Violation]) -> list[str]:
+    rules = all_rules()
+    lines = [f"policies: {len(rules) + 1} rules, "
+             f"{sum(v.enforcement == MANDATORY for v in violations)} mandatory and "
+             f"{sum(v.enforcement != MANDATORY for v in violations)} advisory violations"]
+    for v in violations:
+        lines.append(f"  {v.enforcement.upper()} {v.rule}: {v.resource}: {v.message}")
+    return lines
+
+
+def summary(name: str, result: ProgramResult, violations: list[Violation] | None = None) -> str:
+    """A human summary: resource tree, per-model endpoints, what is encrypted with what, policy results."""
     lines = [f"stack {name}: {len(result.resources)} resources, {len(result.kubernetes_objects())} Kubernetes objects", ""]
     lines.append("resource tree:")
     lines += _tree(result)
@@ -215,4 +241,6 @@ def summary(name: str, result: ProgramResult) -> str:
                       for sts in result.kubernetes_objects("StatefulSet")})
     for sc in storage:
         lines.append(f"  model caches: StorageClass {sc} (volumes encrypted with the cluster's customer key)")
+    if violations is not None:
+        lines += ["", *policy_report(violations)]
     return "\n".join(lines)

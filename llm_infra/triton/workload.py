@@ -143,6 +143,8 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         pod_annotations = {
             "llm-infra.io/model-repository-sha256": repo_digest,
             "llm-infra.io/weights-revision": model.revision or "unpinned",
+            # The worst-case load time the startup probe must cover (checked by llm_infra.policies).
+            "llm-infra.io/max-load-seconds": str(model.effective_max_load_seconds),
         }
         zone_skew = "DoNotSchedule" if production else "ScheduleAnyway"
 
