@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up a fresh clone: the library's virtualenv (.venv) and checkov's own (.venv-checkov).
+# Set up a fresh clone: the library's virtualenv (.venv), the policy pack's (.venv-policy)
+# and checkov's (.venv-checkov).
 # checkov pins packaging<24, so it never shares an environment with the library.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev]"
+
+# The CrossGuard pack's own environment: pulumi-policy pins protobuf 5.
+if [ ! -x .venv-policy/bin/python ]; then
+  "$PYTHON" -m venv .venv-policy
+  .venv-policy/bin/python -m pip install -q --upgrade pip
+  .venv-policy/bin/python -m pip install -q -r policy/requirements.txt "pytest>=8"
+fi
 
 if [ "${LLM_INFRA_SKIP_CHECKOV:-0}" != "1" ]; then
   if [ ! -x .venv-checkov/bin/checkov ]; then

@@ -182,11 +182,9 @@ def test_production_rules_fire_on_a_development_stack():
 
 
 def test_rules_stay_silent_on_values_unknown_at_preview():
-    class Unknown:  # the policy SDK's placeholder for a value not yet computed
-        pass
-
     rs = resources_of("existing")
-    _container(rs)["securityContext"]["allowPrivilegeEscalation"] = Unknown()
+    # The engine's placeholder for a boolean not yet computed.
+    _container(rs)["securityContext"]["allowPrivilegeEscalation"] = "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7"
     assert [v for v in evaluate(rs, Context(production=False)) if v.rule == "containers-hardened"] == []
 
 

@@ -29,7 +29,8 @@ class Resource:
     name: str
     inputs: Mapping[str, Any]
     protect: bool = False
-    retain_on_delete: bool = False
+    retain_on_delete: bool | None = False
+    """None where the caller cannot see it (CrossGuard does not expose retainOnDelete)."""
     urn: str = ""
 
     @property
@@ -106,6 +107,17 @@ def evaluate(resources: Iterable[Resource], context: Context, rules: list[Rule] 
     return [v for rule in (rules or all_rules()) for v in rule.evaluate(resources, context)]
 
 
+# The engine's placeholders for values a preview cannot know yet (pulumi_policy.proxy).
+UNKNOWN_SENTINELS = frozenset({
+    "04da6b54-80e4-46f7-96ec-b56ff0331ba9",  # string
+    "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",  # boolean
+    "3eeb2bf0-c639-47a8-9e75-3b44932eb421",  # number
+    "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",  # array
+})
+
+
 def known(value: Any) -> bool:
-    """False for values a preview cannot know yet (None, or the policy SDK's unknown sentinel)."""
-    return value is not None and type(value).__name__ not in {"Unknown", "UnknownValue"}
+    """False for values a preview cannot know yet (None, or an unknown sentinel)."""
+    if value is None:
+        return False
+    return not (isinstance(value, str) and value in UNKNOWN_SENTINELS)

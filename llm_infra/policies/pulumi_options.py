@@ -24,7 +24,7 @@ _SECRET_NAME = re.compile(r"(kubeconfig|token|password|secret|credential|private
 def keys_protected_and_retained(r: Resource, _: Context) -> Iterator[str]:
     if not r.protect:
         yield "protect the key (ResourceOptions(protect=True)): deleting it destroys everything it encrypted"
-    if not r.retain_on_delete:
+    if r.retain_on_delete is False:
         yield "retain the key on delete (ResourceOptions(retain_on_delete=True))"
 
 

@@ -1,0 +1,101 @@
+"""The CrossGuard translation, run in the policy pack's own environment (no analyzer server).
+
+Input: the `resources.json` of an offline plan, at $LLM_INFRA_PLAN_DIR (written by the main
+test suite, which runs this file with the pack's interpreter).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from translate import policies  # noqa: E402
+
+UNKNOWN_BOOL = "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7"
+
+
+def _opts(protect: bool = False) -> PolicyResourceOptions:
+    return PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+
+
+@pytest.fixture(scope="module")
+def resources() -> list[dict]:
+    plan = Path(os.environ["LLM_INFRA_PLAN_DIR"])
+    return json.loads((plan / "resources.json").read_text())
+
+
+def run(resources: list[dict], production: bool = False) -> list[str]:
+    config = {"production": production}
+    reported: list[str] = []
+    report = lambda message, urn=None: reported.append(message)  # noqa: E731
+    stack = []
+    for r in resources:
+        args = ResourceValidationArgs(r["type"], r["inputs"], r["name"], r["name"], _opts(r["protect"]), None,
+                                      config)
+        stack.append(PolicyResource(r["type"], r["inputs"], r["name"], r["name"], _opts(r["protect"]), None, None,
+                                    [], {}))
+        for p in policies():
+            if isinstance(p, ResourceValidationPolicy):
+                p.validate(args, report)
+    for p in policies():
+        if isinstance(p, StackValidationPolicy):
+            p.validate(StackValidationArgs(stack, config), report)
+    return reported
+
+
+def _triton(resources: list[dict]) -> dict:
+    sts = next(r for r in resources if r["inputs"].get("kind") == "StatefulSet"
+               and r["inputs"]["metadata"]["name"] == "llama-3-8b")
+    return next(c for c in sts["inputs"]["spec"]["template"]["spec"]["containers"] if c["name"] == "triton")
+
+
+def test_one_policy_per_rule_with_unique_names_and_levels():
+    ps = policies()
+    names = [p.name for p in ps]
+    assert len(names) == len(set(names)) >= 15
+    assert {p.enforcement_level for p in ps} <= {EnforcementLevel.MANDATORY, EnforcementLevel.ADVISORY}
+
+
+def test_the_planned_stack_passes_the_pack(resources):
+    assert run(resources) == []
+
+
+def test_a_violation_is_reported_with_the_rule_and_what_to_change(resources):
+    broken = copy.deepcopy(resources)
+    args = _triton(broken)["args"]
+    args[args.index("--model-control-mode=none")] = "--model-control-mode=explicit"
+    reported = run(broken)
+    assert reported == ["[triton-locked-down] run tritonserver with --model-control-mode=none "
+                        "(no model loads or unloads at run time)"]
+
+
+def test_production_config_turns_on_production_rules(resources):
+    assert any(m.startswith("[triton-availability]") for m in run(resources, production=True))
+
+
+def test_values_unknown_at_preview_do_not_fire(resources):
+    unknown = copy.deepcopy(resources)
+    _triton(unknown)["securityContext"]["allowPrivilegeEscalation"] = UNKNOWN_BOOL
+    assert run(unknown) == []
+
+
+def test_an_unprotected_key_is_reported(resources):
+    key = {"type": "aws:kms/key:Key", "name": "key", "protect": False, "inputs": {"enableKeyRotation": True}}
+    reported = run([*resources, key])
+    assert any(m.startswith("[keys-protected-and-retained] protect the key") for m in reported)
