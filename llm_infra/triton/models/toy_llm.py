@@ -112,7 +112,7 @@ class TritonPythonModel:
         responses = []
         for r in range(len(requests)):
             if r in errors:
-                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(errors[r])))
+                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(errors[r], pb_utils.TritonError.INVALID_ARG)))
                 continue
             data = np.array(outputs[r], dtype=np.object_).reshape(-1, 1)
             responses.append(pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("text_output", data)]))
