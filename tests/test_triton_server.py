@@ -175,6 +175,28 @@ def test_every_metric_the_platform_uses_is_exported_after_an_inference(server):
     assert toy >= 1
 
 
+def _metric_names_used_by(name: str) -> set[str]:
+    """Every Triton metric named in a stack's PrometheusRules, ScaledObjects and dashboards."""
+    from _stacks import stack
+
+    used: set[str] = set()
+    for obj in stack(name).kubernetes_objects():
+        if obj.kind in ("PrometheusRule", "ScaledObject", "ConfigMap"):
+            used |= set(re.findall(r"\bnv_[a-z_]+\b", json.dumps(obj.inputs)))
+    return used
+
+
+def test_every_metric_in_the_generated_rules_and_autoscaler_exists_on_triton(server):
+    from _stacks import STACKS
+
+    texts(infer(server, TOY.name, ["rules"], [2]))
+    exported = set(metric_samples(server))
+    for name in STACKS:
+        used = _metric_names_used_by(name)
+        assert used, f"stack {name} names no Triton metric"
+        assert used <= exported, (name, sorted(used - exported))
+
+
 # -- shutdown ----------------------------------------------------------------------------
 
 
