@@ -13,6 +13,7 @@ from pathlib import Path
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
+    PolicyResource,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     StackValidationArgs,
@@ -38,20 +39,26 @@ def _level(rule: Rule) -> EnforcementLevel:
     return EnforcementLevel.MANDATORY if rule.enforcement == MANDATORY else EnforcementLevel.ADVISORY
 
 
-def to_resource(args: ResourceValidationArgs) -> Resource:
+def to_resource(r: ResourceValidationArgs | PolicyResource) -> Resource:
     # retainOnDelete is not visible to policies: rules skip what they cannot see.
-    return Resource(type=args.resource_type, name=args.name, inputs=args.props,
-                    protect=bool(getattr(args.opts, "protect", False)), retain_on_delete=None, urn=args.urn)
+    return Resource(type=r.resource_type, name=r.name, inputs=r.props,
+                    protect=bool(getattr(r.opts, "protect", False)), retain_on_delete=None, urn=r.urn)
 
 
-def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
-    def validate(args: ResourceValidationArgs, report_violation) -> None:
-        if not rule.applies_to(args.resource_type):
-            return
-        for message in rule.check(to_resource(args), _context(args.get_config())):
-            report_violation(f"[{rule.id}] {message}", None)
-
-    return ResourceValidationPolicy(
+def _policy(rule: Rule) -> ResourceValidationPolicy | StackValidationPolicy:
+    if rule.scope == "stack":
+        def validate(args, report_violation) -> None:
+            resources = [to_resource(r) for r in args.resources]
+            for message in rule.check(resources, _context(args.get_config())):
+                report_violation(f"[{rule.id}] {message}", None)
+        cls = StackValidationPolicy
+    else:
+        def validate(args, report_violation) -> None:
+            if rule.applies_to(args.resource_type):
+                for message in rule.check(to_resource(args), _context(args.get_config())):
+                    report_violation(f"[{rule.id}] {message}", None)
+        cls = ResourceValidationPolicy
+    return cls(
         name=rule.id,
         description=f"{rule.description} (SECURITY.md {rule.invariant})",
         validate=validate,
@@ -60,22 +67,5 @@ def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
     )
 
 
-def _stack_policy(rule: Rule) -> StackValidationPolicy:
-    def validate(args: StackValidationArgs, report_violation) -> None:
-        resources = [Resource(type=r.resource_type, name=r.name, inputs=r.props,
-                              protect=bool(getattr(r.opts, "protect", False)), retain_on_delete=None, urn=r.urn)
-                     for r in args.resources]
-        for message in rule.check(resources, _context(args.get_config())):
-            report_violation(f"[{rule.id}] {message}", None)
-
-    return StackValidationPolicy(
-        name=rule.id,
-        description=f"{rule.description} (SECURITY.md {rule.invariant})",
-        validate=validate,
-        enforcement_level=_level(rule),
-        config_schema=CONFIG_SCHEMA,
-    )
-
-
-def policies() -> list:
-    return [_stack_policy(r) if r.scope == "stack" else _resource_policy(r) for r in all_rules()]
+def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
+    return [_policy(r) for r in all_rules()]

@@ -6,6 +6,7 @@ on, and checks it on the manifests exactly as the engine receives them.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -111,17 +112,6 @@ def env_of(container: dict[str, Any]) -> dict[str, Any]:
 
 def host_paths(manifest: dict[str, Any]) -> list[str]:
     return [v["hostPath"]["path"] for v in pod_spec(manifest).get("volumes", []) if "hostPath" in v]
-
-
-def as_yaml_object(value: Any) -> Any:
-    """Manifest values as the provider sends them: the engine's wire format turns every number into a float."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: as_yaml_object(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [as_yaml_object(v) for v in value]
-    return value
 
 
 # --- device plugin (SECURITY 33) -------------------------------------------------------
@@ -510,7 +500,7 @@ def test_every_manifest_validates_against_kubernetes_1_33(full: ProgramResult) -
     for r in full.kubernetes_objects():
         if r.kind in CRD_KINDS:
             continue
-        kubernetes_validate.validate(as_yaml_object(r.inputs), "1.33", strict=True)
+        kubernetes_validate.validate(r.inputs, "1.33", strict=True)
         checked += 1
     assert checked > 20
 
@@ -518,7 +508,7 @@ def test_every_manifest_validates_against_kubernetes_1_33(full: ProgramResult) -
 def _dump(result: ProgramResult, directory: Path, *, strip_suppressions: bool = False) -> None:
     directory.mkdir()
     for r in result.kubernetes_objects():
-        manifest = as_yaml_object(r.inputs)
+        manifest = copy.deepcopy(r.inputs)
         if strip_suppressions:
             annotations = manifest["metadata"].get("annotations") or {}
             for key in [k for k in annotations if k.startswith("checkov.io/")]:
