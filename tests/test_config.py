@@ -119,6 +119,12 @@ def test_unknown_top_level_keys_are_rejected_in_the_stack_file():
     assert "gpu_pool: unknown key (expected one of the documented fields), got []" in problems
 
 
+def _STACK_PROGRAM() -> None:
+    import runpy
+
+    runpy.run_path(str(find_project().main / "__main__.py"), run_name="__main__")
+
+
 def _stack_program_config(raw: dict[str, Any]) -> dict[str, Any]:
     return {f"llm-infra:{k}": v for k, v in raw.items()} | {"llm-infra:kubeconfig": "kubeconfig"}
 
@@ -189,9 +195,14 @@ _MUTATIONS = st.one_of(
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_MUTATIONS)
-def test_hostile_config_is_rejected_naming_the_field(mutation):
+def test_hostile_config_is_rejected_naming_the_field_before_any_resource(mutation):
     path, value = mutation
-    problems = problems_for(with_change(path, value, VALID_AWS))
+    registered: list[str] = []
+    with pytest.raises(ConfigError) as info:
+        run_program(_STACK_PROGRAM, _stack_program_config(with_change(path, value, VALID_AWS)),
+                    secret_keys=["llm-infra:kubeconfig"], on_register=registered.append)
+    assert registered == []
+    problems = info.value.problems
     field = path.split(".")[-1] if not path.startswith("models[0].gpus_per_replica") else "gpus_per_replica"
     assert any(field.split("[")[0] in p for p in problems), (path, value, problems)
     assert all(re.match(r"^[a-z_\[\]0-9.\-]+: ", p) for p in problems), problems

@@ -19,7 +19,7 @@ from llm_infra.triton.cache_sync import sync_env, sync_script
 from llm_infra.triton.workload import TritonLlmWorkload
 from llm_infra.testing import ProgramResult, run_program
 
-from _stacks import stack
+from _stacks import STACKS, stack
 
 MODEL = dict(
     name="llama",
@@ -302,7 +302,7 @@ def test_cache_sync_without_a_pin_always_runs_the_incremental_sync(tmp_path):
 # --- the same guarantees on every shipped stack ---------------------------------------
 
 
-@pytest.mark.parametrize("name", ["existing"])
+@pytest.mark.parametrize("name", STACKS)
 def test_every_triton_pod_in_the_stack_is_hardened_and_budgeted(name):
     result = stack(name)
     statefulsets = result.kubernetes_objects("StatefulSet")
