@@ -40,22 +40,26 @@ def resources() -> list[dict]:
     return json.loads((plan / "resources.json").read_text())
 
 
+NONPRODUCTION = json.loads((Path(__file__).resolve().parents[1] / "nonproduction.json").read_text())
+
+
 def run(resources: list[dict], production: bool = False) -> list[str]:
-    config = {"production": production}
+    # Per-policy config as `--policy-pack-config nonproduction.json` hands it over.
+    configs = {} if production else NONPRODUCTION
     reported: list[str] = []
     report = lambda message, urn=None: reported.append(message)  # noqa: E731
     stack = []
     for r in resources:
-        args = ResourceValidationArgs(r["type"], r["inputs"], r["name"], r["name"], _opts(r["protect"]), None,
-                                      config)
         stack.append(PolicyResource(r["type"], r["inputs"], r["name"], r["name"], _opts(r["protect"]), None, None,
                                     [], {}))
         for p in policies():
             if isinstance(p, ResourceValidationPolicy):
+                args = ResourceValidationArgs(r["type"], r["inputs"], r["name"], r["name"], _opts(r["protect"]),
+                                              None, configs.get(p.name, {}))
                 p.validate(args, report)
     for p in policies():
         if isinstance(p, StackValidationPolicy):
-            p.validate(StackValidationArgs(stack, config), report)
+            p.validate(StackValidationArgs(stack, configs.get(p.name, {})), report)
     return reported
 
 
@@ -85,7 +89,15 @@ def test_a_violation_is_reported_with_the_rule_and_what_to_change(resources):
                         "(no model loads or unloads at run time)"]
 
 
-def test_production_config_turns_on_production_rules(resources):
+def test_nonproduction_config_names_only_policies_that_read_it():
+    from llm_infra.policies import all_rules
+
+    names = {r.id for r in all_rules()}
+    assert set(NONPRODUCTION) <= names
+    assert all(v == {"production": False} for v in NONPRODUCTION.values())
+
+
+def test_production_is_the_default_and_turns_on_production_rules(resources):
     assert any(m.startswith("[triton-availability]") for m in run(resources, production=True))
 
 
