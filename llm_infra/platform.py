@@ -20,7 +20,7 @@ from .kubernetes.tenant_namespace import TenantNamespace
 from .triton.workload import TritonLlmWorkload
 
 # Clouds whose cluster components ship in this release.
-_AVAILABLE_CLOUDS = ("existing",)
+_AVAILABLE_CLOUDS = ("existing", "aws")
 
 
 class LlmPlatformArgs(TypedDict):
@@ -55,6 +55,15 @@ class LlmPlatform(pulumi.ComponentResource):
         super().__init__("llm-infra:index:LlmPlatform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
+        # Stack outputs of the cloud cluster (e.g. the kubeconfig, as a secret), for the stack program to export.
+        self.cluster_outputs: dict[str, pulumi.Output] = {}
+        if cluster is None and config.cloud == "aws":
+            # Imported here: `import llm_infra` never imports pulumi_aws.
+            from .aws.platform_cluster import AwsPlatformCluster
+
+            aws_cluster = AwsPlatformCluster(f"{name}-cluster", {"config": config}, opts=child)
+            self.cluster_outputs = aws_cluster.stack_outputs()
+            cluster = aws_cluster.contract
         if cluster is None:
             from .existing import ExistingCluster
 

@@ -37,3 +37,14 @@ KUBE_PROMETHEUS_STACK_CHART = {
 
 # Kubernetes minor versions whose API schemas every rendered manifest must satisfy.
 SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = ("1.31", "1.32", "1.33", "1.34", "1.35")
+
+# --- AWS (EKS) -------------------------------------------------------------------------
+# EKS Kubernetes minor version of new clusters; one of SUPPORTED_KUBERNETES_VERSIONS.
+EKS_KUBERNETES_VERSION = "1.33"
+# The cluster autoscaler's minor version must match the cluster's Kubernetes minor.
+CLUSTER_AUTOSCALER_IMAGES: dict[str, str] = {
+    "1.31": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.31.0",
+    "1.32": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.32.0",
+    "1.33": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.0",
+    "1.34": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.0",
+}
