@@ -1,0 +1,511 @@
+"""Cost model: a stack's monthly cost at minimum and maximum scale, and each model's cost per token.
+
+Input is a plain description (`StackCostInput`), so the model runs on numbers alone;
+`stack_cost_input(cfg)` builds one from a validated `StackConfig` (read by attribute, no
+import of the pydantic layer). A month is 730 hours. "Minimum scale" is every GPU pool at
+`min_nodes` (zero for scale-to-zero pools), "maximum scale" every pool at `max_nodes`;
+everything else (control plane, system nodes, NAT, keys, storage) costs the same at both,
+except Cloud NAT (billed per VM behind it) and the AWS Dedicated Per Region Fee (due only
+while a Dedicated Instance runs).
+
+Cost per million generated tokens is an ESTIMATE from a planned throughput:
+
+    planned tokens/s = efficiency x memory-bandwidth bound at the planned concurrency
+                       (each sequence half way through its context, `ThroughputAssumption`)
+    $/M tokens       = hourly price of one replica / (planned tokens/s x 3600) x 1e6
+
+which assumes the replica is busy all the time. See docs/planning.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .capacity import (
+    CapacityError,
+    ModelShape,
+    choose_instance,
+    decode_tokens_per_s_bound_at_batch,
+    decode_tokens_per_s_upper_bound,
+    fit,
+)
+from .catalog import (
+    CATALOG,
+    DEFAULT_SYSTEM_INSTANCE_TYPE,
+    HOURS_PER_MONTH,
+    InstanceType,
+    price,
+    system_instance,
+)
+
+# --- input -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GpuPoolCostInput:
+    """One GPU node pool: its instance type, scale range and purchase option."""
+
+    name: str
+    instance_type: str
+    min_nodes: int
+    max_nodes: int
+    spot: bool = False
+    disk_gib_per_node: float = 100.0
+    """Each node's root/data volume."""
+
+    def __post_init__(self) -> None:
+        if self.min_nodes < 0 or self.max_nodes < self.min_nodes:
+            raise ValueError(f"gpu pool {self.name!r}: expected 0 <= min_nodes <= max_nodes, "
+                             f"got {self.min_nodes}..{self.max_nodes}")
+
+
+@dataclass(frozen=True)
+class StackCostInput:
+    """What a stack pays for, in plain numbers. Storage sizes are totals for the stack."""
+
+    cloud: str
+    region: str | None
+    production: bool
+    isolation: str
+    """`dedicated` or `shared` (config's `isolation`)."""
+    gpu_pools: tuple[GpuPoolCostInput, ...]
+    system_nodes: int = 2
+    system_instance_type: str | None = None
+    """Defaults to DEFAULT_SYSTEM_INSTANCE_TYPE[cloud]."""
+    nat_gateways: int = 1
+    keys: int = 1
+    cache_volume_gib_min: float = 0.0
+    """Model-cache volumes existing at minimum scale (StatefulSet claims are retained on scale-down)."""
+    cache_volume_gib_max: float = 0.0
+    object_storage_gib: float = 0.0
+    control_plane_tier: str | None = None
+    """Azure only: `free` or `standard`. Defaults to `standard` in production, `free` otherwise."""
+
+    def __post_init__(self) -> None:
+        if self.cloud not in ("aws", "gcp", "azure"):
+            raise ValueError(f"cloud: expected aws, gcp or azure (prices are per cloud), got {self.cloud!r}")
+        if self.isolation not in ("dedicated", "shared"):
+            raise ValueError(f"isolation: expected 'dedicated' or 'shared', got {self.isolation!r}")
+        if self.control_plane_tier not in (None, "free", "standard"):
+            raise ValueError(f"control_plane_tier: expected 'free' or 'standard', got {self.control_plane_tier!r}")
+        for f in ("system_nodes", "nat_gateways", "keys", "cache_volume_gib_min", "cache_volume_gib_max",
+                  "object_storage_gib"):
+            if getattr(self, f) < 0:
+                raise ValueError(f"{f}: expected >= 0, got {getattr(self, f)}")
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """One item of the bill, per month at minimum and at maximum scale."""
+
+    item: str
+    min_usd: float
+    max_usd: float
+    detail: str = ""
+    priced: bool = True
+    """False when no published price was found: the line counts as 0 and a note says so."""
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    cloud: str
+    region: str | None
+    min_usd: float
+    max_usd: float
+    breakdown: tuple[CostLine, ...]
+    notes: tuple[str, ...] = ()
+    hours_per_month: float = HOURS_PER_MONTH
+
+    def as_output(self) -> dict[str, Any]:
+        """Plain data for a stack output (`estimated_monthly_cost_usd`)."""
+        return {
+            "min": round(self.min_usd, 2),
+            "max": round(self.max_usd, 2),
+            "currency": "USD",
+            "hours_per_month": self.hours_per_month,
+            "breakdown": [{"item": line.item, "min": round(line.min_usd, 2), "max": round(line.max_usd, 2),
+                           "priced": line.priced} for line in self.breakdown],
+            "notes": list(self.notes),
+        }
+
+
+# --- the stack's monthly cost ------------------------------------------------------------------
+
+
+def _catalog_entry(name: str, cloud: str, catalog: Iterable[InstanceType]) -> InstanceType | None:
+    return next((e for e in catalog if e.name == name and e.cloud == cloud), None)
+
+
+def estimate_stack_cost(stack: StackCostInput, catalog: Iterable[InstanceType] = CATALOG) -> CostEstimate:
+    """Monthly cost (730 h) of `stack` at minimum and at maximum scale, item by item."""
+    catalog = tuple(catalog)
+    h = HOURS_PER_MONTH
+    lines: list[CostLine] = []
+    notes: list[str] = []
+    cloud = stack.cloud
+    dedicated = stack.isolation == "dedicated"
+
+    # GPU pools.
+    gpu_nodes_min = gpu_nodes_max = 0
+    gpu_disk_min = gpu_disk_max = 0.0
+    price_regions: set[str] = set()
+    for pool in stack.gpu_pools:
+        entry = _catalog_entry(pool.instance_type, cloud, catalog)
+        gpu_nodes_min += pool.min_nodes
+        gpu_nodes_max += pool.max_nodes
+        gpu_disk_min += pool.min_nodes * pool.disk_gib_per_node
+        gpu_disk_max += pool.max_nodes * pool.disk_gib_per_node
+        label = f"GPU pool {pool.name}"
+        if entry is None:
+            lines.append(CostLine(label, 0.0, 0.0, f"{pool.instance_type}: not in the catalog", priced=False))
+            notes.append(f"{pool.instance_type} ({cloud}) is not in the catalog: pool {pool.name!r} is unpriced.")
+            continue
+        price_regions.add(entry.region)
+        hourly = entry.hourly_usd(pool.spot)
+        option = "spot" if pool.spot else "on-demand"
+        if pool.spot and not entry.has_spot_price:
+            option = "on-demand (no spot price known)"
+            notes.append(f"No spot price is known for {entry.name}: pool {pool.name!r} is priced on-demand.")
+        if dedicated and cloud == "aws":
+            if entry.dedicated_usd_per_hour is not None and not pool.spot:
+                hourly = entry.dedicated_usd_per_hour
+                option = "dedicated"
+            else:
+                option += ", dedicated tenancy at the shared-tenancy price"
+                notes.append(f"No published Dedicated Instance price for {entry.name} was found: priced at the "
+                             f"shared-tenancy price, so pool {pool.name!r} is a lower bound (plus the region fee).")
+        lines.append(CostLine(label, pool.min_nodes * hourly * h, pool.max_nodes * hourly * h,
+                              f"{pool.min_nodes}..{pool.max_nodes} x {entry.name} @ ${hourly:.4f}/h {option}"))
+
+    # Isolation surcharges.
+    if dedicated and cloud == "aws":
+        fee = price("aws", "dedicated_region_fee")
+        assert fee.usd is not None
+        lines.append(CostLine("Dedicated Per Region Fee", fee.usd * h if gpu_nodes_min else 0.0,
+                              fee.usd * h if gpu_nodes_max else 0.0,
+                              f"${fee.usd:.2f}/h while any Dedicated Instance runs in the region"))
+    elif dedicated:
+        what = "sole-tenant node" if cloud == "gcp" else "dedicated host"
+        lines.append(CostLine(f"{what} premium", 0.0, 0.0, "not modelled", priced=False))
+        notes.append(f"isolation 'dedicated' on {cloud} needs {what}s; their premium was not found in the "
+                     f"sources used, so it is not included.")
+
+    # Control plane.
+    if cloud == "azure":
+        tier = stack.control_plane_tier or ("standard" if stack.production else "free")
+        cp = price("azure", f"control_plane_{tier}")
+        label = f"AKS control plane ({tier} tier)"
+    else:
+        cp = price(cloud, "control_plane")
+        label = {"aws": "EKS control plane", "gcp": "GKE cluster management fee"}[cloud]
+    assert cp.usd is not None
+    lines.append(CostLine(label, cp.usd * h, cp.usd * h, f"${cp.usd:.2f}/h"))
+
+    # System nodes.
+    sys_name = stack.system_instance_type or DEFAULT_SYSTEM_INSTANCE_TYPE[cloud]
+    try:
+        sys_entry = system_instance(sys_name, cloud)
+        sys_hourly = sys_entry.on_demand_usd_per_hour
+    except KeyError:
+        sys_hourly = None
+    if sys_hourly is None:
+        lines.append(CostLine("system nodes", 0.0, 0.0, f"{stack.system_nodes} x {sys_name}: no price", priced=False))
+        notes.append(f"System node type {sys_name} ({cloud}) has no price in the catalog: system nodes are unpriced.")
+    else:
+        cost = stack.system_nodes * sys_hourly * h
+        lines.append(CostLine("system nodes", cost, cost, f"{stack.system_nodes} x {sys_name} @ ${sys_hourly:.4f}/h"))
+
+    # NAT.
+    if cloud == "gcp":
+        vm, cap, ip = price("gcp", "nat_vm"), price("gcp", "nat_cap"), price("gcp", "nat_ip")
+        assert vm.usd is not None and cap.usd is not None and ip.usd is not None
+
+        def cloud_nat(vms: int) -> float:
+            per_gateway = min(vms * vm.usd, cap.usd) if vms else 0.0
+            return stack.nat_gateways * (per_gateway + ip.usd) * h
+
+        lines.append(CostLine("Cloud NAT", cloud_nat(stack.system_nodes + gpu_nodes_min),
+                              cloud_nat(stack.system_nodes + gpu_nodes_max),
+                              f"{stack.nat_gateways} x (${vm.usd}/VM-h up to ${cap.usd}/h + ${ip.usd}/h IP); data extra"))
+    else:
+        nat = price(cloud, "nat_gateway")
+        assert nat.usd is not None
+        cost = stack.nat_gateways * nat.usd * h
+        lines.append(CostLine("NAT gateways", cost, cost, f"{stack.nat_gateways} x ${nat.usd}/h; data processed extra"))
+
+    # Keys.
+    key = price(cloud, "key")
+    if key.usd is None:
+        lines.append(CostLine("customer-managed keys", 0.0, 0.0, f"{stack.keys} key(s): {key.notes}", priced=False))
+        notes.append(f"{cloud} key: {key.notes}")
+    else:
+        cost = stack.keys * key.usd
+        lines.append(CostLine("customer-managed keys", cost, cost, f"{stack.keys} x ${key.usd:g}/month"))
+
+    # Storage.
+    block = price(cloud, "block_storage")
+    obj = price(cloud, "object_storage")
+    assert block.usd is not None and obj.usd is not None
+    lines.append(CostLine("model cache volumes", stack.cache_volume_gib_min * block.usd,
+                          stack.cache_volume_gib_max * block.usd,
+                          f"{stack.cache_volume_gib_min:g}..{stack.cache_volume_gib_max:g} GiB @ ${block.usd:.4f}/GiB-month"))
+    lines.append(CostLine("GPU node volumes", gpu_disk_min * block.usd, gpu_disk_max * block.usd,
+                          f"{gpu_disk_min:g}..{gpu_disk_max:g} GiB @ ${block.usd:.4f}/GiB-month"))
+    lines.append(CostLine("weights bucket", stack.object_storage_gib * obj.usd, stack.object_storage_gib * obj.usd,
+                          f"{stack.object_storage_gib:g} GiB @ ${obj.usd:.4f}/GiB-month; requests extra"))
+    for item in (block, obj):
+        if item.region not in ("all",) and stack.region and item.region != stack.region:
+            price_regions.add(item.region)
+        if item.notes and "pproximate" in item.notes:
+            notes.append(f"{cloud} {item.description}: {item.notes}")
+
+    if stack.region and any(r != stack.region for r in price_regions):
+        notes.append(f"Prices are for {', '.join(sorted(price_regions))}, not {stack.region}: the catalog prices "
+                     f"one region per cloud.")
+    notes.append("Not included: data transfer, NAT data processing, load balancers, logs and metrics storage, "
+                 "support plans, taxes.")
+    return CostEstimate(cloud, stack.region, sum(x.min_usd for x in lines), sum(x.max_usd for x in lines),
+                        tuple(lines), tuple(dict.fromkeys(notes)))
+
+
+# --- cost per token ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThroughputAssumption:
+    """How busy a replica is planned to be. Every field is an assumption, not a measurement."""
+
+    concurrency: int | None = None
+    """Sequences decoding at once. Defaults to the shape's max_concurrent_seqs."""
+    mean_context_fraction: float = 0.5
+    """Average position in the context window while decoding (half way)."""
+    efficiency: float = 0.5
+    """Share of the memory-bandwidth bound an engine achieves (kernels, scheduling, prefill)."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.efficiency <= 1:
+            raise ValueError(f"efficiency: expected in (0, 1], got {self.efficiency}")
+        if not 0 <= self.mean_context_fraction <= 1:
+            raise ValueError(f"mean_context_fraction: expected in [0, 1], got {self.mean_context_fraction}")
+        if self.concurrency is not None and self.concurrency < 1:
+            raise ValueError(f"concurrency: expected >= 1, got {self.concurrency}")
+
+    def describe(self, concurrency: int) -> str:
+        return (f"estimate: {self.efficiency:.0%} of the memory-bandwidth bound at {concurrency} concurrent "
+                f"sequences, each {self.mean_context_fraction:.0%} into its context; replica busy 100% of the time")
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """A model's GPU fit and estimated cost per million generated tokens on one instance type."""
+
+    model: str
+    instance: InstanceType
+    spot: bool
+    tensor_parallel: int
+    replicas_per_node: int
+    gpu_memory_needed_gib: float
+    """Per GPU of a replica."""
+    gpu_memory_usable_gib: float
+    batch1_tokens_per_s_upper_bound: float
+    planned_tokens_per_s: float
+    usd_per_replica_hour: float
+    usd_per_million_tokens: float
+    assumption: str
+    note: str = ""
+
+    def as_output(self) -> dict[str, Any]:
+        """Plain data for a stack output (per model: GPU fit and cost per million tokens)."""
+        return {
+            "instance_type": self.instance.name,
+            "gpu": self.instance.gpu_model,
+            "gpus_per_replica": self.tensor_parallel,
+            "replicas_per_node": self.replicas_per_node,
+            "gpu_memory_needed_gib": round(self.gpu_memory_needed_gib, 1),
+            "gpu_memory_usable_gib": round(self.gpu_memory_usable_gib, 1),
+            "batch1_tokens_per_s_upper_bound": round(self.batch1_tokens_per_s_upper_bound, 1),
+            "planned_tokens_per_s": round(self.planned_tokens_per_s, 1),
+            "usd_per_million_tokens": round(self.usd_per_million_tokens, 4),
+            "assumption": self.assumption,
+            "note": self.note,
+        }
+
+
+def plan_model_on(shape: ModelShape, entry: InstanceType, spot: bool = False,
+                  assumption: ThroughputAssumption = ThroughputAssumption(), note: str = "") -> ModelPlan:
+    """Fit, throughput and cost per million tokens of `shape` on `entry`. Raises CapacityError if it does not fit."""
+    f = fit(shape, entry)
+    if not f.fits or f.tensor_parallel is None:
+        raise CapacityError(f"model {shape.name!r} does not fit {entry.name}: {f.reason}",
+                            needed_gib=f.memory.total_gib, largest=entry)
+    tp = f.tensor_parallel
+    concurrency = assumption.concurrency or shape.max_concurrent_seqs
+    ctx = max(1, round(shape.max_context * assumption.mean_context_fraction))
+    planned = assumption.efficiency * decode_tokens_per_s_bound_at_batch(shape, entry, tp, concurrency, ctx)
+    replica_hour = entry.hourly_usd(spot) / f.replicas_per_node
+    if spot and not entry.has_spot_price:
+        note = "; ".join(x for x in (note, f"no spot price known for {entry.name}: priced on-demand") if x)
+    return ModelPlan(
+        model=shape.name, instance=entry, spot=spot, tensor_parallel=tp, replicas_per_node=f.replicas_per_node,
+        gpu_memory_needed_gib=f.memory.total_gib, gpu_memory_usable_gib=f.budget_gib_per_gpu,
+        batch1_tokens_per_s_upper_bound=decode_tokens_per_s_upper_bound(shape, entry, tp),
+        planned_tokens_per_s=planned, usd_per_replica_hour=replica_hour,
+        usd_per_million_tokens=replica_hour / (planned * 3600) * 1e6,
+        assumption=assumption.describe(concurrency), note=note,
+    )
+
+
+def plan_model(shape: ModelShape, cloud: str, spot: bool = False, region: str | None = None,
+               instance_type: str | None = None, catalog: Iterable[InstanceType] = CATALOG,
+               assumption: ThroughputAssumption = ThroughputAssumption()) -> ModelPlan:
+    """`plan_model_on` the named instance type, or on the cheapest that fits (`choose_instance`)."""
+    catalog = tuple(catalog)
+    if instance_type is not None:
+        entry = _catalog_entry(instance_type, cloud, catalog)
+        if entry is None:
+            raise KeyError(f"instance type {instance_type!r} is not in the {cloud} catalog")
+        return plan_model_on(shape, entry, spot, assumption)
+    choice = choose_instance(shape, cloud, spot=spot, region=region, catalog=catalog)
+    return plan_model_on(shape, choice.instance, spot, assumption, note=choice.note)
+
+
+# --- from stack config ------------------------------------------------------------------------
+
+
+def default_gpu_instance(cloud: str, gpu: str, gpus_per_node: int,
+                         catalog: Iterable[InstanceType] = CATALOG) -> InstanceType | None:
+    """Cheapest (on-demand) catalog type with `gpus_per_node` GPUs of model `gpu`; else the
+    cheapest with more of them; None when the catalog has no such GPU on `cloud`."""
+    same = [e for e in catalog if e.cloud == cloud and e.gpu_model == gpu]
+    exact = [e for e in same if e.gpu_count == gpus_per_node]
+    more = [e for e in same if e.gpu_count > gpus_per_node]
+    pick = exact or more
+    return min(pick, key=lambda e: (e.on_demand_usd_per_hour, e.name)) if pick else None
+
+
+def stack_cost_input(cfg: Any, catalog: Iterable[InstanceType] = CATALOG) -> StackCostInput:
+    """A StackCostInput from a validated StackConfig (read by attribute name only).
+
+    Pools without `instance_type` get `default_gpu_instance`. Model caches are counted at
+    max_replicas at both scales because the StatefulSet keeps its claims on scale-down
+    (`whenScaled: Retain`). Cloud-specific blocks (`cfg.aws`, ...) are read when present:
+    `system_nodes`, `system_instance_type`, `node_volume_size_gib`, `single_nat_gateway`,
+    `availability_zones`.
+    """
+    cloud = cfg.cloud
+    if cloud not in ("aws", "gcp", "azure"):
+        raise ValueError(f"cloud: llm-infra has prices for aws, gcp and azure only, got {cloud!r}")
+    catalog = tuple(catalog)
+    specific = getattr(cfg, cloud, None)
+    disk = float(getattr(specific, "node_volume_size_gib", 100) or 100)
+    pools = []
+    for p in cfg.gpu_pools:
+        name = p.instance_type
+        if name is None:
+            entry = default_gpu_instance(cloud, p.gpu, p.gpus_per_node, catalog)
+            name = entry.name if entry else f"<no {p.gpu} x{p.gpus_per_node} type in catalog>"
+        pools.append(GpuPoolCostInput(p.name, name, p.min_nodes, p.max_nodes, p.spot, disk))
+    if cloud == "aws":
+        zones = getattr(specific, "availability_zones", None) or ("a", "b", "c")
+        nat = 1 if getattr(specific, "single_nat_gateway", False) else len(zones)
+    else:
+        nat = 1
+    cache = sum(m.effective_cache_size_gib * m.max_replicas for m in cfg.models)
+    return StackCostInput(
+        cloud=cloud, region=cfg.region, production=cfg.production, isolation=cfg.isolation, gpu_pools=tuple(pools),
+        system_nodes=int(getattr(specific, "system_nodes", 2) or 2),
+        system_instance_type=getattr(specific, "system_instance_type", None),
+        nat_gateways=nat, keys=1, cache_volume_gib_min=float(cache), cache_volume_gib_max=float(cache),
+        object_storage_gib=float(sum(m.weights_size_gib for m in cfg.models)),
+    )
+
+
+def plan_models(cfg: Any, shapes: Mapping[str, ModelShape],
+                assumption: ThroughputAssumption = ThroughputAssumption(),
+                catalog: Iterable[InstanceType] = CATALOG) -> dict[str, ModelPlan | str]:
+    """Per model of `cfg` with a known shape: its plan on its pool's instance type, or why none."""
+    catalog = tuple(catalog)
+    pools = {p.name: p for p in cfg.gpu_pools}
+    out: dict[str, ModelPlan | str] = {}
+    for m in cfg.models:
+        shape = shapes.get(m.name)
+        if shape is None:
+            out[m.name] = "no model shape given: fit and cost per token not estimated"
+            continue
+        pool = pools[m.gpu_pool]
+        name = pool.instance_type
+        if name is None:
+            entry = default_gpu_instance(cfg.cloud, pool.gpu, pool.gpus_per_node, catalog)
+            name = entry.name if entry else None
+        if name is None or _catalog_entry(name, cfg.cloud, catalog) is None:
+            out[m.name] = f"pool {pool.name!r}: instance type not in the catalog"
+            continue
+        try:
+            out[m.name] = plan_model(shape, cfg.cloud, spot=pool.spot, instance_type=name, catalog=catalog,
+                                     assumption=assumption)
+        except CapacityError as exc:
+            out[m.name] = str(exc)
+    return out
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def _usd(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def render_cost_table(estimate: CostEstimate, title: str = "") -> str:
+    """A fixed-width table of the estimate for the plan summary."""
+    head = title or f"Estimated monthly cost, {estimate.cloud} {estimate.region or ''}".rstrip()
+    width_item = max([len("item")] + [len(x.item) for x in estimate.breakdown] + [len("total")])
+    rows = [head, f"(USD per month of {estimate.hours_per_month:g} h, list prices; min = minimum scale, "
+                  f"max = maximum scale)",
+            f"  {'item':<{width_item}}  {'min':>12}  {'max':>12}  detail"]
+    rows.append("  " + "-" * (width_item + 30))
+    for line in estimate.breakdown:
+        mark = "" if line.priced else "  [unpriced]"
+        rows.append(f"  {line.item:<{width_item}}  {_usd(line.min_usd):>12}  {_usd(line.max_usd):>12}  "
+                    f"{line.detail}{mark}")
+    rows.append("  " + "-" * (width_item + 30))
+    rows.append(f"  {'total':<{width_item}}  {_usd(estimate.min_usd):>12}  {_usd(estimate.max_usd):>12}")
+    if estimate.notes:
+        rows.append("  notes:")
+        rows.extend(f"  - {n}" for n in estimate.notes)
+    return "\n".join(rows)
+
+
+def render_model_table(plans: Mapping[str, ModelPlan | str]) -> str:
+    """A fixed-width table of each model's GPU fit and estimated cost per million tokens."""
+    rows = ["Models: GPU fit and estimated cost per million generated tokens",
+            f"  {'model':<18} {'instance':<26} {'tp':>2} {'GiB/GPU':>13} {'b1 tok/s<=':>10} "
+            f"{'plan tok/s':>10} {'$/M tok':>9}"]
+    assumption = ""
+    for name, plan in plans.items():
+        if isinstance(plan, str):
+            rows.append(f"  {name:<18} -- {plan}")
+            continue
+        assumption = plan.assumption
+        mem = f"{plan.gpu_memory_needed_gib:.1f}/{plan.gpu_memory_usable_gib:.1f}"
+        rows.append(f"  {name:<18} {plan.instance.name:<26} {plan.tensor_parallel:>2} {mem:>13} "
+                    f"{plan.batch1_tokens_per_s_upper_bound:>10.0f} {plan.planned_tokens_per_s:>10.0f} "
+                    f"{plan.usd_per_million_tokens:>9.3f}")
+        if plan.note:
+            rows.append(f"  {'':<18} note: {plan.note}")
+    rows.append("  b1 tok/s<= : batch-1 decode upper bound (memory bandwidth / bytes read per token)")
+    if assumption:
+        rows.append(f"  plan tok/s : {assumption}")
+    return "\n".join(rows)
+
+
+__all__ = [
+    "CostEstimate", "CostLine", "GpuPoolCostInput", "ModelPlan", "StackCostInput", "ThroughputAssumption",
+    "default_gpu_instance", "estimate_stack_cost", "plan_model", "plan_model_on", "plan_models",
+    "render_cost_table", "render_model_table", "stack_cost_input",
+]
+
