@@ -404,6 +404,9 @@ def test_every_other_price_has_a_source_and_missing_ones_are_listed_as_unsourced
     for e in CATALOG:
         if e.spot_usd_per_hour is None:
             assert any(f"{e.cloud} {e.name}: spot" in line for line in listed)
+    for p in PRICES.values():
+        if "secondary source" in f"{p.notes} {p.source.note}".lower():
+            assert any(line.startswith(f"{p.cloud} {p.key}: approximate") for line in listed), p.key
 
 
 def test_gcp_g2_prices_are_composed_from_sku_rates_that_reproduce_the_published_g2_standard_4():

@@ -458,7 +458,8 @@ def unsourced() -> list[str]:
     for p in PRICES.values():
         if p.usd is None:
             out.append(f"{p.cloud} {p.key}: no price")
-        elif "secondary source" in (p.source.note if p.source else "") or "approximate" in p.notes.lower():
+        elif any(flag in f"{p.notes} {p.source.note if p.source else ''}".lower()
+                 for flag in ("secondary source", "approximate")):
             out.append(f"{p.cloud} {p.key}: approximate ({p.notes or p.source.note})")
     return out
 
