@@ -20,7 +20,7 @@ from .kubernetes.tenant_namespace import TenantNamespace
 from .triton.workload import TritonLlmWorkload
 
 # Clouds whose cluster components ship in this release.
-_AVAILABLE_CLOUDS = ("existing", "aws")
+_AVAILABLE_CLOUDS = ("existing", "aws", "gcp")
 
 
 class LlmPlatformArgs(TypedDict):
@@ -64,6 +64,13 @@ class LlmPlatform(pulumi.ComponentResource):
             aws_cluster = AwsPlatformCluster(f"{name}-cluster", {"config": config}, opts=child)
             self.cluster_outputs = aws_cluster.stack_outputs()
             cluster = aws_cluster.contract
+        if cluster is None and config.cloud == "gcp":
+            # Imported here: `import llm_infra` never imports pulumi_gcp.
+            from .gcp.platform_cluster import GcpPlatformCluster
+
+            gcp_cluster = GcpPlatformCluster(f"{name}-cluster", {"config": config}, opts=child)
+            self.cluster_outputs = gcp_cluster.stack_outputs()
+            cluster = gcp_cluster.contract
         if cluster is None:
             from .existing import ExistingCluster
 
