@@ -138,6 +138,96 @@ def unprotected_key(rs):
                           retain_on_delete=False)]
 
 
+# --- GCP: a resource of the gcp-prod stack, broken, added to the baseline -----------------
+
+def _gcp(type_: str, name_suffix: str = "") -> Resource:
+    return next(r for r in resources_of("gcp-prod") if r.type == type_ and r.name.endswith(name_suffix))
+
+
+def _gke() -> Resource:
+    return _gcp("gcp:container/cluster:Cluster")
+
+
+def _gpu_pool() -> Resource:
+    return _gcp("gcp:container/nodePool:NodePool", "pool-h100-node-pool")
+
+
+def gke_secrets_in_plain_etcd(rs):
+    cluster = _gke()
+    cluster.inputs["databaseEncryption"] = {"state": "DECRYPTED"}
+    return [*rs, cluster]
+
+
+def gke_boot_disk_with_googles_key(rs):
+    pool = _gpu_pool()
+    del pool.inputs["nodeConfig"]["bootDiskKmsKey"]
+    return [*rs, pool]
+
+
+def gke_without_secure_boot(rs):
+    pool = _gpu_pool()
+    pool.inputs["nodeConfig"]["shieldedInstanceConfig"]["enableSecureBoot"] = False
+    return [*rs, pool]
+
+
+def gke_node_metadata_exposed(rs):
+    pool = _gpu_pool()
+    pool.inputs["nodeConfig"]["workloadMetadataConfig"]["mode"] = "GCE_METADATA"
+    return [*rs, pool]
+
+
+def gke_default_compute_account(rs):
+    cluster = _gke()
+    cluster.inputs["nodeConfig"]["serviceAccount"] = "498765432109-compute@developer.gserviceaccount.com"
+    return [*rs, cluster]
+
+
+def gke_control_plane_open(rs):
+    cluster = _gke()
+    cluster.inputs["masterAuthorizedNetworksConfig"]["cidrBlocks"].append({"cidrBlock": "0.0.0.0/0"})
+    return [*rs, cluster]
+
+
+def gke_legacy_abac(rs):
+    cluster = _gke()
+    cluster.inputs["enableLegacyAbac"] = True
+    return [*rs, cluster]
+
+
+def gke_gpu_pool_on_shared_hosts(rs):
+    pool = _gpu_pool()
+    del pool.inputs["nodeConfig"]["soleTenantConfig"]
+    return [*rs, _gcp("gcp:compute/nodeGroup:NodeGroup"), pool]
+
+
+def gke_with_our_device_plugin(rs):
+    return [*rs, _gke()]  # the existing stack deploys the plugin
+
+
+def gcs_bucket_public(rs):
+    bucket = _gcp("gcp:storage/bucket:Bucket")
+    bucket.inputs["publicAccessPrevention"] = "inherited"
+    return [*rs, bucket]
+
+
+def kms_key_never_rotates(rs):
+    key = _gcp("gcp:kms/cryptoKey:CryptoKey")
+    del key.inputs["rotationPeriod"]
+    return [*rs, key]
+
+
+def kms_key_for_everyone(rs):
+    binding = _gcp("gcp:kms/cryptoKeyIAMBinding:CryptoKeyIAMBinding")
+    binding.inputs["members"].append("allAuthenticatedUsers")
+    return [*rs, binding]
+
+
+def gke_gpu_pool_untainted(rs):
+    pool = _gpu_pool()
+    pool.inputs["nodeConfig"]["taints"] = []
+    return [*rs, pool]
+
+
 NEGATIVE: dict[str, Callable[[list[Resource]], list[Resource]]] = {
     "gpu-taint-tolerated-only-by-gpu-workloads": tolerate_without_gpu,
     "containers-hardened": privileged,
@@ -156,6 +246,19 @@ NEGATIVE: dict[str, Callable[[list[Resource]], list[Resource]]] = {
     "namespace-pod-security": unlabelled_namespace,
     "gpu-namespace-quota-and-restricted": no_quota,
     "keys-protected-and-retained": unprotected_key,
+    "gke-secrets-encrypted": gke_secrets_in_plain_etcd,
+    "gke-boot-disks-cmek": gke_boot_disk_with_googles_key,
+    "gke-shielded-nodes": gke_without_secure_boot,
+    "gke-workload-identity": gke_node_metadata_exposed,
+    "gke-nodes-minimal-service-account": gke_default_compute_account,
+    "gke-private-cluster": gke_control_plane_open,
+    "gke-legacy-access-off": gke_legacy_abac,
+    "gke-dedicated-gpu-pools-sole-tenant": gke_gpu_pool_on_shared_hosts,
+    "gke-no-own-device-plugin": gke_with_our_device_plugin,
+    "gcs-bucket-hardened": gcs_bucket_public,
+    "kms-key-rotates": kms_key_never_rotates,
+    "kms-key-users-are-service-agents": kms_key_for_everyone,
+    "gke-gpu-pools-tainted": gke_gpu_pool_untainted,
 }
 
 
