@@ -523,6 +523,112 @@ class GcpConfig(_Strict):
         return list(self.zones or [f"{region}-{z}" for z in "abc"])
 
 
+_GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_AZURE_SUBNET_ID = re.compile(
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\w.()]{1,90}/providers/Microsoft\.Network/"
+    r"virtualNetworks/[-\w.]{2,64}/subnets/[-\w.]{1,80}$")
+
+
+class AzureConfig(_Strict):
+    """Azure specifics of a `cloud: azure` stack. Everything but the tenancy and who administers has a secure default."""
+
+    subscription_id: str = Field(pattern=_GUID)
+    """The subscription the stack deploys into (the provider is pinned to it)."""
+    tenant_id: str = Field(pattern=_GUID)
+    """The Entra ID tenant of the subscription (Key Vault, workload identity)."""
+    admin_group_object_ids: list[Annotated[str, Field(pattern=_GUID)]] = Field(min_length=1)
+    """Entra ID groups that administer the cluster (local accounts are off); include the deployer's."""
+    resource_group_name: str | None = Field(default=None, pattern=r"^[-\w.()]{1,89}[-\w()]$")
+    """Resource group of the stack. Defaults to `llm-<environment>`."""
+    zones: list[Literal["1", "2", "3"]] = Field(default_factory=lambda: ["1", "2", "3"])
+    """Availability zones of the system pool and (by default) the GPU pools."""
+    authorized_ip_ranges: list[str] = Field(default_factory=list)
+    """Public API server reachable only from these CIDRs. Defaults to none: a private cluster."""
+    vnet_cidr: str = "10.50.0.0/16"
+    """Address space of a new VNet, /16 to /22: nodes in its first half, API server and endpoints after. Defaults to 10.50.0.0/16."""
+    existing_node_subnet_id: str | None = None
+    """An existing subnet for the nodes (with the two below). Defaults to a new VNet."""
+    existing_api_server_subnet_id: str | None = None
+    """An existing subnet delegated to Microsoft.ContainerService/managedClusters for the API server."""
+    existing_endpoint_subnet_id: str | None = None
+    """An existing subnet for the Key Vault private endpoint."""
+    network_policy: Literal["cilium", "azure"] = "cilium"
+    """Network policy engine (Azure CNI overlay). Defaults to cilium."""
+    kubernetes_version: str = versions.AKS_KUBERNETES_VERSION
+    """AKS Kubernetes minor version (the `patch` channel keeps it on the newest patch)."""
+    upgrade_channel: Literal["patch", "stable", "rapid", "node-image"] = "patch"
+    """AKS automatic upgrade channel. Defaults to patch."""
+    sku_tier: Literal["Standard", "Premium"] = "Standard"
+    """AKS tier (Standard has the uptime SLA; Free is not offered). Defaults to Standard."""
+    system_vm_size: str = Field(default="Standard_D4ds_v5", pattern=r"^Standard_[A-Za-z0-9_]+$")
+    """VM size of the system pool (no GPU)."""
+    system_nodes: int = Field(default=3, ge=1, le=10)
+    """Nodes of the system pool."""
+    key_vault_sku: Literal["premium", "standard"] = "premium"
+    """Key Vault SKU: premium keeps the key in an HSM (RSA-HSM). Defaults to premium."""
+    key_rotation_days: int = Field(default=180, ge=28, le=730)
+    """Key Vault rotates the key (a new version) this many days after each version is created."""
+    disk_sku: Literal["Premium_LRS", "Premium_ZRS", "PremiumV2_LRS"] = "Premium_LRS"
+    """Managed-disk SKU of the model-cache StorageClass. Defaults to Premium_LRS."""
+    shared_host_gpu_pools: list[str] = Field(default_factory=list)
+    """GPU pools that run on multi-tenant hosts although `isolation` is dedicated, because Azure
+    Dedicated Host runs no NC/ND size. An explicit, reviewed exception. Defaults to none."""
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _aks_version(cls, v: str) -> str:
+        if v not in versions.SUPPORTED_KUBERNETES_VERSIONS:
+            raise ValueError(f"expected one of {list(versions.SUPPORTED_KUBERNETES_VERSIONS)}, got {v!r}")
+        return v
+
+    @field_validator("vnet_cidr")
+    @classmethod
+    def _vnet(cls, v: str) -> str:
+        try:
+            net = ipaddress.IPv4Network(v, strict=True)
+        except ValueError:
+            raise ValueError(f"expected an IPv4 CIDR from /16 to /22, got {v!r}") from None
+        if not 16 <= net.prefixlen <= 22:
+            raise ValueError(f"expected an IPv4 CIDR from /16 to /22, got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _cross_fields(self) -> AzureConfig:
+        for i, cidr in enumerate(self.authorized_ip_ranges):
+            try:
+                net = ipaddress.IPv4Network(cidr, strict=False)
+            except ValueError:
+                raise _FieldError(f"authorized_ip_ranges[{i}]",
+                                  f"expected an IPv4 address or CIDR such as 203.0.113.0/24, got {cidr!r}") from None
+            if net.prefixlen == 0:
+                raise _FieldError(
+                    f"authorized_ip_ranges[{i}]",
+                    "expected an explicit allowlist of networks (it would open the API server to the whole "
+                    f"internet; leave the list empty for a private cluster), got {cidr!r}",
+                )
+        existing = {f: getattr(self, f) for f in ("existing_node_subnet_id", "existing_api_server_subnet_id",
+                                                  "existing_endpoint_subnet_id")}
+        given = {f for f, v in existing.items() if v is not None}
+        if given and given != set(existing):
+            missing = sorted(set(existing) - given)[0]
+            raise _FieldError(missing, "expected the node, API server and endpoint subnets together (an existing "
+                              f"VNet), got only {sorted(given)}")
+        for f in sorted(given):
+            if not _AZURE_SUBNET_ID.match(existing[f]):
+                raise _FieldError(f, "expected a subnet id (/subscriptions/SUB/resourceGroups/RG/providers/"
+                                  f"Microsoft.Network/virtualNetworks/VNET/subnets/NAME), got {existing[f]!r}")
+        if len(set(self.zones)) != len(self.zones) or not self.zones:
+            raise _FieldError("zones", f"expected distinct zones among '1', '2', '3', got {self.zones!r}")
+        from .azure.vm_sizes import GPU_VM_SIZES
+
+        if self.system_vm_size in GPU_VM_SIZES:
+            raise _FieldError("system_vm_size", f"expected a VM size without GPUs for the system pool, got {self.system_vm_size!r}")
+        return self
+
+    def resource_group(self, environment: str) -> str:
+        return self.resource_group_name or f"llm-{environment}"
+
+
 class StackConfig(_Strict):
     """Everything a stack needs; shared by every cloud."""
 
@@ -538,6 +644,7 @@ class StackConfig(_Strict):
     existing: ExistingClusterConfig | None = None
     aws: AwsConfig | None = None
     gcp: GcpConfig | None = None
+    azure: AzureConfig | None = None
 
     @model_validator(mode="after")
     def _cross_fields(self) -> StackConfig:
@@ -550,6 +657,10 @@ class StackConfig(_Strict):
             problems.append(f"gcp: expected only with cloud 'gcp', got it with cloud {self.cloud!r}")
         if self.cloud == "gcp":
             problems += _gcp_problems(self)
+        if self.cloud != "azure" and self.azure is not None:
+            problems.append(f"azure: expected only with cloud 'azure', got it with cloud {self.cloud!r}")
+        if self.cloud == "azure":
+            problems += _azure_problems(self)
         if self.cloud != "existing" and not self.region:
             problems.append(f"region: expected a {self.cloud} region for cloud {self.cloud!r}, got nothing")
         if self.cloud == "existing" and self.existing is None:
@@ -706,6 +817,68 @@ def _gcp_problems(config: StackConfig) -> list[str]:
                 problems.append(f"{where}: expected a prefix that does not overlap models[{j}]'s {other!r} "
                                 f"(each model's service account reads its prefix only), got {prefix!r}")
         prefixes.append((i, prefix))
+    return problems
+
+
+def _azure_problems(config: StackConfig) -> list[str]:
+    """What Azure cannot build from this config (checked before anything is registered)."""
+    from .azure.vm_sizes import check_vm_size, default_vm_size, dedicated_host_problem
+
+    if config.azure is None:
+        return ["azure: expected subscription_id, tenant_id and admin_group_object_ids for cloud 'azure', got nothing"]
+    az = config.azure
+    problems: list[str] = []
+    pools = {p.name for p in config.gpu_pools}
+    for j, name in enumerate(az.shared_host_gpu_pools):
+        if name not in pools:
+            problems.append(f"azure.shared_host_gpu_pools[{j}]: expected the name of a GPU pool {sorted(pools)}, got {name!r}")
+        elif config.isolation != "dedicated":
+            problems.append(f"azure.shared_host_gpu_pools[{j}]: expected only with isolation 'dedicated' (an exception "
+                            f"to it), got it with isolation {config.isolation!r}")
+    for i, pool in enumerate(config.gpu_pools):
+        where = f"gpu_pools[{i}]"
+        bad = check_vm_size(pool.gpu, pool.gpus_per_node, pool.instance_type)
+        if bad is not None:
+            problems.append(f"{where}.{bad[0]}: {bad[1]}")
+            continue
+        size = pool.instance_type or default_vm_size(pool.gpu, pool.gpus_per_node) or ""
+        if config.isolation == "dedicated" and pool.name not in az.shared_host_gpu_pools:
+            why = dedicated_host_problem(size)
+            if why is not None:
+                problems.append(f"{where}.instance_type: {why}. With isolation 'dedicated' either use such a size, "
+                                f"or name the pool in azure.shared_host_gpu_pools to accept multi-tenant hosts "
+                                f"explicitly, or set isolation 'shared'")
+        if pool.spot:
+            # AKS puts kubernetes.azure.com/scalesetpriority=spot:NoSchedule on every spot node and
+            # the cloud-agnostic Triton pods tolerate only nvidia.com/gpu: they would never schedule.
+            problems.append(f"{where}.spot: expected false: AKS taints spot nodes kubernetes.azure.com/scalesetpriority="
+                            "spot:NoSchedule, which the Triton pods do not tolerate (the cluster contract cannot add "
+                            "a toleration yet), got true")
+        for j, zone in enumerate(pool.zones or []):
+            if zone not in az.zones:
+                problems.append(f"{where}.zones[{j}]: expected one of the stack's zones {az.zones}, got {zone!r}")
+        zones = pool.zones if pool.zones is not None else az.zones
+        if config.production and len(set(zones)) < 2:
+            problems.append(f"{where}.zones: expected at least 2 zones in a production stack, got {zones!r}")
+    # The stack creates one storage account and one container per model; each model's
+    # identity reads its own container only.
+    account: tuple[int, str] | None = None
+    containers: dict[str, int] = {}
+    for i, m in enumerate(config.models):
+        scheme, bucket, _prefix = parse_weights_uri(m.weights_uri)
+        if scheme != "azureblob":
+            continue  # reported by the cloud/scheme check
+        where = f"models[{i}].weights_uri"
+        name, container = bucket.split("/", 1)
+        if account is None:
+            account = (i, name)
+        elif name != account[1]:
+            problems.append(f"{where}: expected the stack's storage account {account[1]!r} (models[{account[0]}]): "
+                            f"the stack creates one account, got {name!r}")
+        if container in containers:
+            problems.append(f"{where}: expected a container of the model's own (each model's identity may read "
+                            f"its container only; models[{containers[container]}] uses {container!r}), got {container!r}")
+        containers.setdefault(container, i)
     return problems
 
 

@@ -20,7 +20,7 @@ from .kubernetes.tenant_namespace import TenantNamespace
 from .triton.workload import TritonLlmWorkload
 
 # Clouds whose cluster components ship in this release.
-_AVAILABLE_CLOUDS = ("existing", "aws", "gcp")
+_AVAILABLE_CLOUDS = ("existing", "aws", "gcp", "azure")
 
 
 class LlmPlatformArgs(TypedDict):
@@ -71,6 +71,13 @@ class LlmPlatform(pulumi.ComponentResource):
             gcp_cluster = GcpPlatformCluster(f"{name}-cluster", {"config": config}, opts=child)
             self.cluster_outputs = gcp_cluster.stack_outputs()
             cluster = gcp_cluster.contract
+        if cluster is None and config.cloud == "azure":
+            # Imported here: `import llm_infra` never imports pulumi_azure_native.
+            from .azure.platform_cluster import AzurePlatformCluster
+
+            azure_cluster = AzurePlatformCluster(f"{name}-cluster", {"config": config}, opts=child)
+            self.cluster_outputs = azure_cluster.stack_outputs()
+            cluster = azure_cluster.contract
         if cluster is None:
             from .existing import ExistingCluster
 

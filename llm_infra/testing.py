@@ -162,11 +162,31 @@ def unwrap_secrets(value: Any) -> Any:
     return value
 
 
+def _config(key: str) -> Any:
+    from pulumi.runtime.config import get_config
+
+    value = get_config(key)
+    try:
+        return json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return value
+
+
+def _azure_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+    from .azure.mock_outputs import computed  # pure Python: no pulumi_azure_native import
+
+    azure = _config("llm-infra:azure")
+    return computed(args.typ, args.name, args.inputs, azure.get("tenant_id") if isinstance(azure, Mapping) else None)
+
+
 class _Mocks(pulumi.runtime.Mocks):
     """Resources come back with their inputs as outputs and a stable id; calls return nothing."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
-        return f"{args.name}-id", args.inputs
+        outputs = dict(args.inputs)
+        if args.typ.startswith("azure-native:"):
+            outputs |= _azure_computed(args)
+        return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
         return {}

@@ -48,3 +48,8 @@ CLUSTER_AUTOSCALER_IMAGES: dict[str, str] = {
     "1.33": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.0",
     "1.34": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.0",
 }
+
+# --- Azure (AKS) -----------------------------------------------------------------------
+# AKS Kubernetes minor version of new clusters; the `patch` upgrade channel keeps it on the
+# newest patch of this minor. One of SUPPORTED_KUBERNETES_VERSIONS.
+AKS_KUBERNETES_VERSION = "1.33"

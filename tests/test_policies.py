@@ -228,6 +228,72 @@ def gke_gpu_pool_untainted(rs):
     return [*rs, pool]
 
 
+# --- Azure: a resource of the azure-prod stack, broken, added to the baseline -------------
+
+def _azure(type_: str, name_suffix: str = "") -> Resource:
+    return next(r for r in resources_of("azure-prod") if r.type == type_ and r.name.endswith(name_suffix))
+
+
+def _aks() -> Resource:
+    return _azure("azure-native:containerservice:ManagedCluster")
+
+
+def _aks_gpu_pool() -> Resource:
+    return _azure("azure-native:containerservice:AgentPool", "pool-h100-agent-pool")
+
+
+def aks_open_to_the_internet(rs):
+    cluster = _aks()
+    cluster.inputs["apiServerAccessProfile"].update(enablePrivateCluster=False, authorizedIpRanges=["0.0.0.0/0"])
+    return [*rs, cluster]
+
+
+def aks_etcd_without_kms(rs):
+    cluster = _aks()
+    cluster.inputs["securityProfile"]["azureKeyVaultKms"]["enabled"] = False
+    return [*rs, cluster]
+
+
+def aks_gpu_pool_without_host_encryption(rs):
+    pool = _aks_gpu_pool()
+    pool.inputs["enableEncryptionAtHost"] = False
+    return [*rs, pool]
+
+
+def aks_local_accounts(rs):
+    cluster = _aks()
+    cluster.inputs["disableLocalAccounts"] = False
+    return [*rs, cluster]
+
+
+def aks_dedicated_pool_without_host_group(rs):
+    pool = _aks_gpu_pool()
+    pool.inputs["tags"]["llm-infra.io/isolation"] = "dedicated-host"
+    return [*rs, pool]
+
+
+def aks_pool_on_shared_hosts_by_exception(rs):
+    return [*rs, _aks_gpu_pool()]
+
+
+def aks_without_network_policy(rs):
+    cluster = _aks()
+    cluster.inputs["networkProfile"].pop("networkPolicy")
+    return [*rs, cluster]
+
+
+def key_vault_without_purge_protection(rs):
+    vault = _azure("azure-native:keyvault:Vault")
+    vault.inputs["properties"]["enablePurgeProtection"] = False
+    return [*rs, vault]
+
+
+def model_storage_with_shared_keys(rs):
+    account = _azure("azure-native:storage:StorageAccount")
+    account.inputs["allowSharedKeyAccess"] = True
+    return [*rs, account]
+
+
 NEGATIVE: dict[str, Callable[[list[Resource]], list[Resource]]] = {
     "gpu-taint-tolerated-only-by-gpu-workloads": tolerate_without_gpu,
     "containers-hardened": privileged,
@@ -259,6 +325,15 @@ NEGATIVE: dict[str, Callable[[list[Resource]], list[Resource]]] = {
     "kms-key-rotates": kms_key_never_rotates,
     "kms-key-users-are-service-agents": kms_key_for_everyone,
     "gke-gpu-pools-tainted": gke_gpu_pool_untainted,
+    "aks-api-server-private": aks_open_to_the_internet,
+    "aks-etcd-kms": aks_etcd_without_kms,
+    "aks-disks-encrypted": aks_gpu_pool_without_host_encryption,
+    "aks-identity-entra-only": aks_local_accounts,
+    "aks-dedicated-isolation": aks_dedicated_pool_without_host_group,
+    "aks-shared-host-exception": aks_pool_on_shared_hosts_by_exception,
+    "aks-network-policy": aks_without_network_policy,
+    "key-vault-hardened": key_vault_without_purge_protection,
+    "model-storage-hardened": model_storage_with_shared_keys,
 }
 
 

@@ -1,0 +1,175 @@
+"""Rules over Azure resources (SECURITY.md 23-30), as the azure-native provider receives them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from . import ADVISORY, Context, Resource, Rule, known
+
+CLUSTER = "azure-native:containerservice:ManagedCluster"
+AGENT_POOL = "azure-native:containerservice:AgentPool"
+VAULT = "azure-native:keyvault:Vault"
+STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
+STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
+ISOLATION_TAG = "llm-infra.io/isolation"
+NETWORK_POLICIES = ("azure", "cilium", "calico")
+
+
+def _get(obj: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(obj, Mapping):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _false(value: Any) -> bool:
+    """Explicitly off (an unknown or absent value is not judged)."""
+    return value is False
+
+
+# --- 23: private API server or an allowlist without 0.0.0.0/0 ----------------------------
+
+def aks_api_server_private(r: Resource, _: Context) -> Iterator[str]:
+    profile = _get(r.inputs, "apiServerAccessProfile") or {}
+    private = profile.get("enablePrivateCluster")
+    ranges = profile.get("authorizedIpRanges")
+    if not known(private) and not known(ranges):
+        if not isinstance(profile, Mapping) or not profile:
+            yield "set apiServerAccessProfile: a private cluster or authorized IP ranges"
+        return
+    if private is True:
+        return
+    if not isinstance(ranges, list) or not ranges:
+        yield "make the API server private (enablePrivateCluster) or limit it to authorizedIpRanges"
+        return
+    for cidr in ranges:
+        if isinstance(cidr, str) and cidr.strip().endswith("/0"):
+            yield f"authorizedIpRanges contains {cidr}: list the networks that may reach the API server"
+
+
+# --- 24: etcd KMS with the Key Vault key; user-assigned control-plane identity -----------------
+
+def aks_etcd_kms(r: Resource, _: Context) -> Iterator[str]:
+    kms = _get(r.inputs, "securityProfile", "azureKeyVaultKms") or {}
+    enabled, key_id = kms.get("enabled"), kms.get("keyId")
+    if known(enabled) and enabled is not True or not kms:
+        yield "enable securityProfile.azureKeyVaultKms (etcd encrypted with the Key Vault key)"
+    elif "keyId" not in kms or (known(key_id) and not str(key_id).startswith("https://")):
+        yield f"set securityProfile.azureKeyVaultKms.keyId to the key's versioned URI, got {key_id!r}"
+    kind = _get(r.inputs, "identity", "type")
+    if known(kind) and kind != "UserAssigned":
+        yield f"use a UserAssigned control-plane identity (KMS does not work with {kind!r})"
+
+
+# --- 25: host encryption everywhere; disks through the Disk Encryption Set ----------------------
+
+def aks_disks_encrypted(r: Resource, _: Context) -> Iterator[str]:
+    if r.type == CLUSTER:
+        if not r.inputs.get("diskEncryptionSetID") and "diskEncryptionSetID" not in r.inputs:
+            yield "set diskEncryptionSetID: node OS disks encrypted with the customer key"
+        for pool in r.inputs.get("agentPoolProfiles") or []:
+            if isinstance(pool, Mapping) and pool.get("enableEncryptionAtHost") is not True:
+                yield f"agent pool {pool.get('name')!r}: set enableEncryptionAtHost (temp and cache disks encrypted)"
+    elif r.type == AGENT_POOL:
+        if r.inputs.get("enableEncryptionAtHost") is not True:
+            yield "set enableEncryptionAtHost on the GPU pool"
+    elif r.inputs.get("provisioner") == "disk.csi.azure.com":
+        if not _get(r.inputs, "parameters", "diskEncryptionSetID"):
+            yield "set parameters.diskEncryptionSetID: volumes encrypted with the customer key"
+
+
+# --- 26: workload identity, no local accounts, Entra ID with Azure RBAC ---------------------------
+
+def aks_identity_entra_only(r: Resource, _: Context) -> Iterator[str]:
+    if _get(r.inputs, "oidcIssuerProfile", "enabled") is not True:
+        yield "enable oidcIssuerProfile (workload identity federation)"
+    if _get(r.inputs, "securityProfile", "workloadIdentity", "enabled") is not True:
+        yield "enable securityProfile.workloadIdentity"
+    if r.inputs.get("disableLocalAccounts") is not True:
+        yield "set disableLocalAccounts: no static cluster-admin credential"
+    aad = r.inputs.get("aadProfile") or {}
+    if aad.get("managed") is not True or aad.get("enableAzureRBAC") is not True:
+        yield "set aadProfile managed with enableAzureRBAC: Entra ID authenticates, Azure RBAC authorizes"
+
+
+# --- 27: dedicated isolation uses a dedicated host group -----------------------------------------
+
+def aks_dedicated_isolation(r: Resource, context: Context) -> Iterator[str]:
+    isolation = _get(r.inputs, "tags", ISOLATION_TAG)
+    host_group = r.inputs.get("hostGroupID")
+    if isolation == "dedicated-host" and not host_group and "hostGroupID" not in r.inputs:
+        yield "a pool tagged dedicated-host needs hostGroupID (an Azure Dedicated Host group)"
+    if context.production and isolation not in ("dedicated-host", "shared-host-accepted") and not host_group:
+        yield ("production GPU pools run on a dedicated host group, or name the pool in "
+               "azure.shared_host_gpu_pools (an explicit exception)")
+
+
+def aks_shared_host_exception(r: Resource, _: Context) -> Iterator[str]:
+    if _get(r.inputs, "tags", ISOLATION_TAG) == "shared-host-accepted":
+        yield ("GPU pool runs on multi-tenant hosts by an explicit exception (azure.shared_host_gpu_pools): "
+               "Azure Dedicated Host runs no NC/ND size")
+
+
+# --- 28: network policy -------------------------------------------------------------------------
+
+def aks_network_policy(r: Resource, _: Context) -> Iterator[str]:
+    policy = _get(r.inputs, "networkProfile", "networkPolicy")
+    if known(policy) and policy not in NETWORK_POLICIES or policy is None:
+        yield f"set networkProfile.networkPolicy to one of {list(NETWORK_POLICIES)}, got {policy!r}"
+
+
+# --- 29: Key Vault ------------------------------------------------------------------------------
+
+def key_vault_hardened(r: Resource, _: Context) -> Iterator[str]:
+    props = r.inputs.get("properties") or {}
+    if props.get("enablePurgeProtection") is not True:
+        yield "set enablePurgeProtection: a deleted key can never be purged early"
+    if _false(props.get("enableSoftDelete")):
+        yield "keep soft delete on"
+    if props.get("enableRbacAuthorization") is not True:
+        yield "set enableRbacAuthorization: Azure RBAC, not access policies"
+    access = props.get("publicNetworkAccess")
+    if known(access) and access != "Disabled" or access is None:
+        yield f"set publicNetworkAccess Disabled (reach the vault through a private endpoint), got {access!r}"
+
+
+# --- 30: model storage --------------------------------------------------------------------------
+
+def model_storage_hardened(r: Resource, _: Context) -> Iterator[str]:
+    i = r.inputs
+    if _get(i, "encryption", "keySource") != "Microsoft.Keyvault":
+        yield "encrypt with the customer key (encryption.keySource Microsoft.Keyvault)"
+    if i.get("allowBlobPublicAccess") is not False:
+        yield "set allowBlobPublicAccess false"
+    if i.get("enableHttpsTrafficOnly") is not True:
+        yield "set enableHttpsTrafficOnly true"
+    if i.get("minimumTlsVersion") not in ("TLS1_2", "TLS1_3"):
+        yield f"set minimumTlsVersion TLS1_2 or newer, got {i.get('minimumTlsVersion')!r}"
+    if i.get("allowSharedKeyAccess") is not False:
+        yield "set allowSharedKeyAccess false: Entra ID only, no account keys or SAS"
+    if _get(i, "networkRuleSet", "defaultAction") != "Deny":
+        yield "set networkRuleSet.defaultAction Deny"
+
+
+RULES: list[Rule] = [
+    Rule("aks-api-server-private", "AKS API server private, or authorized IP ranges without 0.0.0.0/0.", "23",
+         "resource", aks_api_server_private, resource_types=(CLUSTER,)),
+    Rule("aks-etcd-kms", "etcd encrypted with the Key Vault key; user-assigned control-plane identity.", "24",
+         "resource", aks_etcd_kms, resource_types=(CLUSTER,)),
+    Rule("aks-disks-encrypted", "Host encryption on every pool; disks through the Disk Encryption Set.", "25",
+         "resource", aks_disks_encrypted, resource_types=(CLUSTER, AGENT_POOL, STORAGE_CLASS)),
+    Rule("aks-identity-entra-only", "OIDC issuer and workload identity on; local accounts off; Entra ID with Azure RBAC.",
+         "26", "resource", aks_identity_entra_only, resource_types=(CLUSTER,)),
+    Rule("aks-dedicated-isolation", "Dedicated isolation puts GPU pools on a dedicated host group.", "27",
+         "resource", aks_dedicated_isolation, resource_types=(AGENT_POOL,)),
+    Rule("aks-shared-host-exception", "GPU pools on multi-tenant hosts by explicit exception are reported.", "27",
+         "resource", aks_shared_host_exception, enforcement=ADVISORY, resource_types=(AGENT_POOL,)),
+    Rule("aks-network-policy", "AKS network policy enabled.", "28", "resource", aks_network_policy,
+         resource_types=(CLUSTER,)),
+    Rule("key-vault-hardened", "Key Vault: purge protection, soft delete, RBAC, no public network access.", "29",
+         "resource", key_vault_hardened, resource_types=(VAULT,)),
+    Rule("model-storage-hardened", "Model storage: customer key, no public blobs, HTTPS, TLS 1.2+, no shared keys.", "30",
+         "resource", model_storage_hardened, resource_types=(STORAGE_ACCOUNT,)),
+]
