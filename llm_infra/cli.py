@@ -11,7 +11,8 @@ from .config import ConfigError
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from .plan import find_project, policy_violations, run_stack, summary, write_plan
+    from .plan import find_project, parsed_config, policy_violations, run_stack, summary, write_plan
+    from .planning.stack import plan_stack
     from .policies import MANDATORY
 
     project = find_project(Path(args.project) if args.project else None)
@@ -40,7 +41,7 @@ def _plan(args: argparse.Namespace) -> int:
     out = Path(args.out)
     write_plan(result, out)
     violations = policy_violations(args.stack, result, project)
-    print(summary(args.stack, result, violations))
+    print(summary(args.stack, result, violations, plan_stack(parsed_config(args.stack, project)).render()))
     print(f"\nwrote {out}/resources.json, outputs.json, manifests/, model_repository/ "
           f"in {time.monotonic() - started:.1f}s")
     if any(v.enforcement == MANDATORY for v in violations):

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from . import versions
+from .planning.catalog import GPUS as _GPU_SPECS
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -30,16 +31,11 @@ CONFIG_NAMESPACE = "llm-infra"
 # Secret keys: never read by the offline plan; the CLI stores them encrypted.
 SECRET_KEYS = frozenset({"kubeconfig"})
 
-# GPU models the library knows how to schedule and size, with memory in GiB.
-GPU_MEMORY_GIB: dict[str, int] = {
-    "nvidia-t4": 16,
-    "nvidia-a10g": 24,
-    "nvidia-l4": 24,
-    "nvidia-l40s": 48,
-    "nvidia-a100-40gb": 40,
-    "nvidia-a100-80gb": 80,
-    "nvidia-h100-80gb": 80,
-    "nvidia-h200-141gb": 141,
+# GPU models the library knows how to schedule and size, with the memory the driver
+# reports in GiB (the smallest variant's), from the planning catalog.
+GPU_MEMORY_GIB: dict[str, float] = {
+    model: min(spec.memory_gib for spec in _GPU_SPECS.values() if spec.model == model)
+    for model in sorted({spec.model for spec in _GPU_SPECS.values()})
 }
 
 # Which object-store URI each cloud's workload identity can read.
@@ -122,7 +118,7 @@ class GpuPoolConfig(_Strict):
         return self
 
     @property
-    def gpu_memory_gib(self) -> int:
+    def gpu_memory_gib(self) -> float:
         return GPU_MEMORY_GIB[self.gpu]
 
 
@@ -192,12 +188,39 @@ class ModelConfig(_Strict):
     scale_down_stabilization_seconds: int = Field(default=300, ge=0, le=3600)
     active_hours: ActiveHours | None = None
     image: str | None = None
+    shape: str | None = None
+    """A known model shape (`llm_infra.planning.KNOWN_SHAPES`, e.g. `Llama-3.1-8B`) for the capacity check,
+    the GPU fit and the cost per million tokens. Defaults to none (no capacity check)."""
+    weight_dtype: Literal["bf16", "fp16", "fp8", "int8", "int4"] = "bf16"
+    max_context: int | None = Field(default=None, ge=256, le=1_048_576)
+    """Longest sequence served (vLLM max_model_len). Defaults to the shape's full context."""
 
     @field_validator("weights_uri")
     @classmethod
     def _uri(cls, v: str) -> str:
         parse_weights_uri(v)
         return v
+
+    @field_validator("shape")
+    @classmethod
+    def _known_shape(cls, v: str | None) -> str | None:
+        from .planning.capacity import KNOWN_SHAPES
+
+        if v is not None and v not in KNOWN_SHAPES:
+            raise ValueError(f"expected one of {sorted(KNOWN_SHAPES)}, got {v!r}")
+        return v
+
+    @property
+    def model_shape(self):  # -> llm_infra.planning.ModelShape | None
+        """The served shape: the known architecture with this model's context, concurrency and dtype."""
+        if self.shape is None:
+            return None
+        from .planning.capacity import KNOWN_SHAPES
+
+        return KNOWN_SHAPES[self.shape].serving(
+            max_context=self.max_context, max_concurrent_seqs=self.batching.max_batch_size,
+            weight_dtype=self.weight_dtype,
+        )
 
     @model_validator(mode="after")
     def _cross_fields(self) -> ModelConfig:
@@ -213,6 +236,9 @@ class ModelConfig(_Strict):
                 f"engine_args.{owned[0]}",
                 f"expected to be left out: llm-infra derives it from the model spec, got {self.engine_args[owned[0]]!r}",
             )
+        if self.max_context is not None and "max_model_len" in self.engine_args:
+            raise _FieldError("engine_args.max_model_len", "expected to be left out when max_context is set "
+                              f"(llm-infra passes max_context to the engine), got {self.engine_args['max_model_len']!r}")
         if self.min_replicas == 0 and self.active_hours is None:
             raise _FieldError(
                 "active_hours",
@@ -683,6 +709,8 @@ class StackConfig(_Strict):
                     f"{where}.gpus_per_replica: expected <= gpus_per_node of pool {pool.name!r} "
                     f"({pool.gpus_per_node}), got {m.gpus_per_replica}"
                 )
+            if pool is not None and m.model_shape is not None:
+                problems += _capacity_problems(where, m, pool)
             if m.uri_scheme not in schemes:
                 problems.append(
                     f"{where}.weights_uri: expected a {'/'.join(s + '://' if s != 'azureblob' else 'https://ACCOUNT.blob.core.windows.net/' for s in schemes)} "
@@ -818,6 +846,28 @@ def _gcp_problems(config: StackConfig) -> list[str]:
                                 f"(each model's service account reads its prefix only), got {prefix!r}")
         prefixes.append((i, prefix))
     return problems
+
+
+def _capacity_problems(where: str, model: ModelConfig, pool: GpuPoolConfig) -> list[str]:
+    """A model whose weights, KV cache and runtime do not fit its replica's GPUs fails here, with the numbers."""
+    from .planning.capacity import GPU_MEMORY_UTILIZATION, memory_per_gpu, valid_tensor_parallel
+
+    shape = model.model_shape
+    tp = model.gpus_per_replica
+    if not valid_tensor_parallel(shape, tp):
+        return [f"{where}.gpus_per_replica: expected a tensor-parallel degree that divides the "
+                f"{shape.attention_heads} attention heads of {model.shape}, got {tp}"]
+    need = memory_per_gpu(shape, tp=tp)
+    usable = pool.gpu_memory_gib * GPU_MEMORY_UTILIZATION
+    if need.total_gib <= usable:
+        return []
+    return [
+        f"{where}.gpus_per_replica: {model.shape} ({model.weight_dtype}, {shape.max_context} tokens x "
+        f"{shape.max_concurrent_seqs} sequences) needs {need.total_gib:.1f} GiB per GPU at {tp} GPU(s) per replica "
+        f"(weights {need.weights_gib:.1f} + KV cache {need.kv_cache_gib:.1f} + runtime {need.runtime_overhead_gib:.1f}); "
+        f"pool {pool.name!r} has {pool.gpu} GPUs with {usable:.1f} GiB usable: expected more GPUs per replica, "
+        f"a shorter max_context, a smaller batching.max_batch_size or a larger GPU, got {tp}"
+    ]
 
 
 def _azure_problems(config: StackConfig) -> list[str]:

@@ -209,8 +209,19 @@ def policy_report(violations: list[Violation]) -> list[str]:
     return lines
 
 
-def summary(name: str, result: ProgramResult, violations: list[Violation] | None = None) -> str:
-    """A human summary: resource tree, per-model endpoints, what is encrypted with what, policy results."""
+def parsed_config(name: str, project: Project | None = None):
+    """The stack's validated StackConfig (secrets left out: they are never read offline)."""
+    from .config import parse_stack_config
+
+    config, secret_keys = stack_config(name, project)
+    prefix = f"{(project or find_project()).name}:"
+    return parse_stack_config({k[len(prefix):]: v for k, v in config.items()
+                               if k.startswith(prefix) and k not in secret_keys})
+
+
+def summary(name: str, result: ProgramResult, violations: list[Violation] | None = None,
+            planning: str | None = None) -> str:
+    """A human summary: resource tree, per-model endpoints, what is encrypted with what, cost, policy results."""
     lines = [f"stack {name}: {len(result.resources)} resources, {len(result.kubernetes_objects())} Kubernetes objects", ""]
     lines.append("resource tree:")
     lines += _tree(result)
@@ -241,6 +252,8 @@ def summary(name: str, result: ProgramResult, violations: list[Violation] | None
                       for sts in result.kubernetes_objects("StatefulSet")})
     for sc in storage:
         lines.append(f"  model caches: StorageClass {sc} (volumes encrypted with the cluster's customer key)")
+    if planning:
+        lines += ["", planning]
     if violations is not None:
         lines += ["", *policy_report(violations)]
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from .config import ConfigError, StackConfig
 from .contract import ClusterContract
 from .kubernetes.gpu_layer import GpuSoftwareLayer
 from .kubernetes.tenant_namespace import TenantNamespace
+from .planning.stack import plan_stack
 from .triton.workload import TritonLlmWorkload
 
 # Clouds whose cluster components ship in this release.
@@ -41,6 +42,10 @@ class LlmPlatform(pulumi.ComponentResource):
     """Tenant namespaces the platform created."""
     device_plugin_deployed: pulumi.Output[bool]
     """Whether llm-infra deployed the NVIDIA device plugin (false where the cloud manages it)."""
+    model_plans: pulumi.Output[dict]
+    """Per model: GPU fit, and on clouds the instance type, decode bound and estimated cost per million tokens."""
+    estimated_monthly_cost_usd: pulumi.Output[dict]
+    """Monthly cost at minimum and maximum scale with its breakdown (clouds only; empty for `existing`)."""
 
     def __init__(self, name: str, args: LlmPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         config = args["config"]
@@ -136,10 +141,15 @@ class LlmPlatform(pulumi.ComponentResource):
         })
         self.namespaces = pulumi.Output.from_input(sorted(tenants))
         self.device_plugin_deployed = gpu_layer.device_plugin_deployed
+        planned = plan_stack(config).outputs()
+        self.model_plans = pulumi.Output.from_input(planned["model_plans"])
+        self.estimated_monthly_cost_usd = pulumi.Output.from_input(planned.get("estimated_monthly_cost_usd", {}))
         self.register_outputs({
             "model_endpoints": self.model_endpoints,
             "namespaces": self.namespaces,
             "device_plugin_deployed": self.device_plugin_deployed,
+            "model_plans": self.model_plans,
+            "estimated_monthly_cost_usd": self.estimated_monthly_cost_usd,
         })
 
     def _operators(self, name: str, config: StackConfig, cluster: ClusterContract) -> list[pulumi.Resource]:

@@ -43,6 +43,8 @@ class CapturedResource:
     protect: bool = False
     retain_on_delete: bool = False
     secret_paths: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """What the mock engine returned: the inputs plus the computed attributes (`arn`, ...)."""
 
     @property
     def is_kubernetes_object(self) -> bool:
@@ -172,6 +174,33 @@ def _config(key: str) -> Any:
         return value
 
 
+def _aws_place() -> tuple[str, str]:
+    aws = _config("llm-infra:aws")
+    account = aws.get("account_id") if isinstance(aws, Mapping) else None
+    return _config("llm-infra:region") or _config("aws:region") or "us-east-1", account or "000000000000"
+
+
+def _aws_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+    region, account = _aws_place()
+    inputs = args.inputs
+    if args.typ == "aws:kms/key:Key":
+        return {"arn": f"arn:aws:kms:{region}:{account}:key/{args.name}-id", "keyId": f"{args.name}-id"}
+    if args.typ == "aws:iam/role:Role" and inputs.get("name"):
+        return {"arn": f"arn:aws:iam::{account}:role/{inputs['name']}"}
+    if args.typ == "aws:eks/cluster:Cluster":
+        name = inputs.get("name", args.name)
+        return {
+            "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{name.upper()}"}]}],
+            "endpoint": f"https://{name}.eks.{region}.example",
+            "certificateAuthority": {"data": "bW9jayBjbHVzdGVyIENB"},
+        }
+    if args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider" and inputs.get("url"):
+        return {"arn": f"arn:aws:iam::{account}:oidc-provider/{inputs['url'].removeprefix('https://')}"}
+    if args.typ == "aws:eks/nodeGroup:NodeGroup":
+        return {"resources": [{"autoscalingGroups": [{"name": f"eks-{inputs.get('nodeGroupName', args.name)}-asg"}]}]}
+    return {}
+
+
 def _azure_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
     from .azure.mock_outputs import computed  # pure Python: no pulumi_azure_native import
 
@@ -179,13 +208,23 @@ def _azure_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
     return computed(args.typ, args.name, args.inputs, azure.get("tenant_id") if isinstance(azure, Mapping) else None)
 
 
+# What the cloud computes on create (ARNs, issuers), derived deterministically from
+# names and the stack's region and account, so that the plan and the tests can follow a
+# reference ("this key encrypts that volume"). Anything else comes back as its inputs.
+_COMPUTED_BY_PACKAGE: dict[str, Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]]] = {
+    "aws": _aws_computed,
+    "azure-native": _azure_computed,
+}
+
+
 class _Mocks(pulumi.runtime.Mocks):
-    """Resources come back with their inputs as outputs and a stable id; calls return nothing."""
+    """Resources come back with their inputs (plus what the cloud computes) and a stable id."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        computed = _COMPUTED_BY_PACKAGE.get(args.typ.split(":", 1)[0])
         outputs = dict(args.inputs)
-        if args.typ.startswith("azure-native:"):
-            outputs |= _azure_computed(args)
+        if computed is not None:
+            outputs |= computed(args)
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
@@ -218,6 +257,7 @@ class _CapturingMonitor(_mocks.MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
                 secret_paths=_secret_paths(secret_inputs),
+                outputs=_integral(dict(self.resources[response.urn].state)) if response.urn in self.resources else {},
             )
         )
         if self._on_register is not None:

@@ -24,5 +24,8 @@ pulumi.export("cloud", config.cloud)
 pulumi.export("model_endpoints", platform.model_endpoints)
 pulumi.export("namespaces", platform.namespaces)
 pulumi.export("device_plugin_deployed", platform.device_plugin_deployed)
+pulumi.export("model_plans", platform.model_plans)
+if config.cloud != "existing":  # the owner of an existing cluster pays for it; nothing to estimate
+    pulumi.export("estimated_monthly_cost_usd", platform.estimated_monthly_cost_usd)
 for key, value in platform.cluster_outputs.items():  # e.g. the kubeconfig of a cluster the stack creates (secret)
     pulumi.export(key, value)

@@ -47,47 +47,13 @@ ADDON = "aws:eks/addon:Addon"
 # --- the two views --------------------------------------------------------------------
 
 
-class _AwsComputedOutputs(harness._Mocks):
-    """Adds what AWS computes on create; everything else as the harness does."""
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
-        rid, outputs = super().new_resource(args)
-        outputs = dict(outputs)
-        inputs = args.inputs
-        if args.typ == KEY:
-            outputs |= {"arn": f"arn:aws:kms:eu-west-1:000000000000:key/{args.name}-id", "keyId": f"{args.name}-id"}
-        elif args.typ == ROLE:
-            outputs["arn"] = f"arn:aws:iam::000000000000:role/{inputs['name']}"
-        elif args.typ == CLUSTER:
-            outputs |= {
-                "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.eu-west-1.amazonaws.com/id/{inputs['name'].upper()}"}]}],
-                "endpoint": f"https://{inputs['name']}.eks.example",
-                "certificateAuthority": {"data": "Q0VSVA=="},
-            }
-        elif args.typ == OIDC:
-            outputs["arn"] = f"arn:aws:iam::000000000000:oidc-provider/{inputs['url'].removeprefix('https://')}"
-        elif args.typ == NODE_GROUP:
-            outputs["resources"] = [{"autoscalingGroups": [{"name": f"eks-{inputs['nodeGroupName']}-asg"}]}]
-        return rid, outputs
-
-
-def _with_computed_outputs(run):
-    original = harness._Mocks
-    harness._Mocks = _AwsComputedOutputs
-    try:
-        return run()
-    finally:
-        harness._Mocks = original
-
-
 @lru_cache(maxsize=None)
 def plain(name: str) -> ProgramResult:
     return run_stack(name)
 
 
-@lru_cache(maxsize=None)
-def wired(name: str) -> ProgramResult:
-    return _with_computed_outputs(lambda: run_stack(name))
+# The harness's mocks return what AWS computes (ARNs, the OIDC issuer), so references can be followed.
+wired = plain
 
 
 @lru_cache(maxsize=None)
@@ -97,8 +63,7 @@ def config(name: str):
 
 
 def the_key_arn(result: ProgramResult) -> str:
-    key = result.one(KEY)
-    return f"arn:aws:kms:eu-west-1:000000000000:key/{key.name}-id"
+    return result.one(KEY).outputs["arn"]
 
 
 def policy(doc: Any) -> dict:
@@ -266,7 +231,7 @@ def test_kubernetes_version_is_pinned_and_addons_are_managed(name):
 def test_irsa_roles_trust_only_their_service_accounts(name):
     result = wired(name)
     issuer = f"oidc.eks.eu-west-1.amazonaws.com/id/LLM-{name.upper()}"
-    provider_arn = f"arn:aws:iam::000000000000:oidc-provider/{issuer}"
+    provider_arn = f"arn:aws:iam::{config(name).aws.account_id}:oidc-provider/{issuer}"
     oidc = result.one(OIDC)
     assert oidc.inputs["clientIdLists"] == ["sts.amazonaws.com"]
     assert oidc.inputs["url"] == f"https://{issuer}"
@@ -313,7 +278,7 @@ def test_bottlerocket_encrypts_its_os_and_data_volumes():
     raw, secret = stack_config("dev")
     raw = copy.deepcopy(raw)
     raw["llm-infra:aws"]["ami_type"] = "BOTTLEROCKET_x86_64_NVIDIA"
-    result = _with_computed_outputs(lambda: _run_stack_program(raw, secret))
+    result = _run_stack_program(raw, secret)
     pool = next(lt for lt in result.of_type(LT) if lt.name.endswith("pool-l4-lt"))
     assert [v["deviceName"] for v in pool.inputs["blockDeviceMappings"]] == ["/dev/xvda", "/dev/xvdb"]
     assert all(v["ebs"]["kmsKeyId"] == the_key_arn(result) for v in pool.inputs["blockDeviceMappings"])
@@ -485,7 +450,8 @@ def test_workload_role_trusts_only_its_service_account(name):
         role = role_named(result, f"llm-{name}-model-{m.name}")
         [statement] = policy(role.inputs["assumeRolePolicy"])["Statement"]
         assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-        assert statement["Principal"] == {"Federated": f"arn:aws:iam::000000000000:oidc-provider/{issuer}"}
+        assert statement["Principal"] == {"Federated": result.one(OIDC).outputs["arn"]}
+        assert result.one(OIDC).outputs["arn"].endswith(f":oidc-provider/{issuer}")
         assert statement["Condition"] == {"StringEquals": {
             f"{issuer}:sub": f"system:serviceaccount:{m.namespace}:triton-{m.name}",
             f"{issuer}:aud": "sts.amazonaws.com"}}
@@ -568,7 +534,7 @@ def test_kubeconfig_output_is_secret(name):
     user = kubeconfig["users"][0]["user"]
     assert "token" not in user and user["exec"]["command"] == "aws"
     assert user["exec"]["args"][-4:-2] == ["--cluster-name", f"llm-{name}"]
-    assert kubeconfig["clusters"][0]["cluster"]["server"] == f"https://llm-{name}.eks.example"
+    assert kubeconfig["clusters"][0]["cluster"]["server"] == result.one(CLUSTER).outputs["endpoint"]
     provider = result.one("pulumi:providers:kubernetes")
     assert "kubeconfig" in provider.secret_paths
 

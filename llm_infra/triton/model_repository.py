@@ -92,6 +92,13 @@ def vllm_engine_args(model: ModelConfig, *, weights_dir: str = DEFAULT_WEIGHTS_D
         "max_num_seqs": model.batching.max_batch_size,
         **_VLLM_DEFAULT_ENGINE_ARGS,
     }
+    if model.max_context is not None:
+        # One source for the context length: the capacity check and the engine agree.
+        args["max_model_len"] = model.max_context
+    if model.weight_dtype == "fp8":
+        # vLLM quantizes a bf16/fp16 checkpoint to FP8 at load; int8/int4 checkpoints carry
+        # their own quantization config, which vLLM reads from the weights.
+        args["quantization"] = "fp8"
     # config.py rejects user keys that we derive, so the merge cannot undo them.
     args.update(model.engine_args)
     return args
