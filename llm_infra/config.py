@@ -898,12 +898,6 @@ def _azure_problems(config: StackConfig) -> list[str]:
                 problems.append(f"{where}.instance_type: {why}. With isolation 'dedicated' either use such a size, "
                                 f"or name the pool in azure.shared_host_gpu_pools to accept multi-tenant hosts "
                                 f"explicitly, or set isolation 'shared'")
-        if pool.spot:
-            # AKS puts kubernetes.azure.com/scalesetpriority=spot:NoSchedule on every spot node and
-            # the cloud-agnostic Triton pods tolerate only nvidia.com/gpu: they would never schedule.
-            problems.append(f"{where}.spot: expected false: AKS taints spot nodes kubernetes.azure.com/scalesetpriority="
-                            "spot:NoSchedule, which the Triton pods do not tolerate (the cluster contract cannot add "
-                            "a toleration yet), got true")
         for j, zone in enumerate(pool.zones or []):
             if zone not in az.zones:
                 problems.append(f"{where}.zones[{j}]: expected one of the stack's zones {az.zones}, got {zone!r}")

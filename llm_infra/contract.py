@@ -58,6 +58,10 @@ class ClusterContract:
     """True where pods obtain workload-identity tokens from a metadata server at
     169.254.169.254 that serves only the pod's own identity (GKE_METADATA). Everywhere
     else the link-local range stays blocked so that pods cannot reach the node's identity."""
+    workload_tolerations: tuple[Mapping[str, str], ...] = ()
+    """Tolerations GPU workloads need for taints this cloud puts on GPU nodes besides
+    `nvidia.com/gpu` (AKS taints spot nodes `kubernetes.azure.com/scalesetpriority=spot`).
+    A toleration only permits; the pool's node selector still decides where a pod runs."""
     zone_label: str = "topology.kubernetes.io/zone"
     """Node label that names the zone, for spreading replicas."""
     gpu_pool_label: str = "llm-infra.io/gpu-pool"

@@ -305,11 +305,13 @@ def test_every_triton_pod_lands_on_its_pool_with_its_identity(any_stack):
         pod = sts["spec"]["template"]
         pool = pools[pod["spec"]["nodeSelector"]["llm-infra.io/gpu-pool"]]
         assert pod["spec"]["nodeSelector"]["llm-infra.io/gpu-pool"] == m.gpu_pool
-        # The pod tolerates every taint of its pool (AKS adds none: the pools are not spot).
-        for taint in pool["nodeTaints"]:
+        # The pod tolerates every taint of its pool, including the one AKS adds to spot nodes.
+        taints = list(pool["nodeTaints"])
+        if pool.get("scaleSetPriority") == "Spot":
+            taints.append("kubernetes.azure.com/scalesetpriority=spot:NoSchedule")
+        for taint in taints:
             key, effect = taint.split("=")[0], taint.rsplit(":", 1)[1]
             assert any(t["key"] == key and t["effect"] == effect for t in pod["spec"]["tolerations"]), taint
-        assert "scaleSetPriority" not in pool
         assert pod["metadata"]["labels"]["azure.workload.identity/use"] == "true"
         sa = result.k8s("ServiceAccount", pod["spec"]["serviceAccountName"], m.namespace)
         ident = identity_of(result, f"llm-{c.environment}-model-{m.name}")
@@ -406,7 +408,6 @@ def _set(path: str, value: Any):
      "Azure Dedicated Host SKU runs"),
     ("azure-dev", "models.0.weights_uri", "s3://llm-dev-models/llama", "models[0].weights_uri",
      "https://ACCOUNT.blob.core.windows.net/ URI for cloud 'azure'"),
-    ("azure-dev", "gpu_pools.0.spot", True, "gpu_pools[0].spot", "scalesetpriority=spot:NoSchedule"),
     ("azure-dev", "gpu_pools.0.instance_type", "Standard_NC24ads_A100_v4x", "gpu_pools[0].instance_type",
      "Azure GPU VM sizes"),
     ("azure-prod", "gpu_pools.1.instance_type", "Standard_NC24ads_A100_v4", "gpu_pools[1].instance_type",

@@ -36,7 +36,8 @@ MODEL = dict(
 )
 
 
-def run_workload(production: bool = True, metadata_identity_egress: bool = False, **overrides) -> ProgramResult:
+def run_workload(production: bool = True, metadata_identity_egress: bool = False,
+                 workload_tolerations: tuple = (), **overrides) -> ProgramResult:
     model = ModelConfig.model_validate({**MODEL, **overrides})
     bound: list[ModelIdentityRequest] = []
 
@@ -54,6 +55,7 @@ def run_workload(production: bool = True, metadata_identity_egress: bool = False
             manages_device_plugin=False,
             bind_model_identity=bind,
             metadata_identity_egress=metadata_identity_egress,
+            workload_tolerations=workload_tolerations,
         )
         TritonLlmWorkload("llama", {"model": model, "cluster": contract, "production": production,
                                     "monitoring": MonitoringConfig()})
@@ -142,6 +144,13 @@ def test_startup_budget_grows_with_weights_and_honours_an_explicit_budget():
     result = run_workload(max_load_seconds=1800)
     probe = container(result)["startupProbe"]
     assert probe["periodSeconds"] * probe["failureThreshold"] == 1800
+
+
+def test_pods_tolerate_the_extra_taints_the_cloud_puts_on_gpu_nodes():
+    spot = {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot",
+            "effect": "NoSchedule"}
+    tolerations = pod_spec(run_workload(workload_tolerations=(spot,)))["tolerations"]
+    assert tolerations == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}, spot]
 
 
 def test_dev_shm_is_a_bounded_memory_volume(prod):

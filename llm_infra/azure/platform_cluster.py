@@ -30,6 +30,10 @@ from .key import AzureKey
 from .model_store import AzureModelStore
 from .network import AzureNetwork
 
+# The taint AKS puts on every node of a spot pool (scaleSetPriority Spot).
+SPOT_TOLERATION = {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot",
+                   "effect": "NoSchedule"}
+
 
 class AzurePlatformClusterArgs(TypedDict):
     config: StackConfig
@@ -157,6 +161,8 @@ class AzurePlatformCluster(pulumi.ComponentResource):
             metadata_identity_egress=False,  # tokens come from the projected service-account token
             zone_label="topology.kubernetes.io/zone",
             gpu_pool_label=GPU_POOL_LABEL,
+            # AKS taints every spot node; Triton pods must tolerate it to run on a spot pool.
+            workload_tolerations=(SPOT_TOLERATION,) if any(p.spot for p in config.gpu_pools) else (),
         )
         self.cluster_name = aks.cluster_name
         self.kubeconfig = aks.kubeconfig

@@ -216,7 +216,8 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
             "nodeSelector": {cluster.gpu_pool_label: model.gpu_pool},
-            "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}],
+            "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},
+                            *(dict(t) for t in cluster.workload_tolerations)],
             "topologySpreadConstraints": [
                 {"maxSkew": 1, "topologyKey": cluster.zone_label, "whenUnsatisfiable": zone_skew,
                  "labelSelector": {"matchLabels": selector}},
