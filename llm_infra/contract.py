@@ -52,6 +52,9 @@ class ClusterContract:
     """True where the cloud runs the NVIDIA device plugin itself (GKE); then ours is not deployed."""
     bind_model_identity: IdentityBinder
     """Binds a model's service account to a cloud identity that may read that model's weights only."""
+    manages_gpu_metrics: bool = False
+    """True where the cloud collects the GPUs' DCGM metrics itself (GKE's managed DCGM, which
+    reads the GKE-installed driver); then our DCGM exporter is not deployed."""
     oidc_issuer: pulumi.Input[str] | None = None
     """The cluster's workload-identity (OIDC) issuer, where the cloud has one."""
     metadata_identity_egress: bool = False

@@ -337,6 +337,17 @@ def test_device_plugin_is_not_deployed_on_gke(name):
         assert not any("k8s-device-plugin" in i for i in images), ds.name
 
 
+@pytest.mark.parametrize("name", GCP_STACKS)
+def test_gpu_metrics_come_from_gkes_managed_dcgm_not_a_second_exporter(name):
+    result = plain(name)
+    monitoring = result.one("gcp:container/cluster:Cluster").inputs["monitoringConfig"]
+    assert "DCGM" in monitoring["enableComponents"]
+    assert monitoring["managedPrometheus"]["enabled"] is True
+    for ds in result.kubernetes_objects("DaemonSet"):
+        images = [c["image"] for c in ds.inputs["spec"]["template"]["spec"]["containers"]]
+        assert not any("dcgm-exporter" in i for i in images), ds.name
+
+
 # --- 22, 11: model store and identities ----------------------------------------------------------
 
 

@@ -154,7 +154,12 @@ class GkeCluster(pulumi.ComponentResource):
                     enabled=True),
             ),
             logging_config=gcp.container.ClusterLoggingConfigArgs(enable_components=CONTROL_PLANE_LOGS),
-            monitoring_config=gcp.container.ClusterMonitoringConfigArgs(enable_components=["SYSTEM_COMPONENTS"]),
+            # GKE's managed DCGM collects GPU metrics from the GKE-installed driver (COS keeps it
+            # outside the paths a stock dcgm-exporter looks in) into Managed Service for Prometheus.
+            monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
+                enable_components=["SYSTEM_COMPONENTS", "DCGM"],
+                managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(enabled=True),
+            ),
             # The default pool is created and then removed; it runs hardened meanwhile.
             remove_default_node_pool=True,
             initial_node_count=1,

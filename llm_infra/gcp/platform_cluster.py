@@ -146,6 +146,7 @@ class GcpPlatformCluster(pulumi.ComponentResource):
             storage_class=gke.storage_class,
             encryption_key=key.key_id,
             manages_device_plugin=True,  # GKE installs the driver and runs the NVIDIA device plugin
+            manages_gpu_metrics=True,  # GKE's managed DCGM (enabled on the cluster) collects GPU metrics
             bind_model_identity=store.bind,
             oidc_issuer=issuer,
             metadata_identity_egress=True,  # Workload Identity tokens come from the GKE metadata server

@@ -87,7 +87,8 @@ class GpuSoftwareLayer(pulumi.ComponentResource):
             NvidiaDevicePlugin(f"{name}-device-plugin", plugin_args, opts=child)
 
         dcgm_namespace: pulumi.Output[str | None] = pulumi.Output.from_input(None)
-        if args.get("dcgm_exporter", True):
+        # Where the cloud collects DCGM metrics itself, a second exporter would only compete for the GPUs' counters.
+        if args.get("dcgm_exporter", True) and not contract.manages_gpu_metrics:
             namespace = TenantNamespace(
                 f"{name}-gpu-system",
                 {
