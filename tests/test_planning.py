@@ -433,3 +433,27 @@ def test_the_planning_package_imports_neither_pydantic_nor_pulumi():
     code = "import sys, llm_infra.planning; print(sorted(m for m in ('pydantic', 'pulumi') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def _deployed_node_types(result) -> set[str]:
+    """Instance / machine / VM types the stack's node pools actually run (system pools included)."""
+    types: set[str] = set()
+    for r in result.of_type("aws:eks/nodeGroup:NodeGroup"):
+        types |= set(r.inputs["instanceTypes"])
+    for r in result.of_type("gcp:container/nodePool:NodePool"):
+        types.add(r.inputs["nodeConfig"]["machineType"])
+    for r in result.of_type("azure-native:containerservice:AgentPool"):
+        types.add(r.inputs["vmSize"])
+    for r in result.of_type("azure-native:containerservice:ManagedCluster"):
+        types |= {p["vmSize"] for p in r.inputs.get("agentPoolProfiles", [])}
+    return types
+
+
+@pytest.mark.parametrize("name", ["dev", "prod", "gcp-dev", "gcp-prod", "azure-dev", "azure-prod"])
+def test_the_estimate_prices_the_node_types_the_stack_deploys(name):
+    from llm_infra.plan import parsed_config, run_stack
+    from llm_infra.planning import stack_cost_input
+
+    cost_input = stack_cost_input(parsed_config(name))
+    priced = {p.instance_type for p in cost_input.gpu_pools} | {cost_input.system_instance_type}
+    assert priced == _deployed_node_types(run_stack(name))

@@ -388,6 +388,40 @@ def default_gpu_instance(cloud: str, gpu: str, gpus_per_node: int,
     return min(pick, key=lambda e: (e.on_demand_usd_per_hour, e.name)) if pick else None
 
 
+# Each cloud layer's own default for a pool without `instance_type` (pure-Python tables, no cloud SDK):
+# the estimate prices what the stack will actually run.
+_CLOUD_DEFAULTS = {
+    "aws": ("llm_infra.aws.instance_types", "default_instance_type"),
+    "gcp": ("llm_infra.gcp.machine_types", "default_machine_type"),
+    "azure": ("llm_infra.azure.vm_sizes", "default_vm_size"),
+}
+
+
+def pool_instance_type(cloud: str, gpu: str, gpus_per_node: int, instance_type: str | None,
+                       catalog: Iterable[InstanceType] = CATALOG) -> str | None:
+    """The instance type a pool runs: its own, else the cloud layer's default, else the catalog's cheapest."""
+    if instance_type is not None:
+        return instance_type
+    if cloud in _CLOUD_DEFAULTS:
+        import importlib
+
+        module, function = _CLOUD_DEFAULTS[cloud]
+        chosen = getattr(importlib.import_module(module), function)(gpu, gpus_per_node)
+        if chosen is not None:
+            return chosen
+    entry = default_gpu_instance(cloud, gpu, gpus_per_node, catalog)
+    return entry.name if entry else None
+
+
+def _system_nodes(cfg: Any, specific: Any) -> tuple[int, str | None]:
+    """How many non-GPU system nodes the cloud layer runs, and of which type (read from its config block)."""
+    if cfg.cloud == "gcp" and specific is not None:
+        return specific.system_nodes_per_zone * len(specific.node_zones(cfg.region)), specific.system_machine_type
+    if cfg.cloud == "azure" and specific is not None:
+        return specific.system_nodes, specific.system_vm_size
+    return int(getattr(specific, "system_nodes", 2) or 2), getattr(specific, "system_instance_type", None)
+
+
 def stack_cost_input(cfg: Any, catalog: Iterable[InstanceType] = CATALOG) -> StackCostInput:
     """A StackCostInput from a validated StackConfig (read by attribute name only).
 
@@ -405,10 +439,8 @@ def stack_cost_input(cfg: Any, catalog: Iterable[InstanceType] = CATALOG) -> Sta
     disk = float(getattr(specific, "node_volume_size_gib", 100) or 100)
     pools = []
     for p in cfg.gpu_pools:
-        name = p.instance_type
-        if name is None:
-            entry = default_gpu_instance(cloud, p.gpu, p.gpus_per_node, catalog)
-            name = entry.name if entry else f"<no {p.gpu} x{p.gpus_per_node} type in catalog>"
+        name = pool_instance_type(cloud, p.gpu, p.gpus_per_node, p.instance_type, catalog) \
+            or f"<no {p.gpu} x{p.gpus_per_node} type in catalog>"
         pools.append(GpuPoolCostInput(p.name, name, p.min_nodes, p.max_nodes, p.spot, disk))
     if cloud == "aws":
         zones = getattr(specific, "availability_zones", None) or ("a", "b", "c")
@@ -416,10 +448,14 @@ def stack_cost_input(cfg: Any, catalog: Iterable[InstanceType] = CATALOG) -> Sta
     else:
         nat = 1
     cache = sum(m.effective_cache_size_gib * m.max_replicas for m in cfg.models)
+    system_count, system_type = _system_nodes(cfg, specific)
+    isolation = cfg.isolation
+    shared_hosts = set(getattr(specific, "shared_host_gpu_pools", None) or ())
+    if isolation == "dedicated" and shared_hosts >= {p.name for p in cfg.gpu_pools}:
+        isolation = "shared"  # every GPU pool is an explicit exception to dedicated hosts (Azure)
     return StackCostInput(
-        cloud=cloud, region=cfg.region, production=cfg.production, isolation=cfg.isolation, gpu_pools=tuple(pools),
-        system_nodes=int(getattr(specific, "system_nodes", 2) or 2),
-        system_instance_type=getattr(specific, "system_instance_type", None),
+        cloud=cloud, region=cfg.region, production=cfg.production, isolation=isolation, gpu_pools=tuple(pools),
+        system_nodes=system_count, system_instance_type=system_type,
         nat_gateways=nat, keys=1, cache_volume_gib_min=float(cache), cache_volume_gib_max=float(cache),
         object_storage_gib=float(sum(m.weights_size_gib for m in cfg.models)),
     )
@@ -438,10 +474,7 @@ def plan_models(cfg: Any, shapes: Mapping[str, ModelShape],
             out[m.name] = "no model shape given: fit and cost per token not estimated"
             continue
         pool = pools[m.gpu_pool]
-        name = pool.instance_type
-        if name is None:
-            entry = default_gpu_instance(cfg.cloud, pool.gpu, pool.gpus_per_node, catalog)
-            name = entry.name if entry else None
+        name = pool_instance_type(cfg.cloud, pool.gpu, pool.gpus_per_node, pool.instance_type, catalog)
         if name is None or _catalog_entry(name, cfg.cloud, catalog) is None:
             out[m.name] = f"pool {pool.name!r}: instance type not in the catalog"
             continue
