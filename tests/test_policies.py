@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 
 import pytest
@@ -294,6 +295,128 @@ def model_storage_with_shared_keys(rs):
     return [*rs, account]
 
 
+# --- AWS: the prod stack's AWS resources, one of them broken, added to the baseline -------
+# The whole AWS side comes along (it passes every rule), so that stack rules see the
+# references they follow (subnets, route tables, role attachments, bucket settings).
+
+def _aws_resources(stack_name: str = "prod") -> list[Resource]:
+    return [r for r in resources_of(stack_name) if r.type.startswith("aws:")]
+
+
+def _one(rs: list[Resource], type_: str, name_suffix: str = "") -> Resource:
+    return next(r for r in rs if r.type == type_ and r.name.endswith(name_suffix))
+
+
+def _doc(r: Resource, key: str = "policy") -> dict:
+    return json.loads(r.inputs[key])
+
+
+def _set_doc(r: Resource, doc: dict, key: str = "policy") -> None:
+    r.inputs[key] = json.dumps(doc)
+
+
+def eks_secrets_with_aws_owned_key(rs):
+    aws = _aws_resources()
+    del _one(aws, "aws:eks/cluster:Cluster").inputs["encryptionConfig"]
+    return [*rs, *aws]
+
+
+def kms_key_without_rotation(rs):
+    aws = _aws_resources()
+    _one(aws, "aws:kms/key:Key").inputs["enableKeyRotation"] = False
+    return [*rs, *aws]
+
+
+def eks_endpoint_open_to_everyone(rs):
+    aws = _aws_resources()
+    _one(aws, "aws:eks/cluster:Cluster").inputs["vpcConfig"].update(
+        endpointPublicAccess=True, publicAccessCidrs=["0.0.0.0/0"])
+    return [*rs, *aws]
+
+
+def eks_audit_log_unencrypted(rs):
+    aws = _aws_resources()
+    del _one(aws, "aws:cloudwatch/logGroup:LogGroup").inputs["kmsKeyId"]
+    return [*rs, *aws]
+
+
+def eks_creator_stays_admin(rs):
+    aws = _aws_resources()
+    _one(aws, "aws:eks/cluster:Cluster").inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] = True
+    return [*rs, *aws]
+
+
+def launch_template_allows_imdsv1(rs):
+    aws = _aws_resources()
+    _one(aws, "aws:ec2/launchTemplate:LaunchTemplate", "pool-h100-lt").inputs["metadataOptions"]["httpTokens"] = "optional"
+    return [*rs, *aws]
+
+
+def launch_template_unencrypted_volume(rs):
+    aws = _aws_resources()
+    lt = _one(aws, "aws:ec2/launchTemplate:LaunchTemplate", "pool-h100-lt")
+    lt.inputs["blockDeviceMappings"][0]["ebs"]["encrypted"] = "false"
+    return [*rs, *aws]
+
+
+def dedicated_tenancy_vpc(rs):
+    aws = _aws_resources()
+    _one(aws, "aws:ec2/vpc:Vpc").inputs["instanceTenancy"] = "dedicated"
+    return [*rs, *aws]
+
+
+def node_group_in_public_subnet(rs):
+    # The public subnets hand out no IPs, but route to the internet gateway: still no place for nodes.
+    aws = _aws_resources()
+    _one(aws, "aws:eks/nodeGroup:NodeGroup", "pool-h100-node-group").inputs["subnetIds"].append(
+        "prod-cluster-network-public-eu-west-1a-id")
+    return [*rs, *aws]
+
+
+def cni_policy_on_node_role(rs):
+    aws = _aws_resources()
+    aws.append(Resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "prod-cluster-pool-l4-node-role-cni",
+                        {"role": "llm-prod-l4-node", "policyArn": "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"}))
+    return [*rs, *aws]
+
+
+def wildcard_action_in_role_policy(rs):
+    aws = _aws_resources()
+    policy = _one(aws, "aws:iam/rolePolicy:RolePolicy", "autoscaler-policy")
+    doc = _doc(policy)
+    doc["Statement"][0]["Action"].append("ec2:*")
+    _set_doc(policy, doc)
+    return [*rs, *aws]
+
+
+def irsa_trust_for_a_whole_namespace(rs):
+    aws = _aws_resources()
+    role = _one(aws, "aws:iam/role:Role", "models-llama-3-8b-role")
+    doc = _doc(role, "assumeRolePolicy")
+    condition = doc["Statement"][0]["Condition"]
+    sub = next(k for k in condition["StringEquals"] if k.endswith(":sub"))
+    condition["StringLike"] = {sub: "system:serviceaccount:llm-serving:*"}
+    del condition["StringEquals"][sub]
+    _set_doc(role, doc, "assumeRolePolicy")
+    return [*rs, *aws]
+
+
+def model_role_reads_the_whole_bucket(rs):
+    aws = _aws_resources()
+    policy = _one(aws, "aws:iam/rolePolicy:RolePolicy", "models-llama-3-8b-read")
+    doc = _doc(policy)
+    read = next(s for s in doc["Statement"] if s["Sid"] == "ReadOwnPrefix")
+    read["Resource"] = "arn:aws:s3:::example-llm-prod-models/*"
+    _set_doc(policy, doc)
+    return [*rs, *aws]
+
+
+def model_bucket_unversioned(rs):
+    aws = _aws_resources()
+    _one(aws, "aws:s3/bucketVersioning:BucketVersioning").inputs["versioningConfiguration"]["status"] = "Suspended"
+    return [*rs, *aws]
+
+
 NEGATIVE: dict[str, Callable[[list[Resource]], list[Resource]]] = {
     "gpu-taint-tolerated-only-by-gpu-workloads": tolerate_without_gpu,
     "containers-hardened": privileged,
@@ -334,6 +457,20 @@ NEGATIVE: dict[str, Callable[[list[Resource]], list[Resource]]] = {
     "aks-network-policy": aks_without_network_policy,
     "key-vault-hardened": key_vault_without_purge_protection,
     "model-storage-hardened": model_storage_with_shared_keys,
+    "eks-secrets-encrypted": eks_secrets_with_aws_owned_key,
+    "aws-kms-key-hardened": kms_key_without_rotation,
+    "eks-endpoint-private": eks_endpoint_open_to_everyone,
+    "eks-control-plane-logs": eks_audit_log_unencrypted,
+    "eks-access-entries-only": eks_creator_stays_admin,
+    "eks-node-imdsv2": launch_template_allows_imdsv1,
+    "eks-node-volumes-encrypted": launch_template_unencrypted_volume,
+    "eks-dedicated-tenancy": dedicated_tenancy_vpc,
+    "eks-nodes-private": node_group_in_public_subnet,
+    "eks-node-role-minimal": cni_policy_on_node_role,
+    "iam-no-wildcard-actions": wildcard_action_in_role_policy,
+    "iam-irsa-trust-scoped": irsa_trust_for_a_whole_namespace,
+    "iam-model-roles-read-only": model_role_reads_the_whole_bucket,
+    "s3-bucket-hardened": model_bucket_unversioned,
 }
 
 
@@ -371,3 +508,49 @@ def test_credential_outputs_must_be_secret():
         "stack output 'kubeconfig' holds a credential: export it with pulumi.Output.secret(...)"
     ]
     assert credential_outputs_are_secret({"kubeconfig": "x"}, {"kubeconfig"}) == []
+
+
+# --- AWS: exactness, production, and values unknown at preview ---------------------------
+
+AWS_RULES = {"eks-secrets-encrypted", "aws-kms-key-hardened", "eks-endpoint-private", "eks-control-plane-logs",
+             "eks-access-entries-only", "eks-node-imdsv2", "eks-node-volumes-encrypted", "eks-dedicated-tenancy",
+             "eks-nodes-private", "eks-node-role-minimal", "iam-no-wildcard-actions", "iam-irsa-trust-scoped",
+             "iam-model-roles-read-only", "s3-bucket-hardened"}
+
+
+@pytest.mark.parametrize("rule_id", sorted(AWS_RULES))
+def test_aws_negative_case_breaks_exactly_its_rule(rule_id):
+    fired = {v.rule for v in evaluate(NEGATIVE[rule_id](resources_of("existing")), Context(production=False))}
+    assert fired == {rule_id}
+
+
+def test_production_puts_aws_nodes_on_dedicated_hardware():
+    # dev is shared tenancy: fine for development, not for production.
+    dev = _aws_resources("dev")
+    assert [v for v in evaluate(dev, Context(production=False)) if v.enforcement == MANDATORY] == []
+    fired = [v for v in evaluate(dev, Context(production=True)) if v.enforcement == MANDATORY]
+    assert fired and {v.rule for v in fired} == {"eks-dedicated-tenancy"}
+    assert all("placement.tenancy 'dedicated'" in v.message for v in fired)
+
+
+def test_aws_rules_stay_silent_on_values_unknown_at_preview():
+    unknown_string, unknown_bool = "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7"
+    unknown_array = "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2"
+    rs = _aws_resources("staging")
+    for r in rs:
+        # Documents built from outputs, and ids of resources not created yet, are unknown as a whole.
+        for key in ("policy", "assumeRolePolicy", "bucket", "kmsKeyId", "subnetIds", "role"):
+            if key in r.inputs:
+                r.inputs[key] = unknown_array if key == "subnetIds" else unknown_string
+        if r.type == "aws:eks/cluster:Cluster":
+            r.inputs["vpcConfig"].update(endpointPublicAccess=unknown_bool, publicAccessCidrs=unknown_array)
+            r.inputs["encryptionConfig"]["provider"]["keyArn"] = unknown_string
+            r.inputs["enabledClusterLogTypes"] = unknown_array
+            r.inputs["accessConfig"] = unknown_string  # a whole object not known yet
+        if r.type == "aws:ec2/launchTemplate:LaunchTemplate":
+            r.inputs["metadataOptions"]["httpPutResponseHopLimit"] = "3eeb2bf0-c639-47a8-9e75-3b44932eb421"
+            r.inputs["blockDeviceMappings"][0]["ebs"]["kmsKeyId"] = unknown_string
+            r.inputs["placement"] = unknown_string
+        if r.type == "aws:s3/bucketVersioning:BucketVersioning":
+            r.inputs["versioningConfiguration"] = unknown_string
+    assert [v for v in evaluate(rs, Context(production=True)) if v.rule in AWS_RULES] == []

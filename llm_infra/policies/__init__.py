@@ -97,9 +97,9 @@ class Rule:
 
 def all_rules() -> list[Rule]:
     """Every rule of every layer that has landed."""
-    from . import azure, gcp, kubernetes, pulumi_options
+    from . import aws, azure, gcp, kubernetes, pulumi_options
 
-    return [*kubernetes.RULES, *pulumi_options.RULES, *gcp.RULES, *azure.RULES]
+    return [*kubernetes.RULES, *pulumi_options.RULES, *aws.RULES, *gcp.RULES, *azure.RULES]
 
 
 def evaluate(resources: Iterable[Resource], context: Context, rules: list[Rule] | None = None) -> list[Violation]:
