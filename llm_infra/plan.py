@@ -98,20 +98,28 @@ def _program_context(main: Path):
         sys.path[:] = old_path
 
 
-def run_stack(name: str, project: Project | None = None, on_register: Callable[[str], None] | None = None) -> ProgramResult:
-    """Run the stack program offline; raises `ConfigError` on bad config before any registration."""
+def run_stack_program(config: dict[str, Any], secret_keys: list[str], *, stack: str = "test",
+                      project: Project | None = None,
+                      on_register: Callable[[str], None] | None = None) -> ProgramResult:
+    """Run the project's stack program offline with the given config (full keys, as in a stack file)."""
     project = project or find_project()
-    config, secret_keys = stack_config(name, project)
     entry = project.main / "__main__.py" if project.main.is_dir() else project.main
     with _program_context(entry.parent):
         return run_program(
             lambda: runpy.run_path(str(entry), run_name="__main__"),
             config,
             project=project.name,
-            stack=name,
+            stack=stack,
             secret_keys=secret_keys,
             on_register=on_register,
         )
+
+
+def run_stack(name: str, project: Project | None = None, on_register: Callable[[str], None] | None = None) -> ProgramResult:
+    """Run the stack program offline; raises `ConfigError` on bad config before any registration."""
+    project = project or find_project()
+    config, secret_keys = stack_config(name, project)
+    return run_stack_program(config, secret_keys, stack=name, project=project, on_register=on_register)
 
 
 # Apply order a person (or a GitOps tool) would expect; everything else follows by kind.

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
-from llm_infra.plan import run_stack, stack_names
+import pytest
+
+from llm_infra.config import ConfigError
+from llm_infra.plan import run_stack, run_stack_program, stack_config, stack_names
 from llm_infra.testing import ProgramResult
 
 STACKS = stack_names()
@@ -13,3 +19,23 @@ STACKS = stack_names()
 @lru_cache(maxsize=None)
 def stack(name: str) -> ProgramResult:
     return run_stack(name)
+
+
+def with_changed_config(name: str, change: Callable[[dict[str, Any]], None]) -> ProgramResult:
+    """Run stack `name` with its config (full keys) changed in place by `change`."""
+    raw, secret = stack_config(name)
+    raw = copy.deepcopy(raw)
+    change(raw)
+    return run_stack_program(raw, secret, stack=name)
+
+
+def rejected(name: str, change: Callable[[dict[str, Any]], None]) -> list[str]:
+    """The problems a changed config of stack `name` is rejected with; asserts nothing was registered."""
+    raw, secret = stack_config(name)
+    raw = copy.deepcopy(raw)
+    change(raw)
+    registered: list[str] = []
+    with pytest.raises(ConfigError) as info:
+        run_stack_program(raw, secret, stack=name, on_register=registered.append)
+    assert registered == [], registered
+    return info.value.problems

@@ -14,22 +14,22 @@ from __future__ import annotations
 
 import copy
 import json
-import runpy
 import subprocess
 import sys
 from functools import lru_cache
 from typing import Any
 
-import pulumi
 import pytest
 
 import llm_infra.testing as harness
 from llm_infra.aws.cluster_autoscaler import DESCRIBE_ACTIONS
 from llm_infra.aws.instance_types import default_instance_type
 from llm_infra.aws.key import AUTOSCALING_SERVICE_ROLE
-from llm_infra.config import ConfigError, parse_stack_config, parse_weights_uri
-from llm_infra.plan import find_project, run_stack, stack_config
-from llm_infra.testing import CapturedResource, ProgramResult, run_program
+from llm_infra.config import parse_stack_config, parse_weights_uri
+from llm_infra.plan import find_project, run_stack, run_stack_program, stack_config
+from llm_infra.testing import CapturedResource, ProgramResult
+
+from _stacks import rejected
 
 AWS_STACKS = ["dev", "staging", "prod"]
 KEY = "aws:kms/key:Key"
@@ -278,7 +278,7 @@ def test_bottlerocket_encrypts_its_os_and_data_volumes():
     raw, secret = stack_config("dev")
     raw = copy.deepcopy(raw)
     raw["llm-infra:aws"]["ami_type"] = "BOTTLEROCKET_x86_64_NVIDIA"
-    result = _run_stack_program(raw, secret)
+    result = run_stack_program(raw, secret)
     pool = next(lt for lt in result.of_type(LT) if lt.name.endswith("pool-l4-lt"))
     assert [v["deviceName"] for v in pool.inputs["blockDeviceMappings"]] == ["/dev/xvda", "/dev/xvdb"]
     assert all(v["ebs"]["kmsKeyId"] == the_key_arn(result) for v in pool.inputs["blockDeviceMappings"])
@@ -377,7 +377,7 @@ def test_a_pool_with_zones_gets_only_their_subnets():
     raw, secret = stack_config("prod")
     raw = copy.deepcopy(raw)
     raw["llm-infra:gpu_pools"][1]["zones"] = ["eu-west-1a", "eu-west-1b"]
-    result = _run_stack_program(raw, secret)
+    result = run_stack_program(raw, secret)
     ng = result.one(NODE_GROUP, "prod-cluster-pool-h100-node-group")
     assert sorted(ng.inputs["subnetIds"]) == ["prod-cluster-network-private-eu-west-1a-id",
                                              "prod-cluster-network-private-eu-west-1b-id"]
@@ -573,32 +573,8 @@ def test_import_llm_infra_does_not_import_pulumi_aws():
 # --- 42: bad AWS config fails before any resource, naming the field ---------------------------
 
 
-def _run_stack_program(raw: dict[str, Any], secret: list[str], on_register=None) -> ProgramResult:
-    project = find_project()
-    import os
-
-    old = os.getcwd()
-    os.chdir(project.main)
-    try:
-        return run_program(lambda: runpy.run_path(str(project.main / "__main__.py"), run_name="__main__"),
-                           raw, secret_keys=secret, on_register=on_register)
-    finally:
-        os.chdir(old)
-
-
-def _rejected(stack: str, change) -> list[str]:
-    raw, secret = stack_config(stack)
-    raw = copy.deepcopy(raw)
-    change(raw)
-    registered: list[str] = []
-    with pytest.raises(ConfigError) as info:
-        _run_stack_program(raw, secret, on_register=registered.append)
-    assert registered == []
-    return info.value.problems
-
-
 def test_open_public_endpoint_is_rejected_naming_the_field():
-    problems = _rejected("staging", lambda raw: raw["llm-infra:aws"].update(
+    problems = rejected("staging", lambda raw: raw["llm-infra:aws"].update(
         public_access_cidrs=["203.0.113.0/24", "0.0.0.0/0"]))
     assert len(problems) == 1
     assert problems[0].startswith("aws.public_access_cidrs[1]: expected an explicit allowlist")
@@ -610,7 +586,7 @@ def test_host_tenancy_with_spot_is_rejected_naming_the_pool():
         raw["llm-infra:aws"].update(
             dedicated_tenancy="host",
             host_resource_group_arn="arn:aws:resource-groups:eu-west-1:123456789012:group/gpu-hosts")
-    problems = _rejected("staging", host_with_spot)
+    problems = rejected("staging", host_with_spot)
     assert problems == ["gpu_pools[0].spot: expected false: EC2 runs no Spot Instances on Dedicated Hosts "
                         "(aws.dedicated_tenancy 'host'), got true"]
 
@@ -628,7 +604,7 @@ def test_host_tenancy_uses_the_host_resource_group():
     raw = copy.deepcopy(raw)
     arn = "arn:aws:resource-groups:eu-west-1:210987654321:group/gpu-hosts"
     raw["llm-infra:aws"].update(dedicated_tenancy="host", host_resource_group_arn=arn)
-    result = _run_stack_program(raw, secret)
+    result = run_stack_program(raw, secret)
     for lt in result.of_type(LT):
         assert lt.inputs["placement"] == {"tenancy": "host", "hostResourceGroupArn": arn}
 
@@ -656,17 +632,17 @@ def test_host_tenancy_uses_the_host_resource_group():
      "aws.log_retention_days: expected a CloudWatch Logs retention period"),
 ])
 def test_bad_aws_config_is_rejected_before_any_resource(change, expected):
-    problems = _rejected("dev", change)
+    problems = rejected("dev", change)
     assert any(p.startswith(expected) for p in problems), problems
 
 
 def test_production_pools_need_two_zones():
-    problems = _rejected("prod", lambda raw: raw["llm-infra:gpu_pools"][0].update(zones=["eu-west-1a"]))
+    problems = rejected("prod", lambda raw: raw["llm-infra:gpu_pools"][0].update(zones=["eu-west-1a"]))
     assert problems == ["gpu_pools[0].zones: expected at least 2 zones in a production stack, got ['eu-west-1a']"]
 
 
-def test_an_aws_section_on_another_cloud_is_rejected():
-    problems = _rejected("existing", lambda raw: raw.update({"llm-infra:aws": {"account_id": "123456789012"}}))
+def test_an_aws_section_on_another_cloud_isrejected():
+    problems = rejected("existing", lambda raw: raw.update({"llm-infra:aws": {"account_id": "123456789012"}}))
     assert "aws: expected only with cloud 'aws', got it with cloud 'existing'" in problems
 
 
@@ -678,7 +654,7 @@ def test_existing_vpc_is_used_as_given():
     raw = copy.deepcopy(raw)
     subnets = {"eu-west-1a": "subnet-0aaaaaaaaaaaaaaaa", "eu-west-1b": "subnet-0bbbbbbbbbbbbbbbb"}
     raw["llm-infra:aws"].update(vpc_id="vpc-0123456789abcdef0", private_subnet_ids=subnets)
-    result = _run_stack_program(raw, secret)
+    result = run_stack_program(raw, secret)
     assert not result.of_type("aws:ec2/vpc:Vpc") and not result.of_type(SUBNET)
     assert not result.of_type("aws:ec2/natGateway:NatGateway")
     assert sorted(result.one(CLUSTER).inputs["vpcConfig"]["subnetIds"]) == sorted(subnets.values())

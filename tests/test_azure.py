@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import runpy
 from typing import Any
 
 import pulumi
@@ -23,6 +22,8 @@ from llm_infra.config import ConfigError, parse_stack_config
 from llm_infra.plan import find_project, policy_violations
 from llm_infra.policies import ADVISORY, MANDATORY, Context, Resource, evaluate
 from llm_infra.testing import CapturedResource, ProgramResult, run_program, unwrap_secrets
+
+from _stacks import rejected
 
 from _stacks import stack
 
@@ -380,20 +381,10 @@ def test_every_azure_resource_uses_the_pinned_provider(any_stack):
 
 # --- 42: bad config fails naming the field, before any resource ------------------------------------------
 
-def _run_with(name: str, change) -> tuple[ConfigError, list[str]]:
-    raw = copy.deepcopy(raw_config(name))
-    change(raw)
-    registered: list[str] = []
-    project = find_project()
-    with pytest.raises(ConfigError) as info:
-        run_program(lambda: runpy.run_path(str(project.main / "__main__.py"), run_name="__main__"),
-                    {f"llm-infra:{k}": v for k, v in raw.items()}, on_register=registered.append)
-    return info.value, registered
-
-
 def _set(path: str, value: Any):
+    """Change a stack config (full `llm-infra:` keys) at a dotted path of the plain keys."""
     def change(raw: dict[str, Any]) -> None:
-        *parents, last = path.split(".")
+        *parents, last = f"llm-infra:{path}".split(".")
         node: Any = raw
         for p in parents:
             node = node[int(p)] if p.isdigit() else node[p]
@@ -423,14 +414,13 @@ def _set(path: str, value: Any):
     ("azure-prod", "gpu_pools.0.zones", ["1"], "gpu_pools[0].zones", "at least 2 zones"),
 ])
 def test_bad_azure_config_is_rejected_naming_the_field_with_nothing_registered(stack_name, path, value, field, expected):
-    error, registered = _run_with(stack_name, _set(path, value))
-    assert registered == []
-    assert any(p.startswith(f"{field}: ") and expected in p for p in error.problems), error.problems
+    problems = rejected(stack_name, _set(path, value))
+    assert any(p.startswith(f"{field}: ") and expected in p for p in problems), problems
 
 
 def test_azure_section_is_required_and_only_for_azure():
-    error, registered = _run_with("azure-dev", lambda raw: raw.pop("azure"))
-    assert registered == [] and any(p.startswith("azure: expected subscription_id") for p in error.problems)
+    problems = rejected("azure-dev", lambda raw: raw.pop("llm-infra:azure"))
+    assert any(p.startswith("azure: expected subscription_id") for p in problems)
     raw = raw_config("azure-dev") | {"cloud": "existing", "existing": {"storage_class": "x"}}
     with pytest.raises(ConfigError) as info:
         parse_stack_config(raw)

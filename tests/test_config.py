@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llm_infra.config import ConfigError, parse_stack_config
-from llm_infra.plan import find_project, run_stack, stack_config, stack_names
-from llm_infra.testing import run_program
+from llm_infra.plan import find_project, run_stack, run_stack_program, stack_config, stack_names
 
 VALID: dict[str, Any] = {
     "cloud": "existing",
@@ -119,38 +118,21 @@ def test_unknown_top_level_keys_are_rejected_in_the_stack_file():
     assert "gpu_pool: unknown key (expected one of the documented fields), got []" in problems
 
 
-def _STACK_PROGRAM() -> None:
-    import runpy
-
-    runpy.run_path(str(find_project().main / "__main__.py"), run_name="__main__")
-
-
 def _stack_program_config(raw: dict[str, Any]) -> dict[str, Any]:
     return {f"llm-infra:{k}": v for k, v in raw.items()} | {"llm-infra:kubeconfig": "kubeconfig"}
 
 
-def test_bad_config_registers_no_resource(monkeypatch):
-    project = find_project()
+def test_bad_config_registers_no_resource():
     registered: list[str] = []
     bad = with_change("models[0].max_replicas", 0)
-    import runpy
-
-    monkeypatch.chdir(project.main)
     with pytest.raises(ConfigError) as info:
-        run_program(lambda: runpy.run_path(str(project.main / "__main__.py"), run_name="__main__"),
-                    _stack_program_config(bad), secret_keys=["llm-infra:kubeconfig"],
-                    on_register=registered.append)
+        run_stack_program(_stack_program_config(bad), ["llm-infra:kubeconfig"], on_register=registered.append)
     assert "models[0].max_replicas" in str(info.value)
     assert registered == []
 
 
-def test_the_same_config_runs_through_the_stack_program(monkeypatch):
-    project = find_project()
-    import runpy
-
-    monkeypatch.chdir(project.main)
-    result = run_program(lambda: runpy.run_path(str(project.main / "__main__.py"), run_name="__main__"),
-                         _stack_program_config(VALID), secret_keys=["llm-infra:kubeconfig"])
+def test_the_same_config_runs_through_the_stack_program():
+    result = run_stack_program(_stack_program_config(VALID), ["llm-infra:kubeconfig"])
     assert result.k8s("StatefulSet", "m", "llm-serving")
 
 
@@ -199,8 +181,8 @@ def test_hostile_config_is_rejected_naming_the_field_before_any_resource(mutatio
     path, value = mutation
     registered: list[str] = []
     with pytest.raises(ConfigError) as info:
-        run_program(_STACK_PROGRAM, _stack_program_config(with_change(path, value, VALID_AWS)),
-                    secret_keys=["llm-infra:kubeconfig"], on_register=registered.append)
+        run_stack_program(_stack_program_config(with_change(path, value, VALID_AWS)), ["llm-infra:kubeconfig"],
+                          on_register=registered.append)
     assert registered == []
     problems = info.value.problems
     field = path.split(".")[-1] if not path.startswith("models[0].gpus_per_replica") else "gpus_per_replica"

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import runpy
 import subprocess
 import sys
 from functools import lru_cache
-from typing import Any
 
 import pulumi
 import pytest
 
 from llm_infra import testing as harness
-from llm_infra.config import ConfigError, parse_stack_config, parse_weights_uri
+from llm_infra.config import parse_stack_config, parse_weights_uri
 from llm_infra.gcp import machine_types, naming
 from llm_infra.gcp.node_service_account import NODE_ROLES
-from llm_infra.plan import find_project, run_stack, stack_config
-from llm_infra.testing import CapturedResource, ProgramResult, run_program
+from llm_infra.plan import find_project, run_stack, run_stack_program, stack_config
+from llm_infra.testing import CapturedResource, ProgramResult
+
+from _stacks import rejected
 
 GCP_STACKS = ["gcp-dev", "gcp-prod"]
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -199,7 +198,7 @@ def test_an_existing_node_service_account_is_used_and_none_created():
     raw = copy.deepcopy(raw)
     email = "gke-minimal@acme-llm-dev.iam.gserviceaccount.com"
     raw["llm-infra:gcp"]["node_service_account_email"] = email
-    result = _run_stack_program(raw, secret)
+    result = run_stack_program(raw, secret)
     assert not result.of_type(PROJECT_MEMBER)
     assert all(not a.inputs["accountId"].endswith("-nodes") for a in result.of_type(GSA))
     assert {c["serviceAccount"] for _, c in node_configs(result)} == {email}
@@ -250,7 +249,7 @@ def test_an_existing_network_is_used_and_none_created():
     raw = copy.deepcopy(raw)
     raw["llm-infra:gcp"].update(network="shared-vpc", subnetwork="gke-europe-west4", pods_range_name="gke-pods",
                                 services_range_name="gke-services")
-    result = _run_stack_program(raw, secret)
+    result = run_stack_program(raw, secret)
     assert not result.of_type("gcp:compute/network:Network") and not result.of_type(SUBNET)
     cluster = result.one(CLUSTER).inputs
     assert (cluster["network"], cluster["subnetwork"]) == ("shared-vpc", "gke-europe-west4")
@@ -479,39 +478,17 @@ def test_import_llm_infra_does_not_import_pulumi_gcp():
 # --- 42: bad GCP config fails before any resource, naming the field ---------------------------
 
 
-def _run_stack_program(raw: dict[str, Any], secret: list[str], on_register=None) -> ProgramResult:
-    project = find_project()
-    old = os.getcwd()
-    os.chdir(project.main)
-    try:
-        return run_program(lambda: runpy.run_path(str(project.main / "__main__.py"), run_name="__main__"),
-                           raw, secret_keys=secret, on_register=on_register)
-    finally:
-        os.chdir(old)
-
-
-def _rejected(stack: str, change) -> list[str]:
-    raw, secret = stack_config(stack)
-    raw = copy.deepcopy(raw)
-    change(raw)
-    registered: list[str] = []
-    with pytest.raises(ConfigError) as info:
-        _run_stack_program(raw, secret, on_register=registered.append)
-    assert registered == []
-    return info.value.problems
-
-
 def test_open_authorized_network_is_rejected_naming_the_field():
-    problems = _rejected("gcp-prod", lambda raw: raw["llm-infra:gcp"]["master_authorized_networks"].append(
+    problems = rejected("gcp-prod", lambda raw: raw["llm-infra:gcp"]["master_authorized_networks"].append(
         {"cidr_block": "0.0.0.0/0", "display_name": "anywhere"}))
     assert problems == ["gcp.master_authorized_networks[2].cidr_block: expected the networks that may reach the "
                         "control plane (0.0.0.0/0 would let any address reach it), got '0.0.0.0/0'"]
 
 
-def test_machine_type_that_sole_tenant_nodes_cannot_run_is_rejected():
+def test_machine_type_that_sole_tenant_nodes_cannot_run_isrejected():
     def h200(raw):
         raw["llm-infra:gpu_pools"][1].update(gpu="nvidia-h200-141gb", instance_type="a3-ultragpu-8g")
-    problems = _rejected("gcp-prod", h200)
+    problems = rejected("gcp-prod", h200)
     assert problems == ["gpu_pools[1].instance_type: expected a machine type that sole-tenant nodes can run "
                         "(isolation 'dedicated'): Compute Engine offers no sole-tenant node type for a3-ultragpu-8g "
                         "(nvidia-h200-141gb); use a G2, A2 or A3 High pool, or isolation 'shared', "
@@ -522,12 +499,12 @@ def test_the_same_gpu_runs_on_shared_hosts():
     raw, secret = stack_config("gcp-dev")
     raw = copy.deepcopy(raw)
     raw["llm-infra:gpu_pools"][0].update(gpu="nvidia-h200-141gb", instance_type="a3-ultragpu-8g", gpus_per_node=8)
-    result = _run_stack_program(raw, secret)
+    result = run_stack_program(raw, secret)
     assert gpu_pools(result)["l4"].inputs["nodeConfig"]["machineType"] == "a3-ultragpu-8g"
 
 
 def test_wrong_cloud_uri_is_rejected_naming_the_model():
-    problems = _rejected("gcp-dev", lambda raw: raw["llm-infra:models"][0].update(
+    problems = rejected("gcp-dev", lambda raw: raw["llm-infra:models"][0].update(
         weights_uri="s3://acme-llm-dev-gcp-dev-llm-models/meta-llama/Llama-3.1-8B-Instruct"))
     assert problems == ["models[0].weights_uri: expected a gs:// URI for cloud 'gcp', got "
                         "'s3://acme-llm-dev-gcp-dev-llm-models/meta-llama/Llama-3.1-8B-Instruct'"]
@@ -571,5 +548,5 @@ def test_wrong_cloud_uri_is_rejected_naming_the_model():
      "gcp.master_cidr: expected a /28"),
 ])
 def test_bad_gcp_config_is_rejected_before_any_resource(stack, change, expected):
-    problems = _rejected(stack, change)
+    problems = rejected(stack, change)
     assert any(p.startswith(expected) for p in problems), problems

@@ -14,7 +14,6 @@ import yaml
 from llm_infra.cli import main
 from llm_infra.plan import SECRET_PLACEHOLDER, find_project, model_repositories
 from llm_infra.triton.model_repository import render_model_repository
-from llm_infra.config import load_stack_config  # noqa: F401  (import cost is part of the contract)
 
 from _stacks import stack
 
