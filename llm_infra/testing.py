@@ -7,6 +7,11 @@ users can test their own programs that use llm-infra components:
     result = run_program(my_program, config={"llm-infra:cloud": "existing", ...})
     assert result.of_type("kubernetes:apps/v1:StatefulSet")
 
+A program that reads another stack's outputs through `pulumi.StackReference` gets them
+from `run_program(..., stack_references={"org/project/stack": {"kubeconfig":
+StackOutputSecret("..."), "storage_class": "gp3"}})`, the way the engine hands a
+referenced stack's outputs over (secret outputs stay secret).
+
 Nothing is faked beyond what `pulumi.runtime.set_mocks` itself does: resources get an id
 and their inputs back as outputs, and the engine sees every registration with its parent,
 provider and options.
@@ -217,10 +222,40 @@ _COMPUTED_BY_PACKAGE: dict[str, Callable[[pulumi.runtime.MockResourceArgs], dict
 }
 
 
+@dataclass(frozen=True)
+class StackOutputSecret:
+    """A referenced stack's output that that stack exported as a secret (e.g. its kubeconfig)."""
+
+    value: Any
+
+
+STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
+
+
 class _Mocks(pulumi.runtime.Mocks):
     """Resources come back with their inputs (plus what the cloud computes) and a stable id."""
 
+    def __init__(self, stack_references: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        super().__init__()
+        self._stack_references = {k: dict(v) for k, v in (stack_references or {}).items()}
+
+    def _stack_reference(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        # The engine reads a StackReference (it never creates one): its state is the
+        # referenced stack's outputs and the names of those that are secrets.
+        stack = args.inputs.get("name") or args.name
+        if stack not in self._stack_references:
+            raise LookupError(
+                f"stack reference {stack!r}: expected its outputs in run_program(stack_references=...), "
+                f"got outputs for {sorted(self._stack_references)}"
+            )
+        given = self._stack_references[stack]
+        outputs = {k: v.value if isinstance(v, StackOutputSecret) else v for k, v in given.items()}
+        secrets = sorted(k for k, v in given.items() if isinstance(v, StackOutputSecret))
+        return stack, {"name": stack, "outputs": outputs, "secretOutputNames": secrets}
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        if args.typ == STACK_REFERENCE_TYPE:
+            return self._stack_reference(args)
         computed = _COMPUTED_BY_PACKAGE.get(args.typ.split(":", 1)[0])
         outputs = dict(args.inputs)
         if computed is not None:
@@ -273,15 +308,21 @@ def run_program(
     stack: str = "test",
     secret_keys: list[str] | None = None,
     on_register: Callable[[str], None] | None = None,
+    stack_references: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ProgramResult:
     """Run `program` as a Pulumi program under the mock engine and return what it registered.
 
     `config` maps full keys (`llm-infra:cloud`) to values; non-string values are passed
     as JSON, the way the Pulumi CLI hands structured config to a program.
+
+    `stack_references` maps a referenced stack's name (`org/project/stack`, as passed to
+    `pulumi.StackReference`) to its outputs; wrap an output in `StackOutputSecret` where
+    that stack exported it as a secret. A reference to a stack not listed here fails
+    the run (the mock engine would otherwise hand back no outputs at all).
     """
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    mocks = _Mocks()
+    mocks = _Mocks(stack_references)
     monitor = _CapturingMonitor(mocks, on_register)
     try:
         _settings.reset_options()
