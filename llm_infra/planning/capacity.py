@@ -5,16 +5,20 @@ Per GPU of a replica with tensor-parallel degree `tp`, a vLLM-style engine holds
     weights / tp                                      (weights: see `weight_bytes`)
   + KV cache  = 2 x layers x kv_heads_per_gpu x head_dim x kv_bytes x tokens
                 tokens = max_context x max_concurrent_seqs (every sequence at full context)
-  + activations = max_batched_tokens x 2 x intermediate_size / tp x 2 bytes   (MLP gate+up outputs)
+  + activations = max_batched_tokens x 3 x intermediate_size / tp x 2 bytes   (MLP gate, up, gated product)
                   + max_concurrent_seqs x vocab_size x 4 bytes                 (fp32 logits)
-  + CUDA_OVERHEAD_GIB (CUDA context, NCCL buffers, CUDA-graph pool)
+  + CUDA_OVERHEAD_GIB (CUDA contexts, NCCL buffers, CUDA-graph pool)
 
 and must fit in `gpu_memory_utilization` x GPU memory: vLLM only ever allocates that fraction
 (default 0.90; https://docs.vllm.ai/en/v0.9.2/api/vllm/config.html `CacheConfig`), leaving the rest
 as headroom for fragmentation and allocations outside PyTorch. vLLM profiles activations with a
 dummy forward pass at `max_num_batched_tokens`; the two activation terms above are the largest
-transient tensors of a Llama-style block and of sampling. CUDA_OVERHEAD_GIB is an assumption
-(labelled so in docs/planning.md), not a published number.
+transient tensors of a Llama-style block and of sampling: the MLP holds three intermediate-size
+tensors at its peak (gate and up outputs and their gated product, or vLLM's fused gate_up output
+plus SiluAndMul's), which the GPU benchmark measured (docs/benchmarks.md). CUDA_OVERHEAD_GIB is
+the non-tensor memory measured there for Triton 2.51 with a python-backend engine on an H100
+(tritonserver's own CUDA context and memory pool plus the engine process's context and library
+workspaces: 1.23 GiB), rounded up; NCCL buffers and CUDA graphs come on top and are not measured.
 
 Reserving KV for every sequence at full context is the worst case: vLLM pages the cache, so
 a model that "does not fit" here may still run with fewer or shorter sequences. That is the
@@ -46,8 +50,10 @@ ACTIVATION_BYTES = 2.0
 GPU_MEMORY_UTILIZATION = 0.90
 """vLLM's default `gpu_memory_utilization` (0.9 through v0.10; newer releases default to 0.92)."""
 
-CUDA_OVERHEAD_GIB = 1.0
-"""Per-GPU memory outside the model: CUDA context, NCCL buffers, CUDA-graph pool. An assumption."""
+CUDA_OVERHEAD_GIB = 1.25
+"""Per-GPU memory outside the model's tensors. Measured for Triton 2.51 + a python-backend engine
+on an H100 (docs/benchmarks.md): tritonserver 582 MiB + the engine process's non-tensor 678 MiB
+= 1.23 GiB, rounded up. Was 1.0 (an assumption) before that measurement."""
 
 DEFAULT_MAX_BATCHED_TOKENS = 8192
 """Tokens per engine step assumed for activation sizing when a shape does not say (an assumption)."""
@@ -171,7 +177,8 @@ def kv_cache_bytes(shape: ModelShape, tokens: int | None = None, tp: int = 1) ->
 
 def activation_bytes(shape: ModelShape, tp: int = 1) -> float:
     """Peak transient memory of one engine step on one GPU (see module docstring)."""
-    mlp = shape.batched_tokens * 2 * (shape.intermediate_size / tp) * ACTIVATION_BYTES
+    # Gate and up outputs and their gated product are alive together (measured: docs/benchmarks.md).
+    mlp = shape.batched_tokens * 3 * (shape.intermediate_size / tp) * ACTIVATION_BYTES
     logits = shape.max_concurrent_seqs * shape.vocab_size * 4.0
     return mlp + logits
 
