@@ -1,0 +1,124 @@
+"""The README's component table is what scripts/component_table.py generates from the code.
+
+The script reads the source with `ast`; these tests hold it to what Python itself sees
+when the modules are imported (the same components, the same Args fields, the same
+required keys and outputs), so the table cannot silently drift from the API.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+import typing
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from llm_infra.plan import find_project
+
+ROOT = find_project().root
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("component_table", ROOT / "scripts" / "component_table.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["component_table"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+ct = _script()
+GROUPS = ct.components()
+BY_NAME = {c.name: c for _, comps in GROUPS for c in comps}
+
+
+def test_readme_component_table_is_current():
+    readme = (ROOT / "README.md").read_text()
+    assert ct.updated(readme, ct.render(GROUPS)) == readme, "run: python scripts/component_table.py"
+    assert ct.main(["--check"]) == 0
+
+
+def test_check_fails_on_a_stale_table(tmp_path, monkeypatch, capsys):
+    readme = (ROOT / "README.md").read_text()
+    stale = tmp_path / "README.md"
+    stale.write_text(readme.replace("Name of the namespace.", "Name of a namespace.", 1))
+    monkeypatch.setattr(ct, "README", stale)
+    assert ct.main(["--check"]) == 1
+    assert "stale" in capsys.readouterr().err
+    assert ct.main([]) == 0 and stale.read_text() == readme
+
+
+def _runtime_components(package: str) -> dict[str, type]:
+    found = {}
+    for path in sorted((ROOT / package.replace(".", "/")).glob("*.py")):
+        module = importlib.import_module(f"{package}.{path.stem}")
+        for name, obj in vars(module).items():
+            if inspect.isclass(obj) and issubclass(obj, pulumi.ComponentResource) and obj.__module__ == module.__name__:
+                found[name] = obj
+    return found
+
+
+def test_the_table_lists_every_exported_component_and_every_cloud_component():
+    import llm_infra
+
+    exported = {n for n in llm_infra.__all__
+                if inspect.isclass(getattr(llm_infra, n)) and issubclass(getattr(llm_infra, n), pulumi.ComponentResource)}
+    titles = [t for t, _ in GROUPS]
+    assert {c.name for c in GROUPS[0][1]} == exported
+    for folder in ("aws", "gcp", "azure"):
+        [(_, comps)] = [(t, c) for t, c in GROUPS if f"`llm_infra.{folder}`" in t]
+        assert {c.name for c in comps} == set(_runtime_components(f"llm_infra.{folder}")), folder
+    assert len(titles) == 4 and len(BY_NAME) == sum(len(c) for _, c in GROUPS)
+
+
+def _runtime_class(name: str) -> type:
+    return getattr(importlib.import_module(BY_NAME[name].module), name)
+
+
+@pytest.mark.parametrize("name", sorted(BY_NAME))
+def test_table_inputs_and_outputs_match_what_python_sees(name):
+    component = BY_NAME[name]
+    cls = _runtime_class(name)
+    module = sys.modules[cls.__module__]
+    args = inspect.get_annotations(cls.__init__)["args"]
+    args = getattr(module, args) if isinstance(args, str) else args  # `from __future__ import annotations`
+    assert typing.is_typeddict(args) and args.__name__ == component.args
+    hints = args.__annotations__
+    assert [f.name for f in component.inputs] == list(hints)
+
+    def not_required(annotation) -> bool:
+        # Under `from __future__ import annotations` a TypedDict keeps its annotations as
+        # ForwardRefs and cannot see `NotRequired` (its `__required_keys__` then lists every
+        # key), so read the annotation's own text.
+        text = annotation.__forward_arg__ if isinstance(annotation, typing.ForwardRef) else ""
+        return typing.get_origin(annotation) is typing.NotRequired or text.startswith("NotRequired[")
+
+    optional = {k for k, v in hints.items() if not_required(v)}
+    assert {f.name for f in component.inputs if not f.required} == optional
+
+    def is_output(annotation) -> bool:
+        text = annotation if isinstance(annotation, str) else repr(annotation)
+        return typing.get_origin(annotation) is pulumi.Output or text.startswith(("pulumi.Output[", "Output["))
+
+    outputs = [k for k, v in inspect.get_annotations(cls).items() if is_output(v)]
+    assert outputs and [f.name for f in component.outputs] == outputs
+
+
+@pytest.mark.parametrize("name", sorted(BY_NAME))
+def test_every_component_input_and_output_is_described(name):
+    component = BY_NAME[name]
+    assert component.doc, name
+    for f in component.inputs + component.outputs:
+        assert f.doc, (name, f.name)
+        assert f"| `{f.name}` |" in (ROOT / "README.md").read_text()
+
+
+def test_the_script_needs_no_cloud_sdk(tmp_path):
+    # ast only: it runs where the cloud extras are not installed.
+    source = (ROOT / "scripts" / "component_table.py").read_text()
+    assert "import pulumi" not in source and "import llm_infra" not in source
+    assert Path(ct.__file__).resolve() == (ROOT / "scripts" / "component_table.py").resolve()
