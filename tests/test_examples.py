@@ -322,9 +322,9 @@ def package_schema() -> dict[str, Any]:
     """The schema Pulumi's component provider host infers from the components the package serves."""
     from pulumi.provider.experimental.component import ComponentProvider
 
-    from llm_infra import DcgmExporter, NvidiaDevicePlugin, TenantNamespace
+    from llm_infra.multilanguage import PACKAGE_NAME, hosted_components
 
-    provider = ComponentProvider([NvidiaDevicePlugin, DcgmExporter, TenantNamespace], "llm-infra", None, "0.1.0")
+    provider = ComponentProvider(hosted_components(), PACKAGE_NAME, None, "0.1.0")
     assert provider.schema is not None
     return json.loads(provider.schema)
 
@@ -380,6 +380,7 @@ def test_yaml_example_uses_only_what_the_package_exports_and_is_well_formed():
     program = yaml.safe_load(YAML_EXAMPLE.read_text())
     assert program["runtime"] == "yaml"
     assert (YAML_EXAMPLE.parent / program["packages"]["llm-infra"]).resolve() == find_project().root
+    assert (find_project().root / "PulumiPlugin.yaml").is_file()
     used = {r["type"] for r in program["resources"].values()}
     assert used & set(package_schema()["resources"]), used
     assert yaml_program_problems(program, package_schema()) == []
