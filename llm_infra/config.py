@@ -183,8 +183,12 @@ class ModelConfig(_Strict):
     max_load_seconds: int | None = Field(default=None, ge=30, le=7200)
     exit_timeout_seconds: int = Field(default=90, ge=5, le=3600)
     pre_stop_seconds: int = Field(default=10, ge=0, le=120)
-    target_queue_compute_ratio: float = Field(default=1.0, gt=0, le=100)
-    max_queue_ms: float = Field(default=250.0, gt=0, le=60_000)
+    target_queue_compute_ratio: float = Field(default=1.5, gt=0, le=100)
+    """Scale out above this queue-to-compute ratio. 1.5, not 1: a batching replica that is
+    merely busy sits at ~1, since a request waits for the running batch (docs/benchmarks.md)."""
+    max_queue_ms: float | None = Field(default=None, gt=0, le=60_000)
+    """Also scale out when a request waits longer than this in Triton's queue. Defaults to
+    off: a useful value must exceed one batch's compute time, which only the model's owner knows."""
     scale_down_stabilization_seconds: int = Field(default=300, ge=0, le=3600)
     active_hours: ActiveHours | None = None
     image: str | None = None

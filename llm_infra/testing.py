@@ -20,6 +20,7 @@ provider and options.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -320,6 +321,10 @@ def run_program(
     that stack exported it as a secret. A reference to a stack not listed here fails
     the run (the mock engine would otherwise hand back no outputs at all).
     """
+    # The engine's object graph only grows during a run; generational GC would rescan it
+    # again and again (synthesis time per resource grew with the stack's size).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     mocks = _Mocks(stack_references)
@@ -357,6 +362,8 @@ def run_program(
         pulumi.runtime.set_all_config({}, [])
         asyncio.set_event_loop(None)
         loop.close()
+        if gc_was_enabled:
+            gc.enable()
 
 
 def _plain(loop: asyncio.AbstractEventLoop, value: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import threading
@@ -271,3 +272,28 @@ def test_an_idle_keep_alive_connection_delays_exit_only_up_to_the_exit_timeout(t
         server.wait(exit_timeout + 15)
         exited_after = time.monotonic() - sigterm_at
         assert exited_after < exit_timeout + 5, server.log[-3000:]
+
+
+def _processes_in_group(pgid: int) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(proc.name)) == pgid:
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except (ProcessLookupError, PermissionError, FileNotFoundError):
+            continue
+    return found
+
+
+def test_a_killed_server_takes_its_python_backend_stubs_with_it(tmp_path):
+    repository = write_repository(tmp_path / "repo", TOY, weights_dir=tmp_path / "none")
+    server = LocalTritonServer(repository, exit_timeout_seconds=5).start()
+    pgid = server.pid
+    assert any("triton_python_backend_stub" in cmd for cmd in _processes_in_group(pgid))
+    server.stop(timeout=0)  # no graceful wait: straight to SIGKILL, as after a hung drain
+    deadline = time.monotonic() + 10
+    while _processes_in_group(pgid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_in_group(pgid) == []

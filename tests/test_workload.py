@@ -242,6 +242,15 @@ def test_autoscaling_uses_tritons_queue_metrics_never_cpu(prod):
     assert not prod.kubernetes_objects("HorizontalPodAutoscaler")
 
 
+def test_queue_time_trigger_only_when_the_owner_sets_a_threshold(prod):
+    names = {t["name"] for t in prod.k8s("ScaledObject", "llama")["spec"]["triggers"]}
+    assert names == {"queue-compute-ratio"}
+    timed = run_workload(max_queue_ms=1500)
+    trigger = next(t for t in timed.k8s("ScaledObject", "llama")["spec"]["triggers"] if t["name"] == "queue-ms-per-request")
+    assert trigger["metadata"]["threshold"] == "1500"
+    assert trigger["metadata"]["query"] == metrics.queue_ms_per_request("llm-serving", "llama")
+
+
 def test_scale_to_zero_wakes_on_a_schedule_only_outside_production():
     dev = run_workload(production=False, min_replicas=0, max_replicas=2,
                        active_hours={"timezone": "UTC", "start": "0 8 * * *", "end": "0 18 * * *"})

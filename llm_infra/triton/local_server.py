@@ -243,6 +243,9 @@ class LocalTritonServer:
                 stdin=subprocess.DEVNULL,
                 env=self._environment(),
                 cwd=self._workdir,
+                # Its own process group: the python-backend stubs are its children and must
+                # go with it (a stub left behind keeps its GPU memory).
+                start_new_session=True,
             )
 
     def _wait_ready(self) -> bool:
@@ -263,8 +266,13 @@ class LocalTritonServer:
 
     def _kill(self) -> None:
         process = self._process
-        if process is not None and process.poll() is None:
-            process.kill()
+        if process is None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # the server and every backend stub it started
+        except ProcessLookupError:
+            pass
+        if process.poll() is None:
             process.wait()
 
     def _cleanup(self) -> None:

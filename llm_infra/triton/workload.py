@@ -352,7 +352,9 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                     "threshold": f"{model.target_queue_compute_ratio:g}",
                 },
             },
-            {
+        ]
+        if model.max_queue_ms is not None:
+            triggers.append({
                 "type": "prometheus",
                 "name": "queue-ms-per-request",
                 "metricType": "Value",
@@ -361,8 +363,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                     "query": metrics.queue_ms_per_request(ns, model.name),
                     "threshold": f"{model.max_queue_ms:g}",
                 },
-            },
-        ]
+            })
         spec: dict = {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": model.name},
             "pollingInterval": 15,
