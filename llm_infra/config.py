@@ -189,6 +189,8 @@ class ModelConfig(_Strict):
     max_queue_ms: float | None = Field(default=None, gt=0, le=60_000)
     """Also scale out when a request waits longer than this in Triton's queue. Defaults to
     off: a useful value must exceed one batch's compute time, which only the model's owner knows."""
+    max_waiting_requests_per_replica: int = Field(default=4, ge=1, le=4096)
+    """vLLM models: scale out when more requests than this wait inside each replica's engine."""
     scale_down_stabilization_seconds: int = Field(default=300, ge=0, le=3600)
     active_hours: ActiveHours | None = None
     image: str | None = None

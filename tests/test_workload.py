@@ -232,7 +232,7 @@ def test_autoscaling_uses_tritons_queue_metrics_never_cpu(prod):
     assert (so["minReplicaCount"], so["maxReplicaCount"]) == (2, 4)
     assert "idleReplicaCount" not in so
     kinds = {t["type"] for t in so["triggers"]}
-    assert kinds == {"prometheus"}
+    assert kinds == {"prometheus"}  # never cpu or memory
     ratio = next(t for t in so["triggers"] if t["name"] == "queue-compute-ratio")
     assert ratio["metadata"]["query"] == metrics.queue_compute_ratio("llm-serving", "llama")
     assert metrics.QUEUE_DURATION_US in ratio["metadata"]["query"]
@@ -242,9 +242,18 @@ def test_autoscaling_uses_tritons_queue_metrics_never_cpu(prod):
     assert not prod.kubernetes_objects("HorizontalPodAutoscaler")
 
 
+def test_vllm_models_also_scale_on_the_engines_waiting_queue(prod):
+    waiting = next(t for t in prod.k8s("ScaledObject", "llama")["spec"]["triggers"]
+                   if t["name"] == "vllm-requests-waiting")
+    assert waiting["metricType"] == "AverageValue" and waiting["metadata"]["threshold"] == "4"
+    assert waiting["metadata"]["query"] == 'sum(vllm:num_requests_waiting{namespace="llm-serving",model="llama"})'
+    python = run_workload(backend="python", python_model="builtin:toy_llm")
+    assert "vllm-requests-waiting" not in {t["name"] for t in python.k8s("ScaledObject", "llama")["spec"]["triggers"]}
+
+
 def test_queue_time_trigger_only_when_the_owner_sets_a_threshold(prod):
     names = {t["name"] for t in prod.k8s("ScaledObject", "llama")["spec"]["triggers"]}
-    assert names == {"queue-compute-ratio"}
+    assert names == {"queue-compute-ratio", "vllm-requests-waiting"}
     timed = run_workload(max_queue_ms=1500)
     trigger = next(t for t in timed.k8s("ScaledObject", "llama")["spec"]["triggers"] if t["name"] == "queue-ms-per-request")
     assert trigger["metadata"]["threshold"] == "1500"

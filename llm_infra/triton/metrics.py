@@ -28,6 +28,11 @@ TRITON_METRICS: tuple[str, ...] = (
     PENDING_REQUESTS,
 )
 
+# The vLLM backend's own scheduler gauge (REPORT_CUSTOM_METRICS): requests accepted by the
+# engine but not yet running. vLLM takes requests from Triton at once (decoupled), so its
+# queue lives here and not in nv_inference_queue_duration_us.
+VLLM_REQUESTS_WAITING = "vllm:num_requests_waiting"
+
 RATIO_RECORD = "llm_infra:triton_queue_compute_ratio:rate1m"
 QUEUE_MS_RECORD = "llm_infra:triton_queue_ms_per_request:rate1m"
 FAILURE_RATIO_RECORD = "llm_infra:triton_failure_ratio:rate5m"
@@ -58,6 +63,11 @@ def queue_ms_per_request(namespace: str, model: str, window: str = "1m") -> str:
         f"(sum(rate({QUEUE_DURATION_US}{{{s}}}[{window}])) / 1000) / "
         f"clamp_min(sum(rate({REQUEST_SUCCESS}{{{s}}}[{window}])), 0.001)"
     )
+
+
+def vllm_requests_waiting(namespace: str, model: str) -> str:
+    """Requests waiting inside the vLLM engines of one model, summed over its replicas."""
+    return f"sum({VLLM_REQUESTS_WAITING}{{{selector(namespace, model)}}})"
 
 
 def failure_ratio(namespace: str, model: str, window: str = "5m") -> str:

@@ -353,6 +353,20 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 },
             },
         ]
+        if model.backend == "vllm":
+            # vLLM accepts every request at once (decoupled), so Triton's queue stays empty
+            # and the ratio above cannot see saturation; the engine's waiting queue can.
+            triggers.append({
+                "type": "prometheus",
+                "name": "vllm-requests-waiting",
+                "metricType": "AverageValue",
+                "metadata": {
+                    "serverAddress": monitoring.prometheus_url,
+                    "query": metrics.vllm_requests_waiting(ns, model.name),
+                    "threshold": str(model.max_waiting_requests_per_replica),
+                    "ignoreNullValues": "true",
+                },
+            })
         if model.max_queue_ms is not None:
             triggers.append({
                 "type": "prometheus",
