@@ -381,28 +381,13 @@ class AwsConfig(_Strict):
     @field_validator("vpc_cidr")
     @classmethod
     def _cidr(cls, v: str) -> str:
-        try:
-            net = ipaddress.IPv4Network(v, strict=True)
-        except ValueError:
-            raise ValueError(f"expected an IPv4 CIDR from /16 to /24, got {v!r}") from None
-        if not 16 <= net.prefixlen <= 24:
-            raise ValueError(f"expected an IPv4 CIDR from /16 to /24, got {v!r}")
-        return v
+        return _cidr_sized(v, 16, 24)
 
     @model_validator(mode="after")
     def _cross_fields(self) -> AwsConfig:
         for i, cidr in enumerate(self.public_access_cidrs):
-            try:
-                net = ipaddress.IPv4Network(cidr, strict=True)
-            except ValueError:
-                raise _FieldError(f"public_access_cidrs[{i}]",
-                                  f"expected an IPv4 CIDR such as 203.0.113.0/24, got {cidr!r}") from None
-            if net.prefixlen == 0:
-                raise _FieldError(
-                    f"public_access_cidrs[{i}]",
-                    "expected an explicit allowlist of networks (it would open the API endpoint to the whole "
-                    f"internet; leave the list empty for a private-only endpoint), got {cidr!r}",
-                )
+            _allowlisted_network(f"public_access_cidrs[{i}]", cidr,
+                                 what="the API endpoint (leave the list empty for a private-only endpoint)")
         for field in ("admin_principal_arns", "model_publisher_arns"):
             for i, arn in enumerate(getattr(self, field)):
                 if not re.match(_IAM_PRINCIPAL, arn) or "*" in arn:
@@ -510,17 +495,8 @@ class GcpConfig(_Strict):
     @model_validator(mode="after")
     def _cross_fields(self) -> GcpConfig:
         for i, net in enumerate(self.master_authorized_networks):
-            try:
-                parsed = ipaddress.IPv4Network(net.cidr_block, strict=True)
-            except ValueError:
-                raise _FieldError(f"master_authorized_networks[{i}].cidr_block",
-                                  f"expected an IPv4 CIDR such as 203.0.113.0/24, got {net.cidr_block!r}") from None
-            if parsed.prefixlen == 0:
-                raise _FieldError(
-                    f"master_authorized_networks[{i}].cidr_block",
-                    "expected the networks that may reach the control plane (0.0.0.0/0 would let any address "
-                    f"reach it), got {net.cidr_block!r}",
-                )
+            _allowlisted_network(f"master_authorized_networks[{i}].cidr_block", net.cidr_block,
+                                 what="the control plane")
         for field in ("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr"):
             value = getattr(self, field)
             try:
@@ -616,28 +592,13 @@ class AzureConfig(_Strict):
     @field_validator("vnet_cidr")
     @classmethod
     def _vnet(cls, v: str) -> str:
-        try:
-            net = ipaddress.IPv4Network(v, strict=True)
-        except ValueError:
-            raise ValueError(f"expected an IPv4 CIDR from /16 to /22, got {v!r}") from None
-        if not 16 <= net.prefixlen <= 22:
-            raise ValueError(f"expected an IPv4 CIDR from /16 to /22, got {v!r}")
-        return v
+        return _cidr_sized(v, 16, 22)
 
     @model_validator(mode="after")
     def _cross_fields(self) -> AzureConfig:
         for i, cidr in enumerate(self.authorized_ip_ranges):
-            try:
-                net = ipaddress.IPv4Network(cidr, strict=False)
-            except ValueError:
-                raise _FieldError(f"authorized_ip_ranges[{i}]",
-                                  f"expected an IPv4 address or CIDR such as 203.0.113.0/24, got {cidr!r}") from None
-            if net.prefixlen == 0:
-                raise _FieldError(
-                    f"authorized_ip_ranges[{i}]",
-                    "expected an explicit allowlist of networks (it would open the API server to the whole "
-                    f"internet; leave the list empty for a private cluster), got {cidr!r}",
-                )
+            _allowlisted_network(f"authorized_ip_ranges[{i}]", cidr, strict=False,
+                                 what="the API server (leave the list empty for a private cluster)")
         existing = {f: getattr(self, f) for f in ("existing_node_subnet_id", "existing_api_server_subnet_id",
                                                   "existing_endpoint_subnet_id")}
         given = {f for f, v in existing.items() if v is not None}
@@ -852,6 +813,28 @@ def _gcp_problems(config: StackConfig) -> list[str]:
                                 f"(each model's service account reads its prefix only), got {prefix!r}")
         prefixes.append((i, prefix))
     return problems
+
+
+def _allowlisted_network(field: str, cidr: str, *, what: str, strict: bool = True) -> None:
+    """An entry of an allowlist to a private endpoint: a valid IPv4 network, never the whole internet."""
+    try:
+        net = ipaddress.IPv4Network(cidr, strict=strict)
+    except ValueError:
+        raise _FieldError(field, f"expected an IPv4 CIDR such as 203.0.113.0/24, got {cidr!r}") from None
+    if net.prefixlen == 0:
+        raise _FieldError(field, f"expected an explicit allowlist of networks (0.0.0.0/0 would open {what} to the "
+                          f"whole internet), got {cidr!r}")
+
+
+def _cidr_sized(v: str, smallest: int, largest: int) -> str:
+    """A network CIDR whose prefix length lies in [smallest, largest] (e.g. a VPC of /16 to /24)."""
+    try:
+        net = ipaddress.IPv4Network(v, strict=True)
+    except ValueError:
+        net = None
+    if net is None or not smallest <= net.prefixlen <= largest:
+        raise ValueError(f"expected an IPv4 CIDR from /{smallest} to /{largest}, got {v!r}")
+    return v
 
 
 def _capacity_problems(where: str, model: ModelConfig, pool: GpuPoolConfig) -> list[str]:

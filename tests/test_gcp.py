@@ -481,8 +481,8 @@ def test_import_llm_infra_does_not_import_pulumi_gcp():
 def test_open_authorized_network_is_rejected_naming_the_field():
     problems = rejected("gcp-prod", lambda raw: raw["llm-infra:gcp"]["master_authorized_networks"].append(
         {"cidr_block": "0.0.0.0/0", "display_name": "anywhere"}))
-    assert problems == ["gcp.master_authorized_networks[2].cidr_block: expected the networks that may reach the "
-                        "control plane (0.0.0.0/0 would let any address reach it), got '0.0.0.0/0'"]
+    assert problems == ["gcp.master_authorized_networks[2].cidr_block: expected an explicit allowlist of networks "
+                        "(0.0.0.0/0 would open the control plane to the whole internet), got '0.0.0.0/0'"]
 
 
 def test_machine_type_that_sole_tenant_nodes_cannot_run_isrejected():
