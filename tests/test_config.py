@@ -171,6 +171,13 @@ _MUTATIONS = st.one_of(
     st.tuples(st.just("models[0].exit_timeout_seconds"), st.integers(max_value=4)),
     st.tuples(st.just("models[0].engine_args"), st.fixed_dictionaries({"model": st.text(max_size=5)})),
     st.tuples(st.from_regex(r"models\[0\]\.x_[a-z]{1,6}", fullmatch=True), st.integers()),
+    # Cloud-specific: a public endpoint open to the internet, and tenancy the cloud cannot give.
+    st.tuples(st.just("aws"), st.fixed_dictionaries({"public_access_cidrs": st.lists(
+        st.sampled_from(["0.0.0.0/0", "0.0.0.0/00", "not-a-cidr"]), min_size=1, max_size=3)})),
+    st.tuples(st.just("aws"), st.fixed_dictionaries({
+        "dedicated_tenancy": st.just("host"),
+        "host_resource_group_arn": st.just("arn:aws:resource-groups:eu-west-1:123456789012:group/gpu-hosts")})),
+    st.tuples(st.just("isolation"), st.just("host")),
     st.tuples(st.from_regex(r"y_[a-z]{1,6}", fullmatch=True), st.integers()),
 )
 
