@@ -16,7 +16,6 @@ from pulumi_policy import (
     PolicyResource,
     ResourceValidationArgs,
     ResourceValidationPolicy,
-    StackValidationArgs,
     StackValidationPolicy,
 )
 

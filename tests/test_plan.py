@@ -111,13 +111,28 @@ def test_the_console_script_runs_the_plan(tmp_path):
     assert "secret: kubernetes lab-cluster-k8s input kubeconfig" in proc.stdout
 
 
+CLOUD_SDKS = {"pulumi_aws", "pulumi_gcp", "pulumi_azure_native", "pulumi_eks", "pulumi_awsx"}
+
+
 def test_importing_llm_infra_imports_no_cloud_sdk():
     code = (
         "import sys, llm_infra; from llm_infra import LlmPlatform, TritonLlmWorkload; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "{'pulumi_aws', 'pulumi_gcp', 'pulumi_azure_native', 'pulumi_eks', 'pulumi_awsx'}))"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {CLOUD_SDKS!r}))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", ["existing", "dev", "gcp-dev", "azure-dev"])
+def test_validating_and_pricing_a_stack_imports_no_cloud_sdk(name):
+    # Config validation and the cost estimate read each cloud's pure-Python tables
+    # (instance types, machine types, VM sizes); the SDK loads only when resources are built.
+    code = (
+        "import sys; from llm_infra.plan import parsed_config; from llm_infra.planning.stack import plan_stack; "
+        f"plan_stack(parsed_config({name!r})); "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {CLOUD_SDKS!r}))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert proc.stdout.strip() == "[]"
 
 
