@@ -9,11 +9,14 @@ is registered, so bad config never leaves a half-built stack behind.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
+import types
+import typing
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, TypedDict, TypeVar
 
 from . import versions
 from .planning.catalog import GPUS as _GPU_SPECS
@@ -27,6 +30,7 @@ from pydantic import (
 )
 
 CONFIG_NAMESPACE = "llm-infra"
+M = TypeVar("M", bound=BaseModel)
 
 # Secret keys: never read by the offline plan; the CLI stores them encrypted.
 SECRET_KEYS = frozenset({"kubeconfig"})
@@ -96,13 +100,21 @@ class GpuPoolConfig(_Strict):
     """A pool of identical GPU nodes."""
 
     name: DnsLabel
+    """Pool name (a DNS label): the value of the `llm-infra.io/gpu-pool` node label that models select."""
     gpu: str
+    """GPU model, e.g. `nvidia-h100-80gb` (one of `llm_infra.config.GPU_MEMORY_GIB`)."""
     instance_type: str | None = None
+    """Instance type, machine type or VM size. Defaults to the cloud's first type with `gpus_per_node` GPUs of `gpu`."""
     gpus_per_node: int = Field(default=1, ge=1, le=8)
+    """GPUs per node, 1-8. Defaults to 1."""
     min_nodes: int = Field(default=0, ge=0, le=1000)
+    """Minimum nodes (0 lets the pool scale to zero). Defaults to 0."""
     max_nodes: int = Field(default=2, ge=1, le=1000)
+    """Maximum nodes, at least `min_nodes`. Defaults to 2."""
     spot: bool = False
+    """Spot/preemptible capacity (never in production). Defaults to false."""
     zones: list[str] | None = None
+    """Zones of the pool. Defaults to the cluster's zones."""
 
     @field_validator("gpu")
     @classmethod
@@ -126,9 +138,13 @@ class BatchingConfig(_Strict):
     """Request batching. vLLM and TensorRT-LLM batch in flight; python models use Triton's dynamic batcher."""
 
     max_batch_size: int = Field(default=64, ge=1, le=4096)
+    """Largest batch (vLLM: concurrent sequences, `max_num_seqs`). Defaults to 64."""
     max_queue_delay_us: int = Field(default=1000, ge=0, le=1_000_000)
+    """Python models: how long the dynamic batcher waits to fill a batch, in microseconds. Defaults to 1000."""
     preferred_batch_sizes: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
+    """Python models: batch sizes the dynamic batcher prefers, each <= `max_batch_size`. Defaults to none."""
     instance_count: int = Field(default=1, ge=1, le=16)
+    """Python models: model instances per GPU. Defaults to 1."""
 
     @model_validator(mode="after")
     def _preferred_within_max(self) -> BatchingConfig:
@@ -145,8 +161,11 @@ class ActiveHours(_Strict):
     """A window in which a scale-to-zero model keeps its minimum replicas (KEDA cron trigger)."""
 
     timezone: str = "UTC"
+    """IANA time zone of the cron expressions. Defaults to UTC."""
     start: str = "0 8 * * 1-5"
+    """5-field cron expression that opens the window. Defaults to 08:00 Monday to Friday."""
     end: str = "0 20 * * 1-5"
+    """5-field cron expression that closes the window. Defaults to 20:00 Monday to Friday."""
 
     @field_validator("start", "end")
     @classmethod
@@ -163,41 +182,66 @@ class ModelConfig(_Strict):
     """One model served by its own Triton workload."""
 
     name: DnsLabel
+    """Model name (a DNS label): names the Triton model, its Service and its workload."""
     namespace: NamespaceName = "llm-serving"
+    """Tenant namespace of the model. Defaults to `llm-serving`."""
     backend: Literal["vllm", "tensorrtllm", "python"]
+    """Triton backend: `vllm`, `tensorrtllm` or `python`."""
     weights_uri: str
+    """Where the weights live: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX."""
     weights_size_gib: float = Field(gt=0, le=4096)
+    """Size of the weights in GiB (sizes the cache, memory and probe budget)."""
     revision: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    """Pinned revision of the weights; a cache holding it skips the download. Defaults to none (always sync)."""
     gpu_pool: DnsLabel
+    """Name of the GPU pool the model runs on."""
     gpus_per_replica: int = Field(default=1, ge=1, le=8)
+    """GPUs per replica (tensor parallelism). Defaults to 1."""
     min_replicas: int = Field(default=1, ge=0, le=100)
+    """Minimum replicas (0 scales to zero outside `active_hours`; production needs 2). Defaults to 1."""
     max_replicas: int = Field(default=1, ge=1, le=100)
+    """Maximum replicas, at least `min_replicas`. Defaults to 1."""
     batching: BatchingConfig = Field(default_factory=BatchingConfig)
+    """Request batching. Defaults to batches of up to 64."""
     engine_args: dict[str, EngineArgValue] = Field(default_factory=dict)
+    """Extra engine arguments (vLLM `model.json`, TensorRT-LLM parameters), besides those llm-infra derives. Defaults to none."""
     python_model: str | None = None
+    """Path of the `model.py` of a python-backend model (required for `python`, refused otherwise). Defaults to none."""
     clients: list[NamespaceName] = Field(default_factory=list)
+    """Namespaces whose pods may call the model; nothing else may. Defaults to none."""
     cpu: int = Field(default=4, ge=1, le=256)
+    """CPU cores per replica. Defaults to 4."""
     memory_gib: int | None = Field(default=None, ge=1, le=4096)
+    """Host memory per replica in GiB. Defaults to 1.25 x the weights + 8, at least 16."""
     shm_size_gib: int = Field(default=2, ge=1, le=256)
+    """Shared memory (/dev/shm) per replica in GiB. Defaults to 2."""
     cache_size_gib: int | None = Field(default=None, ge=1, le=65536)
+    """Size of each replica's encrypted model cache in GiB. Defaults to 1.5 x the weights, at least 10."""
     max_load_seconds: int | None = Field(default=None, ge=30, le=7200)
+    """Startup probe budget in seconds. Defaults to a conservative read of the weights plus 180 s, with 50 % margin."""
     exit_timeout_seconds: int = Field(default=90, ge=5, le=3600)
+    """How long Triton drains in-flight requests after SIGTERM. Defaults to 90."""
     pre_stop_seconds: int = Field(default=10, ge=0, le=120)
+    """preStop sleep while endpoints stop routing to a terminating pod. Defaults to 10."""
     target_queue_compute_ratio: float = Field(default=1.5, gt=0, le=100)
-    """Scale out above this queue-to-compute ratio. 1.5, not 1: a batching replica that is
+    """Scale out above this queue-to-compute ratio. Defaults to 1.5, not 1: a batching replica that is
     merely busy sits at ~1, since a request waits for the running batch (docs/benchmarks.md)."""
     max_queue_ms: float | None = Field(default=None, gt=0, le=60_000)
     """Also scale out when a request waits longer than this in Triton's queue. Defaults to
     off: a useful value must exceed one batch's compute time, which only the model's owner knows."""
     max_waiting_requests_per_replica: int = Field(default=4, ge=1, le=4096)
-    """vLLM models: scale out when more requests than this wait inside each replica's engine."""
+    """vLLM models: scale out when more requests than this wait inside each replica's engine. Defaults to 4."""
     scale_down_stabilization_seconds: int = Field(default=300, ge=0, le=3600)
+    """How long load must stay low before replicas are removed. Defaults to 300."""
     active_hours: ActiveHours | None = None
+    """The window in which a scale-to-zero model (`min_replicas: 0`) is up. Defaults to none (required with 0)."""
     image: str | None = None
+    """Triton image. Defaults to the pinned image for the backend in `llm_infra.versions`."""
     shape: str | None = None
     """A known model shape (`llm_infra.planning.KNOWN_SHAPES`, e.g. `Llama-3.1-8B`) for the capacity check,
     the GPU fit and the cost per million tokens. Defaults to none (no capacity check)."""
     weight_dtype: Literal["bf16", "fp16", "fp8", "int8", "int4"] = "bf16"
+    """Data type of the served weights for the capacity check: bf16, fp16, fp8, int8 or int4. Defaults to bf16."""
     max_context: int | None = Field(default=None, ge=256, le=1_048_576)
     """Longest sequence served (vLLM max_model_len). Defaults to the shape's full context."""
 
@@ -290,10 +334,15 @@ class MonitoringConfig(_Strict):
     """Prometheus Operator objects, Grafana dashboards and KEDA autoscaling."""
 
     enabled: bool = True
+    """Create ServiceMonitors, alert rules, dashboards and KEDA autoscaling (needs the Prometheus Operator and KEDA). Defaults to true."""
     namespace: NamespaceName = "monitoring"
+    """Namespace of Prometheus and Grafana, the only one allowed to scrape. Defaults to `monitoring`."""
     prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
+    """Prometheus URL that KEDA queries. Defaults to the Prometheus Operator's service in `monitoring`."""
     install_operators: bool = False
+    """Install KEDA and kube-prometheus-stack as pinned Helm releases. Defaults to false (the cluster has them)."""
     dcgm_exporter: bool = True
+    """Run the DCGM exporter for GPU metrics where the cloud does not collect them. Defaults to true."""
 
     @field_validator("prometheus_url")
     @classmethod
@@ -307,15 +356,20 @@ class DevicePluginConfig(_Strict):
     """The NVIDIA device plugin, where the cloud does not manage it."""
 
     time_slicing_replicas: int | None = Field(default=None, ge=2, le=64)
+    """Advertise each GPU this many times (time-slicing, no memory isolation). Defaults to none: one per GPU."""
 
 
 class ExistingClusterConfig(_Strict):
     """What llm-infra needs to know about a cluster it did not create."""
 
     storage_class: Annotated[str, Field(pattern=_DNS_LABEL, max_length=63)]
+    """Name of a StorageClass whose volumes are encrypted with a customer-managed key."""
     manages_device_plugin: bool = False
+    """Whether the cluster already runs the NVIDIA device plugin (GPU Operator, GKE). Defaults to false."""
     model_identities: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Per model name, the annotations of its service account (e.g. `eks.amazonaws.com/role-arn`). Defaults to none."""
     zone_label: str = "topology.kubernetes.io/zone"
+    """Node label that names the zone. Defaults to `topology.kubernetes.io/zone`."""
 
 
 
@@ -344,25 +398,25 @@ class AwsConfig(_Strict):
     public_access_cidrs: list[str] = Field(default_factory=list)
     """CIDRs that may reach the public API endpoint. Defaults to none: the endpoint is private only."""
     admin_principal_arns: list[str] = Field(default_factory=list)
-    """IAM roles/users given cluster admin through access entries; include the one that runs `pulumi up`."""
+    """IAM roles/users given cluster admin through access entries; include the one that runs `pulumi up`. Defaults to none."""
     model_publisher_arns: list[str] = Field(default_factory=list)
     """IAM principals that may encrypt new weights into the model bucket with the key. Defaults to none."""
     kubernetes_version: str = versions.EKS_KUBERNETES_VERSION
-    """EKS Kubernetes minor version."""
+    """EKS Kubernetes minor version. Defaults to `versions.EKS_KUBERNETES_VERSION`."""
     log_retention_days: int = 365
-    """Retention of the control-plane log group."""
+    """Retention of the control-plane log group in days (a CloudWatch retention period). Defaults to 365."""
     ami_type: Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"] = "AL2023_x86_64_NVIDIA"
-    """EKS-optimized NVIDIA AMI family of the GPU nodes."""
+    """EKS-optimized NVIDIA AMI family of the GPU nodes: `AL2023_x86_64_NVIDIA` or `BOTTLEROCKET_x86_64_NVIDIA`. Defaults to AL2023."""
     dedicated_tenancy: Literal["dedicated", "host"] = "dedicated"
-    """How `isolation: dedicated` is realised: Dedicated Instances, or Dedicated Hosts of a host resource group."""
+    """How `isolation: dedicated` is realised: `dedicated` (Dedicated Instances) or `host` (Dedicated Hosts of a host resource group). Defaults to dedicated."""
     host_resource_group_arn: str | None = Field(default=None, pattern=r"^arn:aws(-cn|-us-gov)?:resource-groups:[a-z0-9-]+:\d{12}:group/[A-Za-z0-9_.-]+$")
-    """Host resource group of the Dedicated Hosts (only with `dedicated_tenancy: host`)."""
+    """Host resource group of the Dedicated Hosts (only and required with `dedicated_tenancy: host`). Defaults to none."""
     node_volume_size_gib: int = Field(default=200, ge=50, le=16384)
-    """Size of each GPU node's (data) volume: container images and the node's ephemeral storage."""
+    """Size of each GPU node's (data) volume in GiB: container images and the node's ephemeral storage. Defaults to 200."""
     system_instance_type: str = Field(default="m7i.large", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-    """Instance type of the system node group (CoreDNS, EBS CSI controller, cluster autoscaler)."""
+    """Instance type of the system node group (CoreDNS, EBS CSI controller, cluster autoscaler). Defaults to m7i.large."""
     system_nodes: int = Field(default=2, ge=1, le=10)
-    """Number of system nodes."""
+    """Number of system nodes. Defaults to 2."""
 
     @field_validator("kubernetes_version")
     @classmethod
@@ -450,11 +504,11 @@ class GcpConfig(_Strict):
     network: str | None = Field(default=None, pattern=_GCP_NAME)
     """An existing VPC network (with `subnetwork`, `pods_range_name`, `services_range_name`). Defaults to a new VPC."""
     subnetwork: str | None = Field(default=None, pattern=_GCP_NAME)
-    """The existing network's subnetwork in the stack's region, with Private Google Access on."""
+    """The existing network's subnetwork in the stack's region, with Private Google Access on. Defaults to a new one."""
     pods_range_name: str | None = Field(default=None, pattern=_GCP_NAME)
-    """Secondary range of the existing subnetwork for pod IPs."""
+    """Secondary range of the existing subnetwork for pod IPs. Defaults to a new one."""
     services_range_name: str | None = Field(default=None, pattern=_GCP_NAME)
-    """Secondary range of the existing subnetwork for service IPs."""
+    """Secondary range of the existing subnetwork for service IPs. Defaults to a new one."""
     subnet_cidr: str = "10.40.0.0/20"
     """Primary range of a new subnetwork (nodes). Defaults to 10.40.0.0/20."""
     pods_cidr: str = "10.48.0.0/14"
@@ -466,7 +520,7 @@ class GcpConfig(_Strict):
     zones: list[str] | None = None
     """Zones of the cluster's nodes (2 or more in production). Defaults to the region's zones a, b and c."""
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
-    """GKE release channel. Defaults to REGULAR."""
+    """GKE release channel: RAPID, REGULAR or STABLE. Defaults to REGULAR."""
     node_service_account_email: str | None = None
     """An existing minimal node service account. Defaults to a new one with only the logging, monitoring and Artifact Registry reader roles."""
     system_machine_type: str = "e2-standard-4"
@@ -474,17 +528,17 @@ class GcpConfig(_Strict):
     system_nodes_per_zone: int = Field(default=1, ge=1, le=10)
     """System nodes per zone. Defaults to 1."""
     gpu_driver_version: Literal["DEFAULT", "LATEST"] = "DEFAULT"
-    """NVIDIA driver GKE installs on GPU nodes. Defaults to DEFAULT (the version tested with the node's GKE version)."""
+    """NVIDIA driver GKE installs on GPU nodes: DEFAULT or LATEST. Defaults to DEFAULT (the version tested with the node's GKE version)."""
     node_disk_size_gb: int = Field(default=200, ge=50, le=65536)
     """Boot disk of each GPU node (images, ephemeral storage). Defaults to 200."""
     key_rotation_days: int = Field(default=90, ge=1, le=3650)
     """Rotation period of the customer key. Defaults to 90 days."""
     key_protection_level: Literal["SOFTWARE", "HSM"] = "SOFTWARE"
-    """Cloud KMS protection level of the key. Defaults to SOFTWARE."""
+    """Cloud KMS protection level of the key: SOFTWARE or HSM. Defaults to SOFTWARE."""
     model_bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][-a-z0-9_]{1,61}[a-z0-9]$")
     """The stack's model bucket, which it creates; every weights_uri points into it. Defaults to `<project_id>-<environment>-llm-models`."""
     cache_disk_type: Literal["pd-balanced", "pd-ssd"] = "pd-balanced"
-    """Persistent disk type of the model caches. Defaults to pd-balanced."""
+    """Persistent disk type of the model caches: pd-balanced or pd-ssd. Defaults to pd-balanced."""
 
     @field_validator("project_number", mode="before")
     @classmethod
@@ -549,7 +603,7 @@ class AzureConfig(_Strict):
     resource_group_name: str | None = Field(default=None, pattern=r"^[-\w.()]{1,89}[-\w()]$")
     """Resource group of the stack. Defaults to `llm-<environment>`."""
     zones: list[Literal["1", "2", "3"]] = Field(default_factory=lambda: ["1", "2", "3"])
-    """Availability zones of the system pool and (by default) the GPU pools."""
+    """Availability zones (`1`, `2`, `3`) of the system pool and, unless a pool names its own, the GPU pools. Defaults to all three."""
     authorized_ip_ranges: list[str] = Field(default_factory=list)
     """Public API server reachable only from these CIDRs. Defaults to none: a private cluster."""
     vnet_cidr: str = "10.50.0.0/16"
@@ -557,27 +611,27 @@ class AzureConfig(_Strict):
     existing_node_subnet_id: str | None = None
     """An existing subnet for the nodes (with the two below). Defaults to a new VNet."""
     existing_api_server_subnet_id: str | None = None
-    """An existing subnet delegated to Microsoft.ContainerService/managedClusters for the API server."""
+    """An existing subnet delegated to Microsoft.ContainerService/managedClusters for the API server. Defaults to a new VNet."""
     existing_endpoint_subnet_id: str | None = None
-    """An existing subnet for the Key Vault private endpoint."""
+    """An existing subnet for the Key Vault private endpoint. Defaults to a new VNet."""
     network_policy: Literal["cilium", "azure"] = "cilium"
-    """Network policy engine (Azure CNI overlay). Defaults to cilium."""
+    """Network policy engine (Azure CNI overlay): cilium or azure. Defaults to cilium."""
     kubernetes_version: str = versions.AKS_KUBERNETES_VERSION
-    """AKS Kubernetes minor version (the `patch` channel keeps it on the newest patch)."""
+    """AKS Kubernetes minor version (the `patch` channel keeps it on the newest patch). Defaults to `versions.AKS_KUBERNETES_VERSION`."""
     upgrade_channel: Literal["patch", "stable", "rapid", "node-image"] = "patch"
-    """AKS automatic upgrade channel. Defaults to patch."""
+    """AKS automatic upgrade channel: patch, stable, rapid or node-image. Defaults to patch."""
     sku_tier: Literal["Standard", "Premium"] = "Standard"
-    """AKS tier (Standard has the uptime SLA; Free is not offered). Defaults to Standard."""
+    """AKS tier, Standard or Premium (both with the uptime SLA; Free is not offered). Defaults to Standard."""
     system_vm_size: str = Field(default="Standard_D4ds_v5", pattern=r"^Standard_[A-Za-z0-9_]+$")
-    """VM size of the system pool (no GPU)."""
+    """VM size of the system pool (no GPU). Defaults to Standard_D4ds_v5."""
     system_nodes: int = Field(default=3, ge=1, le=10)
-    """Nodes of the system pool."""
+    """Nodes of the system pool. Defaults to 3."""
     key_vault_sku: Literal["premium", "standard"] = "premium"
-    """Key Vault SKU: premium keeps the key in an HSM (RSA-HSM). Defaults to premium."""
+    """Key Vault SKU, premium or standard: premium keeps the key in an HSM (RSA-HSM). Defaults to premium."""
     key_rotation_days: int = Field(default=180, ge=28, le=730)
-    """Key Vault rotates the key (a new version) this many days after each version is created."""
+    """Key Vault rotates the key (a new version) this many days after each version is created. Defaults to 180."""
     disk_sku: Literal["Premium_LRS", "Premium_ZRS", "PremiumV2_LRS"] = "Premium_LRS"
-    """Managed-disk SKU of the model-cache StorageClass. Defaults to Premium_LRS."""
+    """Managed-disk SKU of the model-cache StorageClass: Premium_LRS, Premium_ZRS or PremiumV2_LRS. Defaults to Premium_LRS."""
     shared_host_gpu_pools: list[str] = Field(default_factory=list)
     """GPU pools that run on multi-tenant hosts although `isolation` is dedicated, because Azure
     Dedicated Host runs no NC/ND size. An explicit, reviewed exception. Defaults to none."""
@@ -626,18 +680,31 @@ class StackConfig(_Strict):
     """Everything a stack needs; shared by every cloud."""
 
     cloud: Literal["aws", "gcp", "azure", "existing"]
+    """Where the cluster comes from: `aws`, `gcp`, `azure` (built by llm-infra) or `existing`."""
     environment: DnsLabel
+    """Environment name (a DNS label): names the cluster and its resources."""
     production: bool = True
+    """Production rules: dedicated isolation, 2+ replicas, strict zone spread, no spot. Defaults to true."""
     region: str | None = None
+    """Cloud region (required on a cloud). Defaults to none (for `existing`)."""
     isolation: Literal["dedicated", "shared"] = "dedicated"
+    """GPU nodes on single-tenant hardware (`dedicated`) or not (`shared`, non-production only). Defaults to dedicated."""
     gpu_pools: list[GpuPoolConfig] = Field(min_length=1)
+    """The GPU node pools (at least one)."""
     models: list[ModelConfig] = Field(min_length=1)
+    """The models to serve (at least one), each on one of the pools."""
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    """Monitoring and autoscaling. Defaults to enabled, in namespace `monitoring`."""
     device_plugin: DevicePluginConfig = Field(default_factory=DevicePluginConfig)
+    """NVIDIA device plugin settings. Defaults to one `nvidia.com/gpu` per physical GPU."""
     existing: ExistingClusterConfig | None = None
+    """The cluster the user runs (only and required with `cloud: existing`). Defaults to none."""
     aws: AwsConfig | None = None
+    """AWS specifics (only with `cloud: aws`). Defaults to secure AWS defaults."""
     gcp: GcpConfig | None = None
+    """GCP specifics (required with `cloud: gcp`). Defaults to none."""
     azure: AzureConfig | None = None
+    """Azure specifics (required with `cloud: azure`). Defaults to none."""
 
     @model_validator(mode="after")
     def _cross_fields(self) -> StackConfig:
@@ -989,12 +1056,16 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     try:
         return StackConfig.model_validate(dict(raw))
     except ValidationError as exc:
-        problems: list[str] = []
-        for err in exc.errors():
-            for line in _describe(err):
-                if line not in problems:
-                    problems.append(line)
-        raise ConfigError(problems) from None
+        raise ConfigError(_problems(exc)) from None
+
+
+def _problems(exc: ValidationError, prefix: str = "") -> list[str]:
+    problems: list[str] = []
+    for err in exc.errors():
+        for line in _describe(err):
+            if prefix + line not in problems:
+                problems.append(prefix + line)
+    return problems
 
 
 def load_stack_config() -> StackConfig:
@@ -1015,3 +1086,94 @@ def load_stack_config() -> StackConfig:
         except (TypeError, ValueError):
             raw[key] = value
     return parse_stack_config(raw)
+
+
+# --- the config models as schema types, for components served to other languages ----------
+
+
+def _schema_annotation(annotation: Any) -> Any:
+    """The type Pulumi's schema inference can read for a config field's annotation.
+
+    Constraints (`Annotated`) and choices (`Literal`) stay with pydantic, which validates
+    every value; the schema carries the plain type, and the field docstring names the choices.
+    """
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Annotated:
+        return _schema_annotation(args[0])
+    if origin is Literal:
+        (kind,) = {type(a) for a in args}
+        return kind
+    if origin in (types.UnionType, typing.Union):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1:
+            return _schema_annotation(rest[0]) | None
+        return Any  # engine_args values: str, int, float or bool
+    if origin is list:
+        return list[_schema_annotation(args[0])]
+    if origin is dict:
+        return dict[str, _schema_annotation(args[1])]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return schema_type(annotation)
+    return annotation
+
+
+@functools.cache
+def schema_type(model: type[BaseModel]) -> type:
+    """`model`'s fields as a TypedDict, the input type other Pulumi languages see.
+
+    It carries the model's name, module and qualified name, so the schema inference reads
+    each property's description from the docstring under the model's own field: the config
+    models stay the single definition of every field, its default and its documentation.
+    A field with a default is `NotRequired`.
+    """
+    fields = {
+        name: _schema_annotation(info.annotation) if info.is_required()
+        else NotRequired[_schema_annotation(info.annotation)]
+        for name, info in model.model_fields.items()
+    }
+    spec = TypedDict(model.__name__, fields)  # type: ignore[operator]
+    spec.__module__, spec.__qualname__, spec.__doc__ = model.__module__, model.__qualname__, model.__doc__
+    return spec
+
+
+def _known_plain(value: Any, path: str) -> Any:
+    """`value` with integral floats as ints (every number reaches a provider as a float), refusing Outputs."""
+    import pulumi
+
+    if isinstance(value, pulumi.Output) or type(value).__name__ == "Unknown":
+        raise ConfigError(f"{path}: expected a plain value known before deployment (it decides which resources "
+                          "exist), got an Output of another resource")
+    if isinstance(value, Mapping):
+        return {k: _known_plain(v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_known_plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def validate_spec(model: type[M], value: Any, *, field: str) -> M:
+    """A component's config input, given as the validated model (Python) or as a plain
+    mapping (a YAML, TypeScript, Go or C# program), validated by the same model.
+
+    Raises ConfigError whose lines name `field` and the path below it.
+    """
+    if isinstance(value, model):
+        return value
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{field}: expected a mapping of {model.__name__} fields, got {type(value).__name__}")
+    try:
+        return model.model_validate(_known_plain(value, field))
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc, prefix=f"{field}.")) from None
+
+
+StackConfigSpec = schema_type(StackConfig)
+
+
+def cloud_stack_config(value: Any, cloud: str) -> StackConfig:
+    """The `config` input of a cloud's platform cluster: a whole stack config for that cloud."""
+    config = validate_spec(StackConfig, value, field="config")
+    if config.cloud != cloud:
+        raise ConfigError(f"config.cloud: expected {cloud!r} for this cloud's platform cluster, got {config.cloud!r}")
+    return config
