@@ -8,8 +8,6 @@ The component classes load on first use, so that `llm_infra.aws.instance_types` 
 `llm_infra.aws.naming` (pure Python, used by config validation) never import pulumi_aws.
 """
 
-from __future__ import annotations
-
 import importlib
 from typing import Any
 

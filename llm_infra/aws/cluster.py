@@ -14,8 +14,6 @@
   `aws eks get-token` exec credential; the kubeconfig output is a secret.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Sequence
 from typing import NotRequired, TypedDict

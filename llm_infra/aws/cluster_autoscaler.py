@@ -6,8 +6,6 @@ non-root, read-only root filesystem, no capabilities, probes, a NetworkPolicy, a
 IAM policy whose only write actions are conditioned on this cluster's ASG tag.
 """
 
-from __future__ import annotations
-
 from typing import NotRequired, TypedDict
 
 import pulumi

@@ -7,8 +7,6 @@ scale a pool up from zero: they sit on the node group and, since EKS does not co
 group tags to the Auto Scaling group, on the Auto Scaling group itself.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from typing import NotRequired, TypedDict
 

@@ -6,8 +6,6 @@ pool's `gpus_per_node`; a later capacity planner may choose differently.
 Sources: the EC2 accelerated-computing instance pages (G4dn, G5, G6, G6e, P4d, P4de, P5, P5en).
 """
 
-from __future__ import annotations
-
 # instance type -> (llm-infra GPU name, GPUs per instance)
 GPU_INSTANCE_TYPES: dict[str, tuple[str, int]] = {
     "g4dn.xlarge": ("nvidia-t4", 1),

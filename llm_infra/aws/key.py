@@ -8,8 +8,6 @@ them and their ARNs are known up front (their names are deterministic). Each of 
 also needs its own IAM policy on the key: the key policy alone grants nothing to them.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from typing import NotRequired, TypedDict
 

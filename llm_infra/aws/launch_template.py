@@ -5,8 +5,6 @@ metadata service), every volume gp3 and encrypted with the customer key, no key 
 no public IP, and the tenancy that the stack's isolation asks for.
 """
 
-from __future__ import annotations
-
 import pulumi
 import pulumi_aws as aws
 

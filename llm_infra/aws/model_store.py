@@ -7,8 +7,6 @@ plain HTTP and objects not encrypted with the key. `bind` gives a model's servic
 a role that can list and read that model's prefix and decrypt through S3, nothing else.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from typing import NotRequired, TypedDict
 
@@ -54,7 +52,7 @@ class AwsModelStoreArgs(TypedDict):
     """OIDC issuer URL of the cluster."""
     models: Sequence[str]
     """Models that may be bound; the key policy lets exactly their roles decrypt."""
-    aws_provider: NotRequired[pulumi.ProviderResource]
+    aws_provider: NotRequired[aws.Provider]
     """AWS provider for the model roles, which live under the model workloads. Defaults to the inherited one."""
     force_destroy: NotRequired[bool]
     """Delete the bucket with its objects on `pulumi destroy`. Defaults to `False`: destroy fails while weights exist."""

@@ -5,8 +5,6 @@ the roles exist: the key policy and the cluster autoscaler policy name them, and
 offline plan shows them.
 """
 
-from __future__ import annotations
-
 import hashlib
 
 

@@ -6,8 +6,6 @@ every zone; public subnets exist only to hold the NAT gateways, and no subnet ha
 public IPs. The VPC's default security group is emptied (CIS AWS 5.4).
 """
 
-from __future__ import annotations
-
 import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import NotRequired, TypedDict
@@ -44,9 +42,9 @@ class AwsNetwork(pulumi.ComponentResource):
 
     vpc_id: pulumi.Output[str]
     """The VPC."""
-    private_subnet_ids: pulumi.Output[list]
+    private_subnet_ids: pulumi.Output[list[str]]
     """Private subnets in zone order: the only subnets nodes and the control plane's interfaces use."""
-    zones: pulumi.Output[list]
+    zones: pulumi.Output[list[str]]
     """Zones of the private subnets, in the same order."""
 
     def __init__(self, name: str, args: AwsNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -125,7 +123,7 @@ class AwsNetwork(pulumi.ComponentResource):
         self.register_outputs({"vpc_id": self.vpc_id, "private_subnet_ids": self.private_subnet_ids,
                                "zones": self.zones})
 
-    def subnet_ids(self, zones: Sequence[str] | None = None) -> pulumi.Output[list]:
+    def subnet_ids(self, zones: Sequence[str] | None = None) -> pulumi.Output[list[str]]:
         """Private subnet ids of `zones` (all zones when None)."""
         wanted = list(zones) if zones else list(self.subnets_by_zone)
         return pulumi.Output.all(*(self.subnets_by_zone[z] for z in wanted))

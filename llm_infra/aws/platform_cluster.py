@@ -6,14 +6,12 @@ Every IAM role name is fixed by the cluster name, so the key policy can name the
 before they exist, and the plan shows real ARNs.
 """
 
-from __future__ import annotations
-
 from typing import TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from ..config import AwsConfig, StackConfig, parse_weights_uri
+from ..config import AwsConfig, StackConfigSpec, cloud_stack_config, parse_weights_uri
 from ..contract import ClusterContract
 from . import naming
 from .cluster import EksCluster
@@ -25,8 +23,9 @@ from .network import AwsNetwork
 
 
 class AwsPlatformClusterArgs(TypedDict):
-    config: StackConfig
-    """The validated stack config with `cloud: aws` (see `llm_infra.config.load_stack_config`)."""
+    config: StackConfigSpec
+    """A whole stack config with `cloud: aws` (the fields of a stack's `llm-infra:*` keys), validated like one.
+    Python programs may pass a validated `StackConfig`."""
 
 
 class AwsPlatformCluster(pulumi.ComponentResource):
@@ -44,9 +43,8 @@ class AwsPlatformCluster(pulumi.ComponentResource):
     """OIDC issuer of the cluster (IRSA)."""
 
     def __init__(self, name: str, args: AwsPlatformClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        config = args["config"]
-        if config.cloud != "aws" or not config.region:
-            raise ValueError(f"config: expected a validated cloud 'aws' stack config with a region, got {config.cloud!r}")
+        config = cloud_stack_config(args.get("config"), "aws")
+        assert config.region is not None  # StackConfig requires a region on a cloud
         super().__init__("llm-infra:index:AwsPlatformCluster", name, None, opts)
         aws_config = config.aws or AwsConfig()
         region = config.region

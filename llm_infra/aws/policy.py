@@ -3,8 +3,6 @@
 Every action is spelled out: no `*` and no `service:Prefix*` in any action we write.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any

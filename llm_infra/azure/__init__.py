@@ -10,8 +10,6 @@ The component classes load on first use, so that `llm_infra.azure.vm_sizes` and
 pulumi_azure_native.
 """
 
-from __future__ import annotations
-
 import importlib
 from typing import Any
 

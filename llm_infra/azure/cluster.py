@@ -24,8 +24,6 @@
 - A `disk.csi.azure.com` StorageClass whose disks use the Disk Encryption Set.
 """
 
-from __future__ import annotations
-
 import base64
 import json
 from collections.abc import Sequence

@@ -7,8 +7,6 @@ rotated key version re-wraps the disks' keys without a change here. The set is c
 after the role assignment: Azure checks access to the key when the set is created.
 """
 
-from __future__ import annotations
-
 from typing import TypedDict
 
 import pulumi

@@ -9,8 +9,6 @@ Host (see `vm_sizes`); a pool that accepts multi-tenant hosts under dedicated is
 says so in its `llm-infra.io/isolation` tag, which the policies read.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from typing import NotRequired, TypedDict
 

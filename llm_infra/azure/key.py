@@ -19,8 +19,6 @@
   secrets, node disks and model weights for good.
 """
 
-from __future__ import annotations
-
 from typing import NotRequired, TypedDict
 
 import pulumi

@@ -8,8 +8,6 @@ It also returns `identity.userAssignedIdentities` the way Azure does (a map keye
 identity id), where the SDK takes a list as input.
 """
 
-from __future__ import annotations
-
 import hashlib
 import uuid
 from collections.abc import Mapping

@@ -17,8 +17,6 @@ trusts exactly `system:serviceaccount:<namespace>:<service account>` from the cl
 OIDC issuer for the `api://AzureADTokenExchange` audience.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from typing import NotRequired, TypedDict
 
@@ -73,7 +71,7 @@ class AzureModelStoreArgs(TypedDict):
     """VNet linked to the blob private DNS zone. Defaults to none."""
     sku: NotRequired[str]
     """Storage redundancy. Defaults to `Standard_ZRS`."""
-    azure_provider: NotRequired[pulumi.ProviderResource | None]
+    azure_provider: NotRequired[azure_native.Provider | None]
     """azure-native provider for the model identities, which live under the model workloads. Defaults to the inherited one."""
 
 

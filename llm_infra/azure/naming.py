@@ -5,8 +5,6 @@ assignment scopes, the storage class and the offline plan show real ids before t
 resources exist.
 """
 
-from __future__ import annotations
-
 import hashlib
 import re
 import uuid

@@ -7,8 +7,6 @@ integration (required for KMS with a private Key Vault: AKS docs, KMS limitation
 the cluster's Standard load balancer.
 """
 
-from __future__ import annotations
-
 import ipaddress
 from typing import NotRequired, TypedDict
 

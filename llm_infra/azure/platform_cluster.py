@@ -13,14 +13,12 @@ assignments), and network access to the private API server (a runner in, or peer
 with, the VNet): Pulumi creates the Kubernetes objects through it.
 """
 
-from __future__ import annotations
-
 from typing import TypedDict
 
 import pulumi
 import pulumi_azure_native as azure_native
 
-from ..config import StackConfig, parse_weights_uri
+from ..config import StackConfigSpec, cloud_stack_config, parse_weights_uri
 from ..contract import ClusterContract
 from . import naming
 from .cluster import AksCluster
@@ -36,8 +34,9 @@ SPOT_TOLERATION = {"key": "kubernetes.azure.com/scalesetpriority", "operator": "
 
 
 class AzurePlatformClusterArgs(TypedDict):
-    config: StackConfig
-    """The validated stack config with `cloud: azure` (see `llm_infra.config.load_stack_config`)."""
+    config: StackConfigSpec
+    """A whole stack config with `cloud: azure` (the fields of a stack's `llm-infra:*` keys), validated like one.
+    Python programs may pass a validated `StackConfig`."""
 
 
 class AzurePlatformCluster(pulumi.ComponentResource):
@@ -57,9 +56,8 @@ class AzurePlatformCluster(pulumi.ComponentResource):
     """OIDC issuer of the cluster (workload identity)."""
 
     def __init__(self, name: str, args: AzurePlatformClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        config = args["config"]
-        if config.cloud != "azure" or not config.region or config.azure is None:
-            raise ValueError(f"config: expected a validated cloud 'azure' stack config with a region, got {config.cloud!r}")
+        config = cloud_stack_config(args.get("config"), "azure")
+        assert config.region is not None and config.azure is not None  # StackConfig requires both for azure
         super().__init__("llm-infra:index:AzurePlatformCluster", name, None, opts)
         az = config.azure
         env = config.environment

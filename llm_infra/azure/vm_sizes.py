@@ -13,8 +13,6 @@ Sources:
   isolated that way on Azure.
 """
 
-from __future__ import annotations
-
 # VM size -> (GPU model, GPUs per VM). Only sizes with whole NVIDIA datacenter GPUs.
 GPU_VM_SIZES: dict[str, tuple[str, int]] = {
     "Standard_NC4as_T4_v3": ("nvidia-t4", 1),

@@ -9,8 +9,6 @@ The component classes load on first use, so that `llm_infra.gcp.machine_types` a
 `llm_infra.gcp.naming` (pure Python, used by config validation) never import pulumi_gcp.
 """
 
-from __future__ import annotations
-
 import importlib
 from typing import Any
 

@@ -17,8 +17,6 @@ no credential in the kubeconfig); the kubeconfig output is still a secret. The S
 for the model caches is a pd-balanced (or pd-ssd) disk encrypted with the customer key.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Sequence
 from typing import NotRequired, TypedDict
@@ -34,6 +32,14 @@ STORAGE_CLASS = "llm-encrypted-pd"
 SYSTEM_NODE_LABEL = "llm-infra.io/node-role"
 CSI_PROVISIONER = "pd.csi.storage.gke.io"
 CONTROL_PLANE_LOGS = ["SYSTEM_COMPONENTS", "APISERVER", "CONTROLLER_MANAGER", "SCHEDULER", "WORKLOADS"]
+
+
+class GkeAuthorizedNetwork(TypedDict):
+    """A CIDR block allowed to reach the cluster's control plane."""
+    cidr_block: str
+    """CIDR block, e.g. 203.0.113.0/24."""
+    display_name: NotRequired[str]
+    """Label shown in the console. Defaults to the CIDR block."""
 
 
 class GkeClusterArgs(TypedDict):
@@ -53,8 +59,8 @@ class GkeClusterArgs(TypedDict):
     """Secondary range of the pods."""
     services_range_name: pulumi.Input[str]
     """Secondary range of the services."""
-    master_authorized_networks: Sequence[tuple[str, str]]
-    """(CIDR, display name) of the networks that may reach the private endpoint; never 0.0.0.0/0."""
+    master_authorized_networks: Sequence[GkeAuthorizedNetwork]
+    """The networks that may reach the private endpoint; never 0.0.0.0/0."""
     key_id: pulumi.Input[str]
     """Customer key for Secrets, boot disks and the StorageClass."""
     node_service_account: pulumi.Input[str]
@@ -88,7 +94,7 @@ class GkeCluster(pulumi.ComponentResource):
     """Name of the StorageClass encrypted with the customer key."""
 
     def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        networks = list(args["master_authorized_networks"])
+        networks = [(n["cidr_block"], n.get("display_name", "")) for n in args["master_authorized_networks"]]
         if not networks:
             raise ValueError("master_authorized_networks: expected at least one network, got none")
         for cidr, _ in networks:

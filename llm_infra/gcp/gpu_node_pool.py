@@ -16,8 +16,6 @@
   those groups, so they never share a physical host with another project's VMs.
 """
 
-from __future__ import annotations
-
 import math
 from collections.abc import Sequence
 from typing import NotRequired, TypedDict
@@ -78,7 +76,7 @@ class GkeGpuNodePool(pulumi.ComponentResource):
     """Name of the GKE node pool."""
     machine_type: pulumi.Output[str]
     """Machine type of the nodes."""
-    node_groups: pulumi.Output[list]
+    node_groups: pulumi.Output[list[str]]
     """Names of the pool's sole-tenant node groups (empty without sole tenancy)."""
 
     def __init__(self, name: str, args: GkeGpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:

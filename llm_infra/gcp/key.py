@@ -15,8 +15,6 @@ The key ring and key are Pulumi-protected and retained on delete (Cloud KMS cann
 key rings anyway; destroying the key would destroy every disk, secret and weight it encrypted).
 """
 
-from __future__ import annotations
-
 from typing import NotRequired, TypedDict
 
 import pulumi
@@ -51,7 +49,7 @@ class GcpKey(pulumi.ComponentResource):
     """Resource id of the key (`projects/P/locations/L/keyRings/R/cryptoKeys/K`)."""
     key_ring_id: pulumi.Output[str]
     """Resource id of the key ring."""
-    members: pulumi.Output[list]
+    members: pulumi.Output[list[str]]
     """The only members with `roles/cloudkms.cryptoKeyEncrypterDecrypter` on the key."""
 
     def __init__(self, name: str, args: GcpKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:

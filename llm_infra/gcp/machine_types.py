@@ -17,8 +17,6 @@ Sources:
   (GPU machine types, "A3 High"), so an on-demand pool must use `a3-highgpu-8g`.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 

@@ -18,8 +18,6 @@ the pod's service account carries `iam.gke.io/gcp-service-account`. Readers need
 permission on the key: Cloud Storage's service agent decrypts.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from typing import NotRequired, TypedDict
 

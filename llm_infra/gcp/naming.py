@@ -6,8 +6,6 @@ absent, and in a real preview they are unknown), and a second stack in the same 
 never collides because the environment is part of every name.
 """
 
-from __future__ import annotations
-
 import hashlib
 
 KEY_USER_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"

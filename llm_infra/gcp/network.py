@@ -7,8 +7,6 @@ public IPs, and a Cloud Router with Cloud NAT for the rest of the egress (e.g. n
 for the Triton images). Nodes never get public addresses (the cluster has private nodes).
 """
 
-from __future__ import annotations
-
 from typing import NotRequired, TypedDict
 
 import pulumi

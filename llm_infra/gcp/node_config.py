@@ -7,8 +7,6 @@ Container-Optimized OS with secure boot and integrity monitoring, has its boot d
 encrypted with the customer key, and keeps the legacy metadata endpoints off.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 from typing import Any
 

@@ -9,8 +9,6 @@ stackdriver.resourceMetadata.writer, artifactregistry.reader. Pods never see thi
 identity: node metadata mode `GKE_METADATA` serves each pod its own Workload Identity.
 """
 
-from __future__ import annotations
-
 from typing import TypedDict
 
 import pulumi

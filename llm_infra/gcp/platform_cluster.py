@@ -12,14 +12,12 @@ tokens from the GKE metadata server at 169.254.169.254, which serves only the po
 identity (node metadata mode `GKE_METADATA`).
 """
 
-from __future__ import annotations
-
 from typing import TypedDict
 
 import pulumi
 import pulumi_gcp as gcp
 
-from ..config import StackConfig
+from ..config import StackConfigSpec, cloud_stack_config
 from ..contract import ClusterContract
 from . import naming
 from .cluster import GkeCluster
@@ -31,8 +29,9 @@ from .node_service_account import GkeNodeServiceAccount
 
 
 class GcpPlatformClusterArgs(TypedDict):
-    config: StackConfig
-    """The validated stack config with `cloud: gcp` (see `llm_infra.config.load_stack_config`)."""
+    config: StackConfigSpec
+    """A whole stack config with `cloud: gcp` (the fields of a stack's `llm-infra:*` keys), validated like one.
+    Python programs may pass a validated `StackConfig`."""
 
 
 class GcpPlatformCluster(pulumi.ComponentResource):
@@ -50,10 +49,8 @@ class GcpPlatformCluster(pulumi.ComponentResource):
     """Workload Identity pool of the cluster."""
 
     def __init__(self, name: str, args: GcpPlatformClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        config = args["config"]
-        if config.cloud != "gcp" or not config.region or config.gcp is None:
-            raise ValueError(f"config: expected a validated cloud 'gcp' stack config with a region and gcp settings, "
-                             f"got cloud {config.cloud!r}")
+        config = cloud_stack_config(args.get("config"), "gcp")
+        assert config.region is not None and config.gcp is not None  # StackConfig requires both for gcp
         super().__init__("llm-infra:index:GcpPlatformCluster", name, None, opts)
         g = config.gcp
         region, project = config.region, g.project_id
@@ -95,7 +92,8 @@ class GcpPlatformCluster(pulumi.ComponentResource):
             "subnetwork": network.subnetwork,
             "pods_range_name": network.pods_range_name,
             "services_range_name": network.services_range_name,
-            "master_authorized_networks": [(n.cidr_block, n.display_name) for n in g.master_authorized_networks],
+            "master_authorized_networks": [{"cidr_block": n.cidr_block, "display_name": n.display_name}
+                                           for n in g.master_authorized_networks],
             "master_cidr": g.master_cidr,
             "key_id": key.key_id,
             "node_service_account": node_sa,
