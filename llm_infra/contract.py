@@ -1,16 +1,21 @@
 """What a cluster hands the cloud-agnostic Kubernetes layer: one small typed object.
 
-Every cloud's cluster component (and `existing_cluster` for a cluster the user already
+Every cloud's cluster component (and `ExistingCluster` for a cluster the user already
 runs) produces a `ClusterContract`. The Kubernetes GPU layer and the Triton workload
-take only this object; they never ask which cloud they are on.
+never ask which cloud they are on.
+
+The contract carries a Python callable (the identity binder), which no other Pulumi
+language can pass. So the workload's own inputs are plain: `WorkloadCluster`, which a
+TypeScript, Go or YAML program fills in itself, and which a contract produces with
+`ClusterContract.workload_cluster()`.
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NotRequired, TypedDict
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,42 @@ class WorkloadIdentity:
 
 IdentityBinder = Callable[[ModelIdentityRequest, pulumi.ResourceOptions], WorkloadIdentity]
 
+DEFAULT_ZONE_LABEL = "topology.kubernetes.io/zone"
+DEFAULT_GPU_POOL_LABEL = "llm-infra.io/gpu-pool"
+
+
+class Toleration(TypedDict):
+    """A Kubernetes toleration of a taint that a cloud puts on its GPU nodes."""
+
+    key: str
+    """Taint key, e.g. `kubernetes.azure.com/scalesetpriority`."""
+    operator: str
+    """`Equal` or `Exists`."""
+    value: NotRequired[str]
+    """Taint value (with `Equal`). Defaults to none."""
+    effect: str
+    """`NoSchedule`, `PreferNoSchedule` or `NoExecute`."""
+
+
+class WorkloadCluster(TypedDict):
+    """What a model workload needs to know about its cluster, as plain inputs."""
+
+    provider: k8s.Provider
+    """Explicit Kubernetes provider of the cluster; the default provider is never used."""
+    storage_class: pulumi.Input[str]
+    """Name of a StorageClass whose volumes are encrypted with a customer-managed key."""
+    metadata_identity_egress: NotRequired[bool]
+    """Allow egress to 169.254.169.254:80, only where that metadata server serves the pod's own
+    workload identity (GKE_METADATA). Defaults to false: the link-local range stays blocked, so
+    pods cannot reach the node's identity."""
+    workload_tolerations: NotRequired[Sequence[Toleration]]
+    """Tolerations for taints the cloud puts on GPU nodes besides `nvidia.com/gpu` (AKS spot).
+    Defaults to none."""
+    zone_label: NotRequired[str]
+    """Node label that names the zone, for spreading replicas. Defaults to `topology.kubernetes.io/zone`."""
+    gpu_pool_label: NotRequired[str]
+    """Node label whose value is the GPU pool's name. Defaults to `llm-infra.io/gpu-pool`."""
+
 
 @dataclass(frozen=True)
 class ClusterContract:
@@ -61,11 +102,26 @@ class ClusterContract:
     """True where pods obtain workload-identity tokens from a metadata server at
     169.254.169.254 that serves only the pod's own identity (GKE_METADATA). Everywhere
     else the link-local range stays blocked so that pods cannot reach the node's identity."""
-    workload_tolerations: tuple[Mapping[str, str], ...] = ()
+    workload_tolerations: tuple[Toleration, ...] = ()
     """Tolerations GPU workloads need for taints this cloud puts on GPU nodes besides
     `nvidia.com/gpu` (AKS taints spot nodes `kubernetes.azure.com/scalesetpriority=spot`).
     A toleration only permits; the pool's node selector still decides where a pod runs."""
-    zone_label: str = "topology.kubernetes.io/zone"
+    zone_label: str = DEFAULT_ZONE_LABEL
     """Node label that names the zone, for spreading replicas."""
-    gpu_pool_label: str = "llm-infra.io/gpu-pool"
+    gpu_pool_label: str = DEFAULT_GPU_POOL_LABEL
     """Node label whose value is the GPU pool's name; Triton pods select their pool by it."""
+
+    def workload_cluster(self) -> WorkloadCluster:
+        """The plain inputs a model workload takes (everything but the identity binder)."""
+        if not isinstance(self.provider, k8s.Provider):
+            raise ValueError(
+                f"contract.provider: expected an explicit pulumi_kubernetes.Provider, got {type(self.provider).__name__}"
+            )
+        return {
+            "provider": self.provider,
+            "storage_class": self.storage_class,
+            "metadata_identity_egress": self.metadata_identity_egress,
+            "workload_tolerations": list(self.workload_tolerations),
+            "zone_label": self.zone_label,
+            "gpu_pool_label": self.gpu_pool_label,
+        }

@@ -3,9 +3,10 @@
 The user brings a kubeconfig (as a Pulumi secret), an encrypted StorageClass and, per
 model, the service-account annotations that bind it to a cloud identity able to read its
 weights. Nothing cloud-side is created; the Kubernetes layer runs on top unchanged.
-"""
 
-from __future__ import annotations
+A Python program hands `contract` on; another language takes the `provider` and
+`storage_class` outputs into `TritonLlmWorkload`'s `cluster` input.
+"""
 
 from collections.abc import Mapping
 from typing import NotRequired, TypedDict
@@ -13,7 +14,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .contract import ClusterContract, ModelIdentityRequest, WorkloadIdentity
+from .contract import DEFAULT_ZONE_LABEL, ClusterContract, ModelIdentityRequest, WorkloadIdentity
 
 # Azure's workload-identity webhook mutates only pods that carry this label.
 _AZURE_CLIENT_ID = "azure.workload.identity/client-id"
@@ -36,6 +37,8 @@ class ExistingClusterArgs(TypedDict):
 class ExistingCluster(pulumi.ComponentResource):
     """An explicit Kubernetes provider and the contract for a cluster the user already runs."""
 
+    provider: k8s.Provider
+    """The explicit Kubernetes provider for the cluster (its kubeconfig is kept secret)."""
     storage_class: pulumi.Output[str]
     """The encrypted StorageClass that model caches use."""
 
@@ -66,6 +69,6 @@ class ExistingCluster(pulumi.ComponentResource):
             encryption_key=f"customer key of StorageClass {args['storage_class']} (managed by the cluster owner)",
             manages_device_plugin=args.get("manages_device_plugin", False),
             bind_model_identity=bind,
-            zone_label=args.get("zone_label", "topology.kubernetes.io/zone"),
+            zone_label=args.get("zone_label", DEFAULT_ZONE_LABEL),
         )
-        self.register_outputs({"storage_class": self.storage_class})
+        self.register_outputs({"provider": self.provider, "storage_class": self.storage_class})

@@ -4,16 +4,14 @@ This module is the only place that knows which cloud a stack targets. The Kubern
 layer below it sees a `ClusterContract` and nothing else.
 """
 
-from __future__ import annotations
-
 from collections import defaultdict
-from typing import NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from . import versions
-from .config import ConfigError, StackConfig
+from .config import ConfigError, StackConfig, StackConfigSpec, validate_spec
 from .contract import ClusterContract
 from .kubernetes.gpu_layer import GpuSoftwareLayer
 from .kubernetes.tenant_namespace import TenantNamespace
@@ -25,31 +23,47 @@ _AVAILABLE_CLOUDS = ("existing", "aws", "gcp", "azure")
 
 
 class LlmPlatformArgs(TypedDict):
-    config: StackConfig
-    """The validated stack config (see `llm_infra.config.load_stack_config`)."""
+    config: StackConfigSpec
+    """The stack config: the same fields as a stack's `llm-infra:*` keys, validated the same way.
+    Python programs may pass a validated `StackConfig` (`llm_infra.config.load_stack_config()`)."""
     kubeconfig: NotRequired[pulumi.Input[str]]
     """Kubeconfig for `cloud: existing`, as a Pulumi secret. Defaults to none (required for `existing`)."""
-    cluster: NotRequired[ClusterContract]
-    """A cluster contract built elsewhere (e.g. another stack's cluster). Defaults to the stack's own cluster."""
+
+
+class ModelEndpoint(TypedDict):
+    """Where a model is served inside the cluster."""
+
+    namespace: str
+    """Namespace of the model."""
+    http: str
+    """In-cluster HTTP/REST endpoint (KServe v2 protocol)."""
+    grpc: str
+    """In-cluster gRPC endpoint."""
+    account: str
+    """Kubernetes service account of the model's pods (bound to the identity that reads its weights)."""
 
 
 class LlmPlatform(pulumi.ComponentResource):
     """The whole private LLM serving platform of one environment."""
 
-    model_endpoints: pulumi.Output[dict]
-    """Per model: namespace, HTTP and gRPC endpoints, service account."""
-    namespaces: pulumi.Output[list]
+    model_endpoints: pulumi.Output[dict[str, ModelEndpoint]]
+    """Per model name: namespace, HTTP and gRPC endpoints, service account."""
+    namespaces: pulumi.Output[list[str]]
     """Tenant namespaces the platform created."""
     device_plugin_deployed: pulumi.Output[bool]
     """Whether llm-infra deployed the NVIDIA device plugin (false where the cloud manages it)."""
-    model_plans: pulumi.Output[dict]
-    """Per model: GPU fit, and on clouds the instance type, decode bound and estimated cost per million tokens."""
-    estimated_monthly_cost_usd: pulumi.Output[dict]
+    model_plans: pulumi.Output[dict[str, Any]]
+    """Per model name: GPU fit, and on clouds the instance type, decode bound and estimated cost per million tokens."""
+    estimated_monthly_cost_usd: pulumi.Output[dict[str, Any]]
     """Monthly cost at minimum and maximum scale with its breakdown (clouds only; empty for `existing`)."""
+    kubeconfig: pulumi.Output[str | None]
+    """Kubeconfig of the stack's cluster, a secret (for `existing`, the one given; none with a `contract`)."""
 
-    def __init__(self, name: str, args: LlmPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        config = args["config"]
-        cluster = args.get("cluster")
+    def __init__(self, name: str, args: LlmPlatformArgs, opts: pulumi.ResourceOptions | None = None, *,
+                 contract: ClusterContract | None = None) -> None:
+        """`contract` (Python only): run on a cluster built elsewhere, e.g. another stack's, instead of the stack's own."""
+        config = validate_spec(StackConfig, args.get("config"), field="config")
+        cluster = contract
         if cluster is None and config.cloud not in _AVAILABLE_CLOUDS:
             raise ConfigError(
                 f"cloud: expected one of {list(_AVAILABLE_CLOUDS)} in this release of llm-infra "
@@ -88,6 +102,7 @@ class LlmPlatform(pulumi.ComponentResource):
 
             existing = config.existing
             assert existing is not None  # guaranteed by StackConfig for cloud 'existing'
+            self.cluster_outputs = {"kubeconfig": pulumi.Output.secret(args["kubeconfig"])}
             cluster = ExistingCluster(
                 f"{name}-cluster",
                 {
@@ -108,7 +123,10 @@ class LlmPlatform(pulumi.ComponentResource):
         gpu_layer = GpuSoftwareLayer(
             f"{name}-gpu",
             {
-                "contract": cluster,
+                "provider": cluster.provider,  # type: ignore[typeddict-item]
+                "manages_device_plugin": cluster.manages_device_plugin,
+                "manages_gpu_metrics": cluster.manages_gpu_metrics,
+                "gpu_node_label": cluster.gpu_pool_label,
                 "device_plugin": config.device_plugin,
                 "dcgm_exporter": config.monitoring.dcgm_exporter,
                 "monitoring": config.monitoring.enabled,
@@ -130,16 +148,19 @@ class LlmPlatform(pulumi.ComponentResource):
         for m in config.models:
             self.workloads[m.name] = TritonLlmWorkload(
                 f"{name}-{m.name}",
-                {"model": m, "cluster": cluster, "production": config.production, "monitoring": config.monitoring},
+                {"model": m, "cluster": cluster.workload_cluster(), "production": config.production,
+                 "monitoring": config.monitoring},
                 opts=child.merge(pulumi.ResourceOptions(depends_on=[tenants[m.namespace], gpu_layer, *operators])),
+                bind_identity=cluster.bind_model_identity,
             )
 
         self.model_endpoints = pulumi.Output.all(**{
             n: pulumi.Output.all(namespace=w.namespace, http=w.http_endpoint, grpc=w.grpc_endpoint,
-                                 service_account=w.service_account)
+                                 account=w.service_account)
             for n, w in self.workloads.items()
         })
         self.namespaces = pulumi.Output.from_input(sorted(tenants))
+        self.kubeconfig = self.cluster_outputs.get("kubeconfig", pulumi.Output.from_input(None))
         self.device_plugin_deployed = gpu_layer.device_plugin_deployed
         planned = plan_stack(config).outputs()
         self.model_plans = pulumi.Output.from_input(planned["model_plans"])
@@ -150,6 +171,7 @@ class LlmPlatform(pulumi.ComponentResource):
             "device_plugin_deployed": self.device_plugin_deployed,
             "model_plans": self.model_plans,
             "estimated_monthly_cost_usd": self.estimated_monthly_cost_usd,
+            "kubeconfig": self.kubeconfig,
         })
 
     def _operators(self, name: str, config: StackConfig, cluster: ClusterContract) -> list[pulumi.Resource]:

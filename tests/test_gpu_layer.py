@@ -21,7 +21,6 @@ import pytest
 import yaml
 
 from llm_infra.config import DevicePluginConfig
-from llm_infra.contract import ClusterContract, ModelIdentityRequest, WorkloadIdentity
 from llm_infra.kubernetes.dcgm_exporter import DcgmExporter
 from llm_infra.kubernetes.device_plugin import NvidiaDevicePlugin
 from llm_infra.kubernetes.gpu_layer import GpuSoftwareLayer
@@ -35,33 +34,16 @@ PLUGIN = ("DaemonSet", "nvidia-device-plugin-daemonset", "kube-system")
 DCGM = ("DaemonSet", "dcgm-exporter", "gpu-monitoring")
 
 
-def _no_identity(request: ModelIdentityRequest, opts: pulumi.ResourceOptions) -> WorkloadIdentity:
-    return WorkloadIdentity(description="none (test)")
-
-
-def _contract(provider: pulumi.ProviderResource, **overrides: Any) -> ClusterContract:
-    fields: dict[str, Any] = {
-        "provider": provider,
-        "storage_class": "encrypted-gp3",
-        "encryption_key": "test-key",
-        "manages_device_plugin": False,
-        "bind_model_identity": _no_identity,
-    }
-    fields.update(overrides)
-    return ClusterContract(**fields)
-
-
 def render(
     *,
-    contract: dict[str, Any] | None = None,
     layer: dict[str, Any] | None = None,
     extra: Callable[[pulumi.ProviderResource], None] | None = None,
 ) -> ProgramResult:
-    """Run a program with a provider, a contract around it and a GpuSoftwareLayer."""
+    """Run a program with a provider and a GpuSoftwareLayer on it."""
 
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="apiVersion: v1\nkind: Config\n")
-        gpu = GpuSoftwareLayer("gpu", {"contract": _contract(provider, **(contract or {})), **(layer or {})})
+        gpu = GpuSoftwareLayer("gpu", {"provider": provider, **(layer or {})})
         pulumi.export("device_plugin_deployed", gpu.device_plugin_deployed)
         pulumi.export("dcgm_namespace", gpu.dcgm_namespace)
         if extra is not None:
@@ -169,8 +151,8 @@ def test_device_plugin_runs_only_on_nodes_with_the_gpu_pool_label(default: Progr
     ]
 
 
-def test_gpu_node_selection_follows_the_contract_label() -> None:
-    result = render(contract={"gpu_pool_label": "example.com/gpu-pool"})
+def test_gpu_node_selection_follows_the_clusters_label() -> None:
+    result = render(layer={"gpu_node_label": "example.com/gpu-pool"})
     for ds in (result.k8s(*PLUGIN), result.k8s(*DCGM)):
         assert _required_node_expressions(ds) == [[{"key": "example.com/gpu-pool", "operator": "Exists"}]]
 
@@ -203,7 +185,7 @@ def test_device_plugin_pods_are_cut_off_the_network(default: ProgramResult) -> N
 
 
 def test_device_plugin_is_absent_when_the_cloud_manages_it() -> None:
-    result = render(contract={"manages_device_plugin": True})
+    result = render(layer={"manages_device_plugin": True})
     assert not result.of_type("llm-infra:index:NvidiaDevicePlugin")
     assert not [r for r in result.kubernetes_objects() if r.k8s_namespace == "kube-system"]
     assert result.outputs["device_plugin_deployed"] is False
@@ -243,10 +225,7 @@ def test_a_new_time_slicing_config_rolls_the_plugin_pods() -> None:
 
 def test_time_slicing_is_rejected_where_the_cloud_runs_its_own_plugin() -> None:
     with pytest.raises(ValueError, match=r"device_plugin\.time_slicing_replicas: .*got 4"):
-        render(
-            contract={"manages_device_plugin": True},
-            layer={"device_plugin": DevicePluginConfig(time_slicing_replicas=4)},
-        )
+        render(layer={"manages_device_plugin": True, "device_plugin": {"time_slicing_replicas": 4}})
 
 
 @pytest.mark.parametrize(

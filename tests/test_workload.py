@@ -57,8 +57,8 @@ def run_workload(production: bool = True, metadata_identity_egress: bool = False
             metadata_identity_egress=metadata_identity_egress,
             workload_tolerations=workload_tolerations,
         )
-        TritonLlmWorkload("llama", {"model": model, "cluster": contract, "production": production,
-                                    "monitoring": MonitoringConfig()})
+        TritonLlmWorkload("llama", {"model": model, "cluster": contract.workload_cluster(), "production": production,
+                                    "monitoring": MonitoringConfig()}, bind_identity=contract.bind_model_identity)
 
     result = run_program(program)
     result.bound = bound  # type: ignore[attr-defined]

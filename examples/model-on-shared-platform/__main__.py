@@ -3,8 +3,8 @@
 The platform team's stack (`../platform-aws`) owns the cluster, its GPU pools and the
 GPU software layer, and exports what a model needs: the kubeconfig (secret), the
 encrypted storage class, the customer key and the cluster's OIDC identity. This stack
-reads those outputs through a `StackReference`, builds the `ClusterContract` the
-Kubernetes layer takes, and adds its own tenant namespace and model. The model's cloud
+reads those outputs through a `StackReference` and adds its own tenant namespace and
+model on that cluster. The model's cloud
 identity is this team's: an IRSA role trusted only by the model's service account, that
 may read only the model's prefix of the team's own bucket.
 """
@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from llm_infra import ClusterContract, ModelConfig, TenantNamespace, TritonLlmWorkload, WorkloadIdentity
+from llm_infra import ModelConfig, TenantNamespace, TritonLlmWorkload, WorkloadIdentity
 from llm_infra.aws.model_store import ROLE_ANNOTATION, model_read_statements
 from llm_infra.aws.naming import partition
 from llm_infra.aws.policy import document, irsa_trust
@@ -59,16 +59,6 @@ def bind_model_identity(request, opts: pulumi.ResourceOptions) -> WorkloadIdenti
     )
 
 
-cluster = ClusterContract(
-    provider=provider,
-    storage_class=platform.require_output("storage_class"),
-    encryption_key=platform.require_output("kms_key_arn"),
-    # EKS leaves the device plugin to llm-infra: the platform stack runs it (this stack builds no GPU layer).
-    manages_device_plugin=False,
-    bind_model_identity=bind_model_identity,
-    oidc_issuer=platform.require_output("oidc_issuer"),
-)
-
 model = ModelConfig(
     name="qwen-2-5-7b",
     namespace="search",
@@ -87,8 +77,11 @@ namespace = TenantNamespace(
 )
 workload = TritonLlmWorkload(
     model.name,
-    {"model": model, "cluster": cluster, "production": production},
+    # The platform stack runs the device plugin; this stack builds no GPU layer.
+    {"model": model, "cluster": {"provider": provider, "storage_class": platform.require_output("storage_class")},
+     "production": production},
     opts=pulumi.ResourceOptions(depends_on=[namespace]),
+    bind_identity=bind_model_identity,
 )
 
 pulumi.export("http_endpoint", workload.http_endpoint)

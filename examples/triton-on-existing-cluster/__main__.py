@@ -11,9 +11,8 @@ cluster = ExistingCluster(
     {
         "kubeconfig": config.require_secret("kubeconfig"),
         "storage_class": config.get("storageClass") or "encrypted-ssd",
-        "model_identities": {"mistral-7b": {"eks.amazonaws.com/role-arn": config.require("roleArn")}},
     },
-).contract
+)
 
 namespace = TenantNamespace(
     "serving", {"provider": cluster.provider, "namespace": "llm-serving", "gpu_quota": 2}
@@ -33,7 +32,13 @@ model = ModelConfig(
 
 workload = TritonLlmWorkload(
     "mistral-7b",
-    {"model": model, "cluster": cluster, "production": False},
+    {
+        "model": model,
+        "cluster": {"provider": cluster.provider, "storage_class": cluster.storage_class},
+        # The cluster owner's IRSA role that may read this model's prefix, and nothing else.
+        "service_account_annotations": {"eks.amazonaws.com/role-arn": config.require("roleArn")},
+        "production": False,
+    },
     opts=pulumi.ResourceOptions(depends_on=[namespace]),
 )
 

@@ -1,8 +1,8 @@
 """The GPU software on a cluster: the NVIDIA device plugin where the cloud lacks one, and GPU metrics.
 
-Takes the cluster's `ClusterContract` and nothing else about the cloud: the contract
-says whether the cloud already runs the device plugin (GKE does) and which node label
-marks GPU nodes.
+Takes the cluster's provider and three facts from its `ClusterContract`, nothing else
+about the cloud: whether the cloud already runs the device plugin (GKE does), whether it
+collects GPU metrics itself, and which node label marks GPU nodes.
 """
 
 from collections.abc import Mapping
@@ -11,17 +11,27 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from llm_infra.config import DevicePluginConfig
-from llm_infra.contract import ClusterContract
+from llm_infra.config import ConfigError, DevicePluginConfig, schema_type, validate_spec
+from llm_infra.contract import DEFAULT_GPU_POOL_LABEL
 from llm_infra.kubernetes.dcgm_exporter import DcgmExporter, DcgmExporterArgs
 from llm_infra.kubernetes.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 from llm_infra.kubernetes.tenant_namespace import TenantNamespace
 
 
+DevicePluginSpec = schema_type(DevicePluginConfig)
+
+
 class GpuSoftwareLayerArgs(TypedDict):
-    contract: ClusterContract
-    """The cluster: its explicit provider, whether it manages the device plugin, its GPU node label."""
-    device_plugin: NotRequired[DevicePluginConfig]
+    provider: k8s.Provider
+    """Explicit Kubernetes provider of the cluster; the default provider is never used."""
+    manages_device_plugin: NotRequired[bool]
+    """Whether the cloud runs the NVIDIA device plugin itself (GKE); then ours is not deployed. Defaults to false."""
+    manages_gpu_metrics: NotRequired[bool]
+    """Whether the cloud collects the GPUs' DCGM metrics itself (GKE managed DCGM); then our exporter is not
+    deployed. Defaults to false."""
+    gpu_node_label: NotRequired[str]
+    """Node label that marks GPU nodes (its value is the pool's name). Defaults to `llm-infra.io/gpu-pool`."""
+    device_plugin: NotRequired[DevicePluginSpec]
     """Device plugin settings (time-slicing). Defaults to one `nvidia.com/gpu` per physical GPU."""
     dcgm_exporter: NotRequired[bool]
     """Run the DCGM exporter (and its namespace) on GPU nodes. Defaults to true."""
@@ -54,32 +64,27 @@ class GpuSoftwareLayer(pulumi.ComponentResource):
         args: GpuSoftwareLayerArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        contract = args.get("contract")
-        if not isinstance(contract, ClusterContract):
-            raise ValueError(f"contract: expected a ClusterContract, got {type(contract).__name__}")
-        if not isinstance(contract.provider, k8s.Provider):
-            raise ValueError(
-                f"contract.provider: expected an explicit pulumi_kubernetes.Provider, got {type(contract.provider).__name__}"
-            )
-        plugin_config = args.get("device_plugin") or DevicePluginConfig()
-        if not isinstance(plugin_config, DevicePluginConfig):
-            raise ValueError(f"device_plugin: expected a DevicePluginConfig, got {type(plugin_config).__name__}")
-        if contract.manages_device_plugin and plugin_config.time_slicing_replicas is not None:
+        provider = args.get("provider")
+        if not isinstance(provider, k8s.Provider):
+            raise ConfigError(f"provider: expected an explicit pulumi_kubernetes.Provider, got {type(provider).__name__}")
+        plugin_config = validate_spec(DevicePluginConfig, args.get("device_plugin", {}), field="device_plugin")
+        manages_device_plugin = bool(args.get("manages_device_plugin", False))
+        gpu_node_label = args.get("gpu_node_label", DEFAULT_GPU_POOL_LABEL)
+        if manages_device_plugin and plugin_config.time_slicing_replicas is not None:
             # The cloud's own plugin would silently ignore our time-slicing: say so before anything is built.
-            raise ValueError(
+            raise ConfigError(
                 "device_plugin.time_slicing_replicas: expected none on a cluster whose cloud manages the device "
                 f"plugin (configure sharing through the cloud's GPU node pool), got {plugin_config.time_slicing_replicas}"
             )
 
         super().__init__("llm-infra:index:GpuSoftwareLayer", name, None, opts)
-        provider = contract.provider
         child = pulumi.ResourceOptions(parent=self)
 
-        deploy_plugin = not contract.manages_device_plugin
+        deploy_plugin = not manages_device_plugin
         if deploy_plugin:
             plugin_args: NvidiaDevicePluginArgs = {
                 "provider": provider,
-                "gpu_node_label": contract.gpu_pool_label,
+                "gpu_node_label": gpu_node_label,
                 "time_slicing_replicas": plugin_config.time_slicing_replicas,
             }
             if "device_plugin_image" in args:
@@ -88,7 +93,7 @@ class GpuSoftwareLayer(pulumi.ComponentResource):
 
         dcgm_namespace: pulumi.Output[str | None] = pulumi.Output.from_input(None)
         # Where the cloud collects DCGM metrics itself, a second exporter would only compete for the GPUs' counters.
-        if args.get("dcgm_exporter", True) and not contract.manages_gpu_metrics:
+        if args.get("dcgm_exporter", True) and not args.get("manages_gpu_metrics", False):
             namespace = TenantNamespace(
                 f"{name}-gpu-system",
                 {
@@ -104,7 +109,7 @@ class GpuSoftwareLayer(pulumi.ComponentResource):
             exporter_args: DcgmExporterArgs = {
                 "provider": provider,
                 "namespace": namespace.namespace,
-                "gpu_node_label": contract.gpu_pool_label,
+                "gpu_node_label": gpu_node_label,
                 "service_monitor": bool(args.get("monitoring", True)),
                 "metrics_client_namespaces": [args.get("monitoring_namespace", "monitoring")],
             }

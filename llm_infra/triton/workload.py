@@ -7,19 +7,25 @@ class, a ClusterIP Service, a NetworkPolicy, a PodDisruptionBudget, KEDA autosca
 Triton's queue metrics, and the ServiceMonitor, PrometheusRule and dashboard to watch it.
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import versions
-from ..config import ModelConfig, MonitoringConfig
-from ..contract import ClusterContract, ModelIdentityRequest
+from ..config import ConfigError, ModelConfig, MonitoringConfig, schema_type, validate_spec
+from ..contract import (
+    DEFAULT_GPU_POOL_LABEL,
+    DEFAULT_ZONE_LABEL,
+    IdentityBinder,
+    ModelIdentityRequest,
+    WorkloadCluster,
+    WorkloadIdentity,
+)
 from . import metrics
 from .args import GRPC_PORT, HTTP_PORT, METRICS_PORT, tritonserver_args
 from .cache_sync import CACHE_MOUNT, WEIGHTS_DIR, sync_env, sync_script
@@ -34,19 +40,49 @@ RUN_AS_UID = 10001
 LINK_LOCAL = "169.254.0.0/16"
 
 
+ModelSpec = schema_type(ModelConfig)
+MonitoringSpec = schema_type(MonitoringConfig)
+
+
 class TritonLlmWorkloadArgs(TypedDict):
-    model: ModelConfig
-    """The validated model spec (backend, weights, GPUs, replicas, batching, clients)."""
-    cluster: ClusterContract
-    """The cluster to run on: explicit provider, encrypted storage class, identity binder."""
+    model: ModelSpec
+    """The model: backend, weights, GPUs, replicas, batching, clients (the fields of a stack's `models` entry).
+    Python programs may pass a validated `ModelConfig`."""
+    cluster: WorkloadCluster
+    """The cluster to run on: its explicit Kubernetes provider, encrypted storage class and node labels
+    (`ClusterContract.workload_cluster()` in Python)."""
+    service_account_annotations: NotRequired[Mapping[str, pulumi.Input[str]]]
+    """Annotations that bind the model's service account to the cloud identity that may read its weights
+    (e.g. `eks.amazonaws.com/role-arn`). Defaults to none; a Python program may instead pass the cluster
+    contract's `bind_identity`, which creates that identity."""
+    pod_labels: NotRequired[Mapping[str, str]]
+    """Labels the model's pods need for workload identity (e.g. `azure.workload.identity/use: "true"`).
+    Defaults to none."""
     production: NotRequired[bool]
     """Production spreads replicas strictly across zones. Defaults to `True`."""
-    monitoring: NotRequired[MonitoringConfig]
-    """Where Prometheus and Grafana live and whether to create monitoring objects. Defaults to `MonitoringConfig()` (enabled, namespace `monitoring`)."""
+    monitoring: NotRequired[MonitoringSpec]
+    """Where Prometheus and Grafana live and whether to create monitoring objects. Defaults to enabled, namespace `monitoring`."""
     image: NotRequired[str]
     """Triton image. Defaults to the pinned image for the model's backend in `llm_infra.versions`."""
     sync_image: NotRequired[str]
     """Image of the init container that syncs weights into the cache. Defaults to the pinned CLI image for the URI's scheme."""
+
+
+def _cluster(cluster: object) -> WorkloadCluster:
+    """The `cluster` input, checked before anything is registered."""
+    if not isinstance(cluster, Mapping):
+        raise ConfigError(f"cluster: expected the cluster's provider and storage class (`ClusterContract."
+                          f"workload_cluster()` in Python), got {type(cluster).__name__}")
+    for key in ("provider", "storage_class"):
+        if cluster.get(key) is None:
+            raise ConfigError(f"cluster.{key}: required, got nothing")
+    if not isinstance(cluster["provider"], k8s.Provider):
+        raise ConfigError(f"cluster.provider: expected an explicit pulumi_kubernetes.Provider, "
+                          f"got {type(cluster['provider']).__name__}")
+    unknown = sorted(set(cluster) - set(WorkloadCluster.__annotations__))
+    if unknown:
+        raise ConfigError(f"cluster.{unknown[0]}: unknown key (expected one of {sorted(WorkloadCluster.__annotations__)})")
+    return cluster  # type: ignore[return-value]
 
 
 def _labels(model: ModelConfig) -> dict[str, str]:
@@ -91,22 +127,34 @@ class TritonLlmWorkload(pulumi.ComponentResource):
     service_account: pulumi.Output[str]
     """Kubernetes service account bound to the model's cloud identity."""
 
-    def __init__(self, name: str, args: TritonLlmWorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("llm-infra:index:TritonLlmWorkload", name, None, opts)
-        model = args["model"]
-        cluster = args["cluster"]
+    def __init__(self, name: str, args: TritonLlmWorkloadArgs, opts: pulumi.ResourceOptions | None = None, *,
+                 bind_identity: IdentityBinder | None = None) -> None:
+        """`bind_identity` (Python only, e.g. `contract.bind_model_identity`) creates the cloud identity that
+        may read this model's weights, under this component, instead of `service_account_annotations`."""
+        model = validate_spec(ModelConfig, args.get("model"), field="model")
+        monitoring = validate_spec(MonitoringConfig, args.get("monitoring", {}), field="monitoring")
+        cluster = _cluster(args.get("cluster"))
+        if bind_identity is not None and ("service_account_annotations" in args or "pod_labels" in args):
+            given = "service_account_annotations" if "service_account_annotations" in args else "pod_labels"
+            raise ConfigError(f"{given}: expected to be left out when bind_identity creates the model's identity, "
+                              f"got {args[given]!r}")  # type: ignore[literal-required]
         production = args.get("production", True)
-        monitoring = args.get("monitoring", MonitoringConfig())
+        super().__init__("llm-infra:index:TritonLlmWorkload", name, None, opts)
         ns = model.namespace
         labels = _labels(model)
         selector = {"llm-infra.io/model": model.name, "app.kubernetes.io/name": "triton"}
-        child = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
+        child = pulumi.ResourceOptions(parent=self, provider=cluster["provider"])
         sa_name = f"triton-{model.name}"
 
-        identity = cluster.bind_model_identity(
-            ModelIdentityRequest(model=model.name, namespace=ns, service_account=sa_name, weights_uri=model.weights_uri),
-            pulumi.ResourceOptions(parent=self),
-        )
+        if bind_identity is not None:
+            identity = bind_identity(
+                ModelIdentityRequest(model=model.name, namespace=ns, service_account=sa_name,
+                                     weights_uri=model.weights_uri),
+                pulumi.ResourceOptions(parent=self),
+            )
+        else:
+            identity = WorkloadIdentity(service_account_annotations=dict(args.get("service_account_annotations", {})),
+                                        pod_labels=dict(args.get("pod_labels", {})))
 
         service_account = k8s.core.v1.ServiceAccount(
             f"{name}-sa",
@@ -215,11 +263,12 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 "fsGroupChangePolicy": "OnRootMismatch",
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
-            "nodeSelector": {cluster.gpu_pool_label: model.gpu_pool},
+            "nodeSelector": {cluster.get("gpu_pool_label", DEFAULT_GPU_POOL_LABEL): model.gpu_pool},
             "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},
-                            *(dict(t) for t in cluster.workload_tolerations)],
+                            *(dict(t) for t in cluster.get("workload_tolerations", ()))],
             "topologySpreadConstraints": [
-                {"maxSkew": 1, "topologyKey": cluster.zone_label, "whenUnsatisfiable": zone_skew,
+                {"maxSkew": 1, "topologyKey": cluster.get("zone_label", DEFAULT_ZONE_LABEL),
+                 "whenUnsatisfiable": zone_skew,
                  "labelSelector": {"matchLabels": selector}},
                 {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
                  "labelSelector": {"matchLabels": selector}},
@@ -247,7 +296,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 "metadata": {"name": "model-cache", "labels": labels},
                 "spec": {
                     "accessModes": ["ReadWriteOnce"],
-                    "storageClassName": cluster.storage_class,
+                    "storageClassName": cluster["storage_class"],
                     "resources": {"requests": {"storage": f"{model.effective_cache_size_gib}Gi"}},
                 },
             }],
@@ -290,7 +339,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [LINK_LOCAL]}}],
             "ports": [{"protocol": "TCP", "port": 443}],
         }]
-        if cluster.metadata_identity_egress:
+        if cluster.get("metadata_identity_egress", False):
             egress.append({"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}],
                            "ports": [{"protocol": "TCP", "port": 80}]})
         ingress = []
