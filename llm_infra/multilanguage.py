@@ -1,64 +1,111 @@
-"""Which components other Pulumi languages can use, and why the others cannot yet.
+"""The components other Pulumi languages use: every public one.
 
 `PulumiPlugin.yaml` makes this repository a source-based Pulumi plugin package:
 `pulumi package add` runs `python -m llm_infra`, which serves the components in `HOSTED`
-through Pulumi's component provider host. Their schema (inputs, outputs, descriptions) is
-inferred from the Args TypedDicts and output annotations by
-`pulumi.provider.experimental.analyzer.Analyzer`.
+through Pulumi's component provider host. Their schema (inputs, outputs, types,
+descriptions) is inferred from the Args TypedDicts and output annotations by
+`pulumi.provider.experimental.analyzer.Analyzer`; `tests/test_multilanguage.py` runs that
+inference in-process and checks that every public component is present, every input,
+output and type property is described, and nothing is rejected.
 
-A component is hosted only if that inference accepts it whole; a component the analyzer
-rejects would make the provider fail for every component, so it is listed in
-`NOT_INFERABLE` with the reason, and stays a Python-only API. `tests/test_multilanguage.py`
-runs the analyzer over both lists, so neither can claim what is not so. The README's
-component table shows the same (generated from this file by scripts/component_table.py).
+What makes that possible, for the components that take config or a cluster:
+
+- Config inputs (`model`, `monitoring`, `device_plugin`, a platform's `config`) are the
+  config models as schema types (`llm_infra.config.schema_type`): the same fields, the
+  same descriptions, validated by the same pydantic models, with errors that name the
+  input's field path. Python programs may still pass the validated model.
+- `TritonLlmWorkload` takes its cluster as plain inputs (`WorkloadCluster`) and the
+  model's identity as service-account annotations. The Python-only identity binder of a
+  `ClusterContract` is a keyword argument beside `args` (`bind_identity=`), as is
+  `LlmPlatform`'s `contract=`: no schema can carry a Python callable.
 """
+
+import importlib
+from typing import Any
 
 import pulumi
 
 PACKAGE_NAME = "llm-infra"
 
-# Components whose Args and outputs Pulumi's schema inference describes completely.
-HOSTED = ("NvidiaDevicePlugin", "DcgmExporter", "TenantNamespace")
-
-_FUTURE = "`from __future__ import annotations` in its module (the analyzer gets strings, not types)"
-
-# Every other component, with what the analyzer rejects. Plain strings: scripts/component_table.py reads this with ast.
-NOT_INFERABLE = {
-    "LlmPlatform": _FUTURE + "; `config` is a pydantic `StackConfig`; `cluster` is a `ClusterContract` dataclass "
-    "(a provider object and a Python callable that binds model identities); the outputs `model_endpoints`, "
-    "`namespaces`, `model_plans` and `estimated_monthly_cost_usd` are bare `dict`/`list`",
-    "ExistingCluster": _FUTURE + "; besides, what it hands on is the Python-only `contract` attribute "
-    "(a `ClusterContract`), which no other language could receive",
-    "TritonLlmWorkload": _FUTURE + "; `model` is a pydantic `ModelConfig`, `monitoring` a pydantic "
-    "`MonitoringConfig`, `cluster` a `ClusterContract` dataclass with a Python callable",
-    "GpuSoftwareLayer": "`contract` is a `ClusterContract` dataclass with a Python callable; `device_plugin` is a "
-    "pydantic `DevicePluginConfig`",
-    "EksCluster": _FUTURE,
-    "AwsClusterAutoscaler": _FUTURE,
-    "AwsGpuNodePool": _FUTURE,
-    "AwsKey": _FUTURE,
-    "AwsModelStore": _FUTURE + "; `aws_provider` is the abstract `pulumi.ProviderResource`, which names no package",
-    "AwsNetwork": _FUTURE + "; the outputs `private_subnet_ids` and `zones` are bare `list`",
-    "AwsPlatformCluster": _FUTURE + "; `config` is a pydantic `StackConfig`",
-    "GkeCluster": _FUTURE + "; `master_authorized_networks` is a list of `tuple[str, str]`",
-    "GkeGpuNodePool": _FUTURE + "; the output `node_groups` is a bare `list`",
-    "GcpKey": _FUTURE + "; the output `members` is a bare `list`",
-    "GcsModelStore": _FUTURE,
-    "GcpNetwork": _FUTURE,
-    "GkeNodeServiceAccount": _FUTURE,
-    "GcpPlatformCluster": _FUTURE + "; `config` is a pydantic `StackConfig`",
-    "AksCluster": _FUTURE,
-    "AzureDiskEncryptionSet": _FUTURE,
-    "AksGpuNodePool": _FUTURE,
-    "AzureKey": _FUTURE,
-    "AzureModelStore": _FUTURE + "; `azure_provider` is the abstract `pulumi.ProviderResource`, which names no package",
-    "AzureNetwork": _FUTURE,
-    "AzurePlatformCluster": _FUTURE + "; `config` is a pydantic `StackConfig`",
+# Every public component, by the module that defines it.
+HOSTED: dict[str, str] = {
+    "LlmPlatform": "llm_infra.platform",
+    "ExistingCluster": "llm_infra.existing",
+    "TritonLlmWorkload": "llm_infra.triton.workload",
+    "NvidiaDevicePlugin": "llm_infra.kubernetes.device_plugin",
+    "DcgmExporter": "llm_infra.kubernetes.dcgm_exporter",
+    "TenantNamespace": "llm_infra.kubernetes.tenant_namespace",
+    "GpuSoftwareLayer": "llm_infra.kubernetes.gpu_layer",
+    "EksCluster": "llm_infra.aws.cluster",
+    "AwsClusterAutoscaler": "llm_infra.aws.cluster_autoscaler",
+    "AwsGpuNodePool": "llm_infra.aws.gpu_node_pool",
+    "AwsKey": "llm_infra.aws.key",
+    "AwsModelStore": "llm_infra.aws.model_store",
+    "AwsNetwork": "llm_infra.aws.network",
+    "AwsPlatformCluster": "llm_infra.aws.platform_cluster",
+    "GkeCluster": "llm_infra.gcp.cluster",
+    "GkeGpuNodePool": "llm_infra.gcp.gpu_node_pool",
+    "GcpKey": "llm_infra.gcp.key",
+    "GcsModelStore": "llm_infra.gcp.model_store",
+    "GcpNetwork": "llm_infra.gcp.network",
+    "GkeNodeServiceAccount": "llm_infra.gcp.node_service_account",
+    "GcpPlatformCluster": "llm_infra.gcp.platform_cluster",
+    "AksCluster": "llm_infra.azure.cluster",
+    "AzureDiskEncryptionSet": "llm_infra.azure.disk_encryption_set",
+    "AksGpuNodePool": "llm_infra.azure.gpu_node_pool",
+    "AzureKey": "llm_infra.azure.key",
+    "AzureModelStore": "llm_infra.azure.model_store",
+    "AzureNetwork": "llm_infra.azure.network",
+    "AzurePlatformCluster": "llm_infra.azure.platform_cluster",
 }
 
 
 def hosted_components() -> list[type[pulumi.ComponentResource]]:
-    """The component classes the package serves (imports only the Kubernetes layer)."""
-    import llm_infra
+    """The component classes the package serves (imports every cloud SDK)."""
+    return [getattr(importlib.import_module(module), name) for name, module in HOSTED.items()]
 
-    return [getattr(llm_infra, name) for name in HOSTED]
+
+def _whole(value: Any, prop: Any, path: str) -> Any:
+    """`value` with the numbers of integer properties as ints (every number crosses the wire as a float)."""
+    from pulumi.errors import InputPropertyError
+    from pulumi.provider.experimental.analyzer import PropertyType
+
+    if prop.type == PropertyType.INTEGER and isinstance(value, float):
+        if not value.is_integer():
+            raise InputPropertyError(path, f"{path}: expected a whole number, got {value!r}")
+        return int(value)
+    if prop.items is not None and isinstance(value, list):
+        return [_whole(v, prop.items, f"{path}[{i}]") for i, v in enumerate(value)]
+    if prop.additional_properties is not None and isinstance(value, dict):
+        return {k: _whole(v, prop.additional_properties, f"{path}.{k}") for k, v in value.items()}
+    return value
+
+
+def provider(version: str = "0.0.0") -> Any:
+    """Pulumi's component provider over `hosted_components()`, with integer inputs delivered as ints.
+
+    `ComponentProvider.map_input_properties` (pulumi 3.272) converts an integer input with
+    `int()` and then overwrites the result with the raw float, so `gpuQuota: 4` reaches the
+    component as 4.0. This subclass re-applies the conversion, refusing fractions, at every
+    level its parent maps (nested types included).
+    """
+    from pulumi.provider.experimental.component import ComponentProvider
+
+    class Provider(ComponentProvider):
+        def map_input_properties(self, inputs, properties, mapping, component_name, property_path):  # type: ignore[no-untyped-def]
+            mapped = super().map_input_properties(inputs, properties, mapping, component_name, property_path)
+            for schema_name, prop in properties.items():
+                name = mapping[schema_name]
+                if name in mapped and not prop.ref:
+                    path = f"{property_path}.{schema_name}" if property_path else schema_name
+                    mapped[name] = _whole(mapped[name], prop, path)
+            return mapped
+
+    return Provider(hosted_components(), PACKAGE_NAME, None, version)
+
+
+def serve(args: list[str], version: str) -> None:
+    """Run the provider as Pulumi's language host starts a plugin (what `component_provider_host` does)."""
+    from pulumi.provider import main
+
+    main(provider(version), args)

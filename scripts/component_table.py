@@ -8,9 +8,9 @@ Reads the source with `ast` (nothing is imported, so no cloud SDK is needed): ev
 ComponentResource that `llm_infra.__all__` exports, then every one under
 `llm_infra/aws`, `llm_infra/gcp` and `llm_infra/azure`. A component's inputs are the
 fields of the TypedDict its `__init__` takes as `args`, each with the docstring under it
-(the same text Pulumi's schema inference reads); its outputs are its class-level
-`pulumi.Output[...]` annotations and their docstrings. Whether other Pulumi languages can
-use it comes from `llm_infra/multilanguage.py` (`HOSTED`, `NOT_INFERABLE`).
+(the same text Pulumi's schema inference reads); its outputs are its public class-level
+annotations (`pulumi.Output[...]`, or a resource) and their docstrings. Whether other Pulumi languages can
+use it comes from `llm_infra/multilanguage.py` (`HOSTED`), which must list every component.
 """
 
 from __future__ import annotations
@@ -45,8 +45,6 @@ class Component:
     args: str
     inputs: list[Field] = field(default_factory=list)
     outputs: list[Field] = field(default_factory=list)
-    python_only: str = ""
-    """Why other languages cannot use it (empty: the multi-language package serves it)."""
 
 
 def _one_line(text: str | None) -> str:
@@ -104,10 +102,9 @@ def _component(module: str, cls: ast.ClassDef, classes: dict[str, ast.ClassDef])
         inner, required = _unwrap(inner, "Required")
         inputs.append(Field(node.target.id, _type(inner), (total and not optional) or required, _one_line(doc)))
     outputs = []
-    for node, doc in _documented_fields(cls):
-        inner, is_output = _unwrap(node.annotation, "Output")
-        if is_output:
-            outputs.append(Field(node.target.id, _type(inner), True, _one_line(doc)))
+    for node, doc in _documented_fields(cls):  # every public class annotation is an output, as for the analyzer
+        inner, _ = _unwrap(node.annotation, "Output")
+        outputs.append(Field(node.target.id, _type(inner), True, _one_line(doc)))
     return Component(cls.name, module, _one_line(ast.get_docstring(cls)), args_name, inputs, outputs)
 
 
@@ -121,36 +118,14 @@ def public_exports() -> list[tuple[str, str]]:
     raise SystemExit("llm_infra/__init__.py: expected an _EXPORTS mapping of public names to modules")
 
 
-def _strings(node: ast.expr, env: dict[str, str]) -> str:
-    """A string built from literals, module-level string names and `+`."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.Name) and node.id in env:
-        return env[node.id]
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return _strings(node.left, env) + _strings(node.right, env)
-    raise SystemExit(f"llm_infra/multilanguage.py: expected a plain string, got {ast.unparse(node)}")
-
-
-def multilanguage() -> tuple[tuple[str, ...], dict[str, str]]:
-    """`HOSTED` and `NOT_INFERABLE` of llm_infra/multilanguage.py, read with ast."""
-    env: dict[str, str] = {}
-    hosted: tuple[str, ...] = ()
-    reasons: dict[str, str] = {}
+def hosted() -> dict[str, str]:
+    """`HOSTED` of llm_infra/multilanguage.py (component -> module), read with ast."""
     for node in ast.parse((PACKAGE / "multilanguage.py").read_text()).body:
-        if not (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)):
-            continue
-        name = node.targets[0].id
-        if name == "HOSTED":
-            hosted = tuple(ast.literal_eval(node.value))
-        elif name == "NOT_INFERABLE" and isinstance(node.value, ast.Dict):
-            reasons = {_strings(k, env): _strings(v, env) for k, v in zip(node.value.keys, node.value.values)}
-        elif isinstance(node.value, (ast.Constant, ast.BinOp, ast.Name)):
-            try:
-                env[name] = _strings(node.value, env)
-            except SystemExit:
-                pass
-    return hosted, reasons
+        if isinstance(node, ast.AnnAssign | ast.Assign):
+            target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+            if isinstance(target, ast.Name) and target.id == "HOSTED" and node.value is not None:
+                return dict(ast.literal_eval(node.value))
+    raise SystemExit("llm_infra/multilanguage.py: expected a HOSTED mapping of components to modules")
 
 
 def components() -> list[tuple[str, list[Component]]]:
@@ -169,13 +144,11 @@ def components() -> list[tuple[str, list[Component]]]:
             classes = _classes(module)
             found += [_component(module, c, classes) for c in classes.values() if _is_component(c)]
         groups.append((f"{title} (`llm_infra.{folder}`)", found))
-    hosted, reasons = multilanguage()
+    served = hosted()
     for _, comps in groups:
         for c in comps:
-            if c.name not in hosted:
-                if c.name not in reasons:
-                    raise SystemExit(f"llm_infra/multilanguage.py: {c.name} is neither in HOSTED nor in NOT_INFERABLE")
-                c.python_only = reasons[c.name]
+            if served.get(c.name) != c.module:
+                raise SystemExit(f"llm_infra/multilanguage.py: HOSTED must map {c.name} to {c.module}")
     return groups
 
 
@@ -196,22 +169,19 @@ def render(groups: list[tuple[str, list[Component]]]) -> str:
         "",
         "**Other languages.** `PulumiPlugin.yaml` makes this repository a Pulumi plugin package:",
         "`pulumi package add <this repository>` from a TypeScript, Go, C#, Java or YAML program",
-        "generates an SDK for the components marked *package* below, served by `python -m llm_infra`",
-        "(Pulumi's Python component provider host, schema inferred from the Args). The others take",
-        "Python objects (pydantic config, the `ClusterContract` with its identity-binding callable)",
-        "or sit in modules with `from __future__ import annotations`, which the schema inference",
-        "rejects; they are Python-only for now (reasons under each component;",
-        "`examples/yaml-consumer` uses the package).",
+        "generates an SDK for every component below, served by `python -m llm_infra` (Pulumi's",
+        "Python component provider host, schema inferred from the Args). Config inputs (`model`,",
+        "`monitoring`, `config`, ...) take the fields of the stack config (see *Stack config*),",
+        "camelCased in other languages; `examples/yaml-consumer` uses the package.",
         "",
     ]
     for title, comps in groups:
-        lines += [f"### {title}", "", "| component | what it is | inputs (**required**) | outputs | other languages |",
-                  "| --- | --- | --- | --- | --- |"]
+        lines += [f"### {title}", "", "| component | what it is | inputs (**required**) | outputs |",
+                  "| --- | --- | --- | --- |"]
         for c in comps:
             ins = ", ".join(f"**`{f.name}`**" if f.required else f"`{f.name}`" for f in c.inputs)
             outs = ", ".join(f"`{f.name}`" for f in c.outputs)
-            langs = "Python only" if c.python_only else "package"
-            lines.append(f"| [`{c.name}`](#{c.name.lower()}) | {_cell(c.doc)} | {_cell(ins)} | {_cell(outs)} | {langs} |")
+            lines.append(f"| [`{c.name}`](#{c.name.lower()}) | {_cell(c.doc)} | {_cell(ins)} | {_cell(outs)} |")
         lines.append("")
     lines += ["### Inputs and outputs", ""]
     for _, comps in groups:
@@ -221,9 +191,6 @@ def render(groups: list[tuple[str, list[Component]]]) -> str:
                 f"(<code>{c.module}</code>, type <code>llm-infra:index:{c.name}</code>)</summary>",
                 "",
                 f"{c.doc}",
-                "",
-                (f"Python only: {c.python_only}." if c.python_only
-                 else "Other languages: served by the multi-language package."),
                 "",
                 f"Inputs (`{c.args}`):",
                 "",

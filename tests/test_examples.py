@@ -10,7 +10,6 @@ import json
 import re
 import runpy
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -315,6 +314,7 @@ YAML_EXAMPLE = EXAMPLES / "yaml-consumer" / "Pulumi.yaml"
 # Types of other packages the YAML program may use (the Kubernetes provider resource).
 OTHER_PACKAGE_TYPES = {"pulumi:providers:kubernetes"}
 _REF = re.compile(r"\$\{([^}]+)\}")
+_TYPE_REF = "#/types/"
 
 
 @lru_cache(maxsize=None)
@@ -339,14 +339,66 @@ def _refs(value: Any) -> list[str]:
     return []
 
 
+def _head(ref: str) -> str:
+    """The root name of a `${...}` property access (`res` of `res.out[0].x` or `res["k"]`)."""
+    return re.split(r"[.\[]", ref.strip(), maxsplit=1)[0]
+
+
+def _check_value(where: str, value: Any, spec: dict[str, Any], schema: dict[str, Any],
+                 resources: dict[str, Any], problems: list[str]) -> None:
+    """Check a property's value against its schema spec, descending into the package's object types.
+
+    A resource output may not reach a `plain` property; inside a plain object, a property that is not
+    plain itself (e.g. `WorkloadCluster.provider`) may take one.
+    """
+    if isinstance(value, str):
+        if spec.get("plain") and any(_head(r) in resources for r in _refs(value)):
+            problems.append(f"{where}: plain input given a resource output {value!r}")
+        return
+    ref = spec.get("$ref", "")
+    if ref.startswith(_TYPE_REF) and isinstance(value, dict):
+        token = ref[len(_TYPE_REF):]
+        object_type = schema["types"].get(token)
+        if object_type is None:
+            problems.append(f"{where}: the schema has no type {token}")
+            return
+        properties = object_type.get("properties", {})
+        for key, nested in value.items():
+            if key not in properties:
+                problems.append(f"{where}.{key}: not a property of {token} ({sorted(properties)})")
+            else:
+                _check_value(f"{where}.{key}", nested, properties[key], schema, resources, problems)
+        for required in object_type.get("required", []):
+            if required not in value:
+                problems.append(f"{where}: required property {required} of {token} is missing")
+        return
+    if spec.get("type") == "array" and "items" in spec and isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_value(f"{where}[{index}]", item, spec["items"], schema, resources, problems)
+        return
+    if spec.get("type") == "object" and "additionalProperties" in spec and isinstance(value, dict):
+        for key, item in value.items():
+            _check_value(f"{where}.{key}", item, spec["additionalProperties"], schema, resources, problems)
+        return
+    # A value whose shape the spec does not describe (`pulumi.json#/Any`, a literal of the wrong shape):
+    # a plain spec forbids resource outputs anywhere inside it.
+    if spec.get("plain") and any(_head(r) in resources for r in _refs(value)):
+        problems.append(f"{where}: plain input given a resource output {value!r}")
+
+
 def yaml_program_problems(program: dict[str, Any], schema: dict[str, Any]) -> list[str]:
     """What would make `pulumi up` of a YAML program fail against the package's schema, found without the CLI."""
     problems: list[str] = []
     resources: dict[str, Any] = program.get("resources") or {}
-    config = set(program.get("config") or {})
+    names = set(program.get("config") or {}) | set(program.get("variables") or {})
     types = schema["resources"]
     for name, resource in resources.items():
         token = resource.get("type", "")
+        # Resource options (dependsOn, parent, provider, providers, ...) are not inputs: no type checks,
+        # but what they reference must be resources of the program.
+        for ref in _refs(resource.get("options") or {}):
+            if _head(ref) not in resources:
+                problems.append(f"{name}.options: ${{{ref}}} is not a resource of the program")
         if token.startswith("llm-infra:"):
             if token not in types:
                 problems.append(f"{name}: type {token} is not in the package (it serves {sorted(types)})")
@@ -356,23 +408,26 @@ def yaml_program_problems(program: dict[str, Any], schema: dict[str, Any]) -> li
             for prop, value in properties.items():
                 if prop not in spec["inputProperties"]:
                     problems.append(f"{name}.{prop}: not an input of {token} ({sorted(spec['inputProperties'])})")
-                elif spec["inputProperties"][prop].get("plain") and any(r.split(".")[0] in resources for r in _refs(value)):
-                    problems.append(f"{name}.{prop}: plain input of {token} given a resource output {value!r}")
+                else:
+                    _check_value(f"{name}.{prop}", value, spec["inputProperties"][prop], schema, resources, problems)
             for required in spec.get("requiredInputs", []):
                 if required not in properties:
                     problems.append(f"{name}: required input {required} of {token} is missing")
         elif token not in OTHER_PACKAGE_TYPES:
             problems.append(f"{name}: type {token!r} is neither the package's nor an allowed one")
-    for ref in _refs({"resources": resources, "outputs": program.get("outputs") or {}}):
-        head, _, attribute = ref.partition(".")
-        if head in config and not attribute:
+    for ref in _refs({"resources": resources, "variables": program.get("variables") or {},
+                      "outputs": program.get("outputs") or {}}):
+        head = _head(ref)
+        attribute = ref.strip()[len(head):].lstrip(".")
+        if head in names and not attribute:
             continue
         if head not in resources:
             problems.append(f"${{{ref}}}: no resource or config key {head!r}")
             continue
         token = resources[head].get("type", "")
-        if attribute and token in types and attribute.split(".")[0] not in types[token].get("properties", {}):
-            problems.append(f"${{{ref}}}: {token} has no output {attribute!r}")
+        output = re.split(r"[.\[]", attribute, maxsplit=1)[0]
+        if attribute and token in types and output not in types[token].get("properties", {}):
+            problems.append(f"${{{ref}}}: {token} has no output {output!r}")
     return problems
 
 
@@ -382,22 +437,72 @@ def test_yaml_example_uses_only_what_the_package_exports_and_is_well_formed():
     assert (YAML_EXAMPLE.parent / program["packages"]["llm-infra"]).resolve() == find_project().root
     assert (find_project().root / "PulumiPlugin.yaml").is_file()
     used = {r["type"] for r in program["resources"].values()}
-    assert used & set(package_schema()["resources"]), used
+    assert used == {"llm-infra:index:ExistingCluster", "llm-infra:index:GpuSoftwareLayer",
+                    "llm-infra:index:TenantNamespace", "llm-infra:index:TritonLlmWorkload"}
+    assert used <= set(package_schema()["resources"]), used
     assert yaml_program_problems(program, package_schema()) == []
+    mistral = program["resources"]["mistral"]
+    assert mistral["properties"]["cluster"] == {"provider": "${cluster.provider}",
+                                                "storageClass": "${cluster.storageClass}"}
+    assert mistral["options"]["dependsOn"] == ["${serving}", "${gpu}"]
+    # The model's namespace (ModelConfig's default) is the tenant namespace the program creates.
+    assert mistral["properties"]["model"].get("namespace", "llm-serving") == \
+        program["resources"]["serving"]["properties"]["namespace"]
 
 
-def test_yaml_check_catches_an_unknown_type_an_unknown_input_an_output_into_a_plain_input_and_a_missing_output():
+def test_yaml_check_catches_unknown_types_inputs_and_nested_keys_outputs_into_plain_inputs_and_missing_values():
     program = yaml.safe_load(YAML_EXAMPLE.read_text())
     assert yaml_program_problems(program, package_schema()) == []
     resources = program["resources"]
-    resources["model"] = {"type": "llm-infra:index:TritonLlmWorkload", "properties": {}}
+    # Top level.
+    resources["extra"] = {"type": "llm-infra:index:NoSuchComponent", "properties": {}}
     resources["serving"]["properties"]["gpuQuotaa"] = 2
-    resources["serving"]["properties"]["namespace"] = "${gpuMetrics.namespace}"
-    del resources["devicePlugin"]["properties"]["provider"]
+    resources["serving"]["properties"]["namespace"] = "${gpu.dcgmNamespace}"
+    del resources["gpu"]["properties"]["provider"]
     program["outputs"]["nope"] = "${serving.endpoint}"
+    # Nested in the plain `model` object (ModelConfig, BatchingConfig).
+    model = resources["mistral"]["properties"]["model"]
+    model["weightsUrl"] = model.pop("weightsUri")
+    model["name"] = "${serving.namespace}"
+    model["batching"]["maxBatchSizee"] = 8
+    # Nested in `cluster` (WorkloadCluster): storageClass is required; zoneLabel is plain.
+    cluster = resources["mistral"]["properties"]["cluster"]
+    del cluster["storageClass"]
+    cluster["zoneLabel"] = "${cluster.storageClass}"
+    # Options: a dependency on something that is not a resource.
+    resources["mistral"]["options"]["dependsOn"].append("${gpuQuota}")
+    resources["mistral"]["options"]["dependsOn"].append("${nothing}")
     problems = "\n".join(yaml_program_problems(program, package_schema()))
-    assert "model: type llm-infra:index:TritonLlmWorkload is not in the package" in problems
+    assert "extra: type llm-infra:index:NoSuchComponent is not in the package" in problems
     assert "serving.gpuQuotaa: not an input" in problems
     assert "serving.namespace: plain input" in problems
-    assert "devicePlugin: required input provider" in problems
+    assert "gpu: required input provider" in problems
     assert "has no output 'endpoint'" in problems
+    assert "mistral.model.weightsUrl: not a property of llm-infra:index:ModelConfig" in problems
+    assert "mistral.model: required property weightsUri of llm-infra:index:ModelConfig is missing" in problems
+    assert "mistral.model.name: plain input given a resource output" in problems
+    assert "mistral.model.batching.maxBatchSizee: not a property of llm-infra:index:BatchingConfig" in problems
+    assert "mistral.cluster: required property storageClass of llm-infra:index:WorkloadCluster" in problems
+    assert "mistral.cluster.zoneLabel: plain input given a resource output" in problems
+    assert "mistral.options: ${gpuQuota} is not a resource of the program" in problems
+    assert "${nothing}: no resource or config key 'nothing'" in problems
+    # Still fine: resource outputs at the non-plain properties of the plain `cluster` object.
+    assert "mistral.cluster.provider" not in problems
+
+
+def test_yaml_check_allows_outputs_only_where_the_schema_is_not_plain():
+    schema = package_schema()
+    program = yaml.safe_load(YAML_EXAMPLE.read_text())
+    properties = program["resources"]["mistral"]["properties"]
+    # A map whose values are not plain (serviceAccountAnnotations) may take an output.
+    properties["serviceAccountAnnotations"]["eks.amazonaws.com/role-arn"] = "${cluster.storageClass}"
+    assert yaml_program_problems(program, schema) == []
+    # One whose values are plain (podLabels) may not.
+    properties["podLabels"] = {"azure.workload.identity/use": "${cluster.storageClass}"}
+    assert yaml_program_problems(program, schema) == [
+        "mistral.podLabels.azure.workload.identity/use: plain input given a resource output '${cluster.storageClass}'"]
+    # A whole plain object from an output cannot be checked key by key: it is refused.
+    del properties["podLabels"]
+    properties["monitoring"] = "${gpu.dcgmNamespace}"
+    assert yaml_program_problems(program, schema) == [
+        "mistral.monitoring: plain input given a resource output '${gpu.dcgmNamespace}'"]
