@@ -1138,9 +1138,9 @@ def schema_type(model: type[BaseModel]) -> type:
 
 def _known_plain(value: Any, path: str) -> Any:
     """`value` with integral floats as ints (every number reaches a provider as a float), refusing Outputs."""
-    import pulumi
+    from pulumi.output import Output, Unknown
 
-    if isinstance(value, pulumi.Output) or type(value).__name__ == "Unknown":
+    if isinstance(value, Output | Unknown):  # Unknown: a value only the deployment will compute
         raise ConfigError(f"{path}: expected a plain value known before deployment (it decides which resources "
                           "exist), got an Output of another resource")
     if isinstance(value, Mapping):

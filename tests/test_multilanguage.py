@@ -297,8 +297,13 @@ def test_bad_input_from_another_language_is_rejected_naming_the_field_before_any
 
 def test_a_config_input_that_is_an_output_of_another_resource_is_rejected_naming_the_field():
     good = _wire(MODEL, {"$ref": "#/types/llm-infra:index:ModelConfig"})
+    from pulumi.output import Unknown
+
     message = _rejected(lambda: {**good, "revision": pulumi.Output.from_input("v0.3")})
     assert "model.revision: expected a plain value known before deployment" in message
+    # At preview the engine hands over a value that only the deployment will compute as Unknown.
+    message = _rejected(lambda: {**good, "clients": ["chat-frontend", Unknown()]})
+    assert "model.clients[1]: expected a plain value known before deployment" in message
 
 
 def _platform(construct: bool, stack: str) -> Any:
