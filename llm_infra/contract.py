@@ -112,13 +112,9 @@ class ClusterContract:
     """Node label whose value is the GPU pool's name; Triton pods select their pool by it."""
 
     def workload_cluster(self) -> WorkloadCluster:
-        """The plain inputs a model workload takes (everything but the identity binder)."""
-        if not isinstance(self.provider, k8s.Provider):
-            raise ValueError(
-                f"contract.provider: expected an explicit pulumi_kubernetes.Provider, got {type(self.provider).__name__}"
-            )
+        """The plain inputs a model workload takes (everything but the identity binder); the workload checks them."""
         return {
-            "provider": self.provider,
+            "provider": self.provider,  # type: ignore[typeddict-item]
             "storage_class": self.storage_class,
             "metadata_identity_egress": self.metadata_identity_egress,
             "workload_tolerations": list(self.workload_tolerations),

@@ -223,6 +223,13 @@ def test_a_new_time_slicing_config_rolls_the_plugin_pods() -> None:
     assert annotations(4) != annotations(8)
 
 
+@pytest.mark.parametrize("flag", ["manages_device_plugin", "manages_gpu_metrics"])
+def test_a_cloud_flag_that_is_not_a_boolean_is_rejected_naming_it(flag: str) -> None:
+    # "false" as a string would otherwise read as true and silently drop our device plugin or exporter.
+    with pytest.raises(ValueError, match=rf"{flag}: expected true or false, got 'false'"):
+        render(layer={flag: "false"})
+
+
 def test_time_slicing_is_rejected_where_the_cloud_runs_its_own_plugin() -> None:
     with pytest.raises(ValueError, match=r"device_plugin\.time_slicing_replicas: .*got 4"):
         render(layer={"manages_device_plugin": True, "device_plugin": {"time_slicing_replicas": 4}})

@@ -345,3 +345,34 @@ def test_every_triton_pod_in_the_stack_is_hardened_and_budgeted(name):
         probe = triton["startupProbe"]
         assert probe["periodSeconds"] * probe["failureThreshold"] >= 180
         assert math.isfinite(probe["failureThreshold"])
+
+
+@pytest.mark.parametrize(("cluster", "message"), [
+    ({"provider": "default", "storage_class": "encrypted"}, r"cluster\.provider: expected an explicit pulumi_kubernetes"),
+    ({"storage_class": "encrypted"}, r"cluster\.provider: required"),
+    ({"provider": None, "storage_class": "encrypted", "zone": "x"}, r"cluster\.provider: required"),
+])
+def test_a_workload_refuses_a_cluster_without_an_explicit_provider_before_registering_anything(cluster, message):
+    from llm_infra.config import ConfigError
+
+    registered: list[str] = []
+    with pytest.raises(ConfigError, match=message):
+        run_program(lambda: TritonLlmWorkload("llama", {"model": MODEL, "cluster": cluster}),
+                    on_register=registered.append)
+    assert registered == []
+
+
+def test_a_workload_refuses_an_unknown_cluster_key_and_annotations_beside_an_identity_binder():
+    from llm_infra.config import ConfigError
+
+    def program(args: dict, **kwargs) -> None:
+        provider = k8s.Provider("cluster-k8s", kubeconfig="kubeconfig")
+        TritonLlmWorkload("llama", {"model": MODEL, **args, "cluster": {"provider": provider,
+                                                                        "storage_class": "encrypted",
+                                                                        **args.pop("cluster", {})}}, **kwargs)
+
+    with pytest.raises(ConfigError, match=r"cluster\.zone: unknown key"):
+        run_program(lambda: program({"cluster": {"zone": "x"}}))
+    with pytest.raises(ConfigError, match=r"service_account_annotations: expected to be left out when bind_identity"):
+        run_program(lambda: program({"service_account_annotations": {"a": "b"}},
+                                    bind_identity=lambda request, opts: WorkloadIdentity()))

@@ -68,7 +68,11 @@ class GpuSoftwareLayer(pulumi.ComponentResource):
         if not isinstance(provider, k8s.Provider):
             raise ConfigError(f"provider: expected an explicit pulumi_kubernetes.Provider, got {type(provider).__name__}")
         plugin_config = validate_spec(DevicePluginConfig, args.get("device_plugin", {}), field="device_plugin")
-        manages_device_plugin = bool(args.get("manages_device_plugin", False))
+        flags = {k: args.get(k, False) for k in ("manages_device_plugin", "manages_gpu_metrics")}
+        for key, value in flags.items():
+            if not isinstance(value, bool):
+                raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        manages_device_plugin = flags["manages_device_plugin"]
         gpu_node_label = args.get("gpu_node_label", DEFAULT_GPU_POOL_LABEL)
         if manages_device_plugin and plugin_config.time_slicing_replicas is not None:
             # The cloud's own plugin would silently ignore our time-slicing: say so before anything is built.
@@ -93,7 +97,7 @@ class GpuSoftwareLayer(pulumi.ComponentResource):
 
         dcgm_namespace: pulumi.Output[str | None] = pulumi.Output.from_input(None)
         # Where the cloud collects DCGM metrics itself, a second exporter would only compete for the GPUs' counters.
-        if args.get("dcgm_exporter", True) and not args.get("manages_gpu_metrics", False):
+        if args.get("dcgm_exporter", True) and not flags["manages_gpu_metrics"]:
             namespace = TenantNamespace(
                 f"{name}-gpu-system",
                 {
