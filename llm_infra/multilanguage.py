@@ -25,6 +25,8 @@ from typing import Any
 
 import pulumi
 
+from .extras import CLOUD_EXTRAS, installed, missing_extra
+
 PACKAGE_NAME = "llm-infra"
 
 # Every public component, by the module that defines it.
@@ -60,9 +62,20 @@ HOSTED: dict[str, str] = {
 }
 
 
+def extra_of(name: str) -> str | None:
+    """The extra a hosted component's cloud SDK comes from (`llm_infra.aws.*` -> `aws`); None for the base install."""
+    folder = HOSTED[name].split(".")[1]
+    return folder if folder in CLOUD_EXTRAS else None
+
+
 def hosted_components() -> list[type[pulumi.ComponentResource]]:
-    """The component classes the package serves (imports every cloud SDK)."""
-    return [getattr(importlib.import_module(module), name) for name, module in HOSTED.items()]
+    """The component classes the package serves: the base ones, and each cloud's whose extra is installed.
+
+    A cloud's modules (and its SDK) are imported only when its extra is installed, so the
+    plugin starts from `pip install llm-infra` alone.
+    """
+    return [getattr(importlib.import_module(module), name) for name, module in HOSTED.items()
+            if extra_of(name) is None or installed(extra_of(name))]
 
 
 def _whole(value: Any, prop: Any, path: str) -> Any:
@@ -92,6 +105,13 @@ def provider(version: str = "0.0.0") -> Any:
     from pulumi.provider.experimental.component import ComponentProvider
 
     class Provider(ComponentProvider):
+        def construct(self, name, resource_type, inputs, options=None):  # type: ignore[no-untyped-def]
+            component = resource_type.rsplit(":", 1)[-1]
+            extra = extra_of(component) if component in HOSTED else None
+            if extra is not None and not installed(extra):
+                raise ValueError(missing_extra(extra, resource_type))
+            return super().construct(name, resource_type, inputs, options)
+
         def map_input_properties(self, inputs, properties, mapping, component_name, property_path):  # type: ignore[no-untyped-def]
             mapped = super().map_input_properties(inputs, properties, mapping, component_name, property_path)
             for schema_name, prop in properties.items():

@@ -43,7 +43,8 @@ def find_project(start: Path | None = None) -> Project:
     for candidate in (here, *here.parents):
         spec = candidate / "Pulumi.yaml"
         if spec.is_file():
-            data = yaml.safe_load(spec.read_text())
+            with spec.open() as stream:  # a stream's name goes into a YAML error's mark
+                data = yaml.safe_load(stream)
             name = data["name"]
             secrets = {
                 key if ":" in key else f"{name}:{key}"
@@ -72,7 +73,8 @@ def stack_config(name: str, project: Project | None = None) -> tuple[dict[str, A
     path = project.stack_config_dir / f"Pulumi.{name}.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"stack {name!r}: expected {path}, which does not exist; stacks: {stack_names(project)}")
-    data = yaml.safe_load(path.read_text()) or {}
+    with path.open() as stream:  # a stream's name goes into a YAML error's mark
+        data = yaml.safe_load(stream) or {}
     config: dict[str, Any] = {}
     secret_keys = set(project.declared_secrets)
     for key, value in (data.get("config") or {}).items():
@@ -219,10 +221,10 @@ def policy_report(violations: list[Violation]) -> list[str]:
 
 def parsed_config(name: str, project: Project | None = None):
     """The stack's validated StackConfig (secrets left out: they are never read offline)."""
-    from .config import parse_stack_config
+    from .config import CONFIG_NAMESPACE, parse_stack_config
 
     config, secret_keys = stack_config(name, project)
-    prefix = f"{(project or find_project()).name}:"
+    prefix = f"{CONFIG_NAMESPACE}:"
     return parse_stack_config({k[len(prefix):]: v for k, v in config.items()
                                if k.startswith(prefix) and k not in secret_keys})
 

@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 from . import versions
 from .config import ConfigError, StackConfig, StackConfigSpec, validate_spec
 from .contract import ClusterContract
+from .extras import CLOUD_EXTRAS, installed, missing_extra
 from .kubernetes.gpu_layer import GpuSoftwareLayer
 from .kubernetes.tenant_namespace import TenantNamespace
 from .planning.stack import plan_stack
@@ -71,6 +72,8 @@ class LlmPlatform(pulumi.ComponentResource):
             )
         if cluster is None and config.cloud == "existing" and args.get("kubeconfig") is None:
             raise ConfigError("kubeconfig: expected the existing cluster's kubeconfig as a Pulumi secret, got nothing")
+        if cluster is None and config.cloud in CLOUD_EXTRAS and not installed(config.cloud):
+            raise ConfigError(missing_extra(config.cloud, f"cloud: {config.cloud}"))
         super().__init__("llm-infra:index:LlmPlatform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 

@@ -34,7 +34,7 @@ REPO_ROOT = TESTS_DIR.parent
 CRD_FIXTURES = TESTS_DIR / "fixtures" / "crds"
 CHECKOV_VERSION = "3.3.30"
 CHECKOV_SETUP_HINT = (
-    "create it as .ci/run does (scripts/setup.sh): "
+    "create it as .ci/run does (scripts/setup-test.sh): "
     f"python -m venv .venv-checkov && .venv-checkov/bin/pip install checkov=={CHECKOV_VERSION}; "
     "or set LLM_INFRA_CHECKOV to a checkov executable"
 )

@@ -12,7 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llm_infra.config import ConfigError, parse_stack_config
-from llm_infra.plan import find_project, run_stack, run_stack_program, stack_config, stack_names
+from llm_infra.plan import find_project, run_stack, run_stack_program, stack_config
+
+from _stacks import STACKS
 
 VALID: dict[str, Any] = {
     "cloud": "existing",
@@ -56,7 +58,7 @@ def test_the_reference_configs_are_valid():
     assert parse_stack_config(VALID_AWS).cloud == "aws"
 
 
-@pytest.mark.parametrize("name", stack_names())
+@pytest.mark.parametrize("name", STACKS)
 def test_every_shipped_stack_file_is_valid(name):
     config, secret_keys = stack_config(name)
     raw = {k.split(":", 1)[1]: v for k, v in config.items() if k not in secret_keys}
@@ -198,6 +200,6 @@ def test_hostile_config_is_rejected_naming_the_field_before_any_resource(mutatio
 
 
 def test_stack_files_are_plain_yaml_mappings():
-    for name in stack_names():
+    for name in STACKS:
         data = yaml.safe_load((find_project().stack_config_dir / f"Pulumi.{name}.yaml").read_text())
         assert set(data) == {"config"}

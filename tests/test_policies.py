@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 import pytest
 
-from llm_infra.plan import policy_violations, stack_names
+from llm_infra.plan import policy_violations
 from llm_infra.policies import MANDATORY, Context, Resource, all_rules, evaluate
 from llm_infra.policies.pulumi_options import credential_outputs_are_secret
 
-from _stacks import stack
+from _stacks import STACKS, stack
 
 
 def resources_of(name: str) -> list[Resource]:
@@ -20,7 +20,7 @@ def resources_of(name: str) -> list[Resource]:
             for r in stack(name).resources]
 
 
-@pytest.mark.parametrize("name", stack_names())
+@pytest.mark.parametrize("name", STACKS)
 def test_every_stack_passes_every_mandatory_rule(name):
     violations = [v for v in policy_violations(name, stack(name)) if v.enforcement == MANDATORY]
     assert violations == []

@@ -14,7 +14,7 @@ POLICY_PYTHON = os.environ.get("LLM_INFRA_POLICY_PYTHON", str(ROOT / ".venv-poli
 
 def test_policy_pack_translation_in_its_own_environment(tmp_path):
     assert os.path.exists(POLICY_PYTHON), (
-        f"{POLICY_PYTHON} is missing: create it as scripts/setup.sh does "
+        f"{POLICY_PYTHON} is missing: create it as scripts/setup-test.sh does "
         "(python -m venv .venv-policy && .venv-policy/bin/pip install -r policy/requirements.txt pytest)"
     )
     assert main(["plan", "existing", "--out", str(tmp_path), "--project", str(ROOT)]) == 0

