@@ -462,3 +462,34 @@ def test_yaml_example_builds_under_the_mock_engine_through_the_package_provider(
     assert {r.type for r in result.resources if r.type.startswith("llm-infra:")} == {
         TOKEN.format(r["type"].rsplit(":", 1)[-1]) for r in program["resources"].values()} | {
         TOKEN.format(n) for n in ("NvidiaDevicePlugin", "DcgmExporter", "TenantNamespace")}
+
+
+def test_with_the_base_install_the_plugin_serves_the_kubernetes_layer_and_names_the_extra_for_a_cloud(tmp_path):
+    # The base install has no cloud SDK: a subprocess in which none can be imported.
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _Hide:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('pulumi_aws', 'pulumi_gcp', 'pulumi_azure_native'):\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, _Hide())\n")
+    code = (
+        "import json, sys\n"
+        "from llm_infra import multilanguage\n"
+        "p = multilanguage.provider('0.0.0')\n"
+        "print(json.dumps(sorted(json.loads(p.schema)['resources'])))\n"
+        "try:\n"
+        "    p.construct('eks', 'llm-infra:index:EksCluster', {})\n"
+        "except ValueError as exc:\n"
+        "    print(exc)\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('pulumi_aws', 'pulumi_gcp', 'pulumi_azure'))))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env={**__import__("os").environ, "PYTHONPATH": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    served, refusal, imported = proc.stdout.splitlines()
+    base = {n for n in multilanguage.HOSTED if multilanguage.extra_of(n) is None}
+    assert set(json.loads(served)) == {TOKEN.format(n) for n in base}
+    assert refusal == ("llm-infra:index:EksCluster needs llm-infra's aws extra (pulumi_aws is not installed): "
+                       "pip install 'llm-infra[aws]'")
+    assert imported == "[]"
