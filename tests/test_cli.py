@@ -257,3 +257,14 @@ def test_the_library_tests_enumerate_only_the_shipped_stacks(tmp_path):
                            "-k", "matrix or one_job_per_stack or ci_guide"], cwd=copy, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def test_the_readme_and_every_example_say_how_to_install_this_release():
+    tag = f"@v{llm_infra.__version__}"
+    readme = (ROOT / "README.md").read_text()
+    assert f'pip install "llm-infra[aws] @ git+$REPO{tag}"' in readme
+    for path in sorted((ROOT / "examples").glob("*/README.md")):
+        text = path.read_text()
+        lines = [line for line in text.splitlines() if "pip install" in line or "pulumi package add" in line]
+        assert lines and all(tag in line for line in lines), (path, lines)
+        assert not re.search(r"pip install (\")?llm-infra(\[\w+\])?(\")?\s", text), path

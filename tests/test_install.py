@@ -161,3 +161,24 @@ def test_a_git_install_of_the_tag_inits_a_project_that_plans_its_stack(clone, no
     version = subprocess.run([str(work / ".venv" / "bin" / "llm-infra"), "--version"], capture_output=True, text=True)
     assert version.stdout.strip() == f"llm-infra {VERSION}"
     assert "nvidia-pytriton" not in installed(work / ".venv")
+
+
+@pytest.mark.parametrize("platform", ["macosx_11_0_arm64", "macosx_12_0_x86_64", "manylinux2014_x86_64"])
+def test_the_first_commands_dependencies_have_wheels_for_macos_and_older_linux(platform, tmp_path):
+    # What `pip install ".[aws]"` resolves to on a Mac or a glibc 2.17+ Linux (Amazon Linux 2023,
+    # RHEL 9, Ubuntu 20.04): wheels only, so nothing is compiled and nothing needs a GPU.
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = [*project["dependencies"], *project["optional-dependencies"]["aws"]]
+    report = tmp_path / "report.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--dry-run", "--ignore-installed", "--only-binary=:all:",
+         "--platform", platform, "--python-version", "3.11", "--implementation", "cp", "--target",
+         str(tmp_path / "target"), "--report", str(report), *requirements],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    wheels = [item["download_info"]["url"].rsplit("/", 1)[-1] for item in json.loads(report.read_text())["install"]]
+    assert wheels and all(w.endswith(".whl") for w in wheels), wheels
+    names = {re.sub(r"[-_.]+", "-", w.split("-")[0]).lower() for w in wheels}
+    assert "pulumi-aws" in names and not names & {"nvidia-pytriton", "pytest"}, names
