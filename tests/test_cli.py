@@ -267,4 +267,4 @@ def test_the_readme_and_every_example_say_how_to_install_this_release():
         text = path.read_text()
         lines = [line for line in text.splitlines() if "pip install" in line or "pulumi package add" in line]
         assert lines and all(tag in line for line in lines), (path, lines)
-        assert not re.search(r"pip install (\")?llm-infra(\[\w+\])?(\")?\s", text), path
+        assert not re.search(r'pip install ("llm-infra(\[\w+\])?"|llm-infra(\[\w+\])?)(\s|$)', text, re.M), path
