@@ -82,6 +82,8 @@ def create_project(directory: Path, requirement: str | None = None) -> list[str]
         target.write_bytes(content)
     return [
         f"created {directory}: Pulumi.yaml, requirements.txt ({requirement}), stacks/ (dev), .github/workflows/",
-        f"next: cd {directory}; .venv/bin/llm-infra plan dev (a new virtualenv: "
-        "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt)",
+        f"next: cd {directory} && "
+        + ("" if (directory / ".venv" / "bin" / "llm-infra").exists()
+           else "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && ")
+        + ".venv/bin/llm-infra plan dev",
     ]
