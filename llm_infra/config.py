@@ -777,7 +777,8 @@ class StackConfig(_Strict):
 
 def _aws_problems(config: StackConfig) -> list[str]:
     """What AWS cannot build from this config (checked before anything is registered)."""
-    from .aws.instance_types import check_instance_type
+    from .aws.facts import tenancy_problem
+    from .aws.instance_types import check_instance_type, default_instance_type
 
     aws = config.aws or AwsConfig()
     problems: list[str] = []
@@ -794,11 +795,13 @@ def _aws_problems(config: StackConfig) -> list[str]:
         bad = check_instance_type(pool.gpu, pool.gpus_per_node, pool.instance_type)
         if bad is not None:
             problems.append(f"{where}.{bad[0]}: {bad[1]}")
-        # EC2: "The host tenancy is not supported for Spot Instances" (API SpotPlacement).
-        # Dedicated Instances do run as Spot, so dedicated + spot is allowed.
-        if pool.spot and config.isolation == "dedicated" and aws.dedicated_tenancy == "host":
-            problems.append(f"{where}.spot: expected false: EC2 runs no Spot Instances on Dedicated Hosts "
-                            "(aws.dedicated_tenancy 'host'), got true")
+        # Tenancy x capacity type x size, from the sourced table (aws/facts.py).
+        instance_type = pool.instance_type or default_instance_type(pool.gpu, pool.gpus_per_node)
+        tenancy = aws.dedicated_tenancy if config.isolation == "dedicated" else "default"
+        if bad is None and instance_type is not None:
+            unsupported = tenancy_problem(instance_type, tenancy=tenancy, spot=pool.spot)
+            if unsupported is not None:
+                problems.append(f"{where}.{unsupported[0]}: {unsupported[1]}")
         for j, zone in enumerate(pool.zones or []):
             if zone not in zones:
                 problems.append(f"{where}.zones[{j}]: expected one of the stack's zones {zones}, got {zone!r}")

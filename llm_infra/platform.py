@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 from . import versions
 from .config import ConfigError, StackConfig, StackConfigSpec, validate_spec
+from .fit import check_fit
 from .contract import ClusterContract
 from .kubernetes.gpu_layer import GpuSoftwareLayer
 from .kubernetes.tenant_namespace import TenantNamespace
@@ -71,6 +72,9 @@ class LlmPlatform(pulumi.ComponentResource):
             )
         if cluster is None and config.cloud == "existing" and args.get("kubeconfig") is None:
             raise ConfigError("kubeconfig: expected the existing cluster's kubeconfig as a Pulumi secret, got nothing")
+        if cluster is None:
+            # Every replica must fit a node of its pool (the cloud's reservations, our DaemonSets).
+            check_fit(config)
         super().__init__("llm-infra:index:LlmPlatform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
