@@ -102,6 +102,22 @@ def test_key_is_protected_and_retained(name):
 
 
 @pytest.mark.parametrize("name", AWS_STACKS)
+def test_the_cluster_creator_may_create_the_eks_grant_without_grant_is_for_aws_resource(name):
+    # EKS User Guide: CreateCluster does not support kms:GrantIsForAWSResource; with it as the only
+    # CreateGrant the deployer has, creating the cluster with secrets encryption fails.
+    cfg = config(name)
+    doc = policy(plain(name).one(KEY).inputs["policy"])
+    deployer = cfg.aws.admin_principal_arns[0]
+    usable = [s for s in doc["Statement"] if "kms:CreateGrant" in actions(s)
+              and "kms:GrantIsForAWSResource" not in json.dumps(s.get("Condition", {}))
+              and deployer in s.get("Condition", {}).get("ArnEquals", {}).get("aws:PrincipalArn", [])]
+    assert len(usable) == 1, doc
+    assert "kms:DescribeKey" in actions(usable[0])
+    assert usable[0]["Principal"] == {"AWS": f"arn:aws:iam::{cfg.aws.account_id}:root"}
+    assert sorted(usable[0]["Condition"]["ArnEquals"]["aws:PrincipalArn"]) == sorted(cfg.aws.admin_principal_arns)
+
+
+@pytest.mark.parametrize("name", AWS_STACKS)
 def test_key_policy_names_its_principals_and_no_wildcards(name):
     cfg = config(name)
     account = cfg.aws.account_id

@@ -167,6 +167,15 @@ def gp3_iops_for(throughput_mib_s: int) -> int:
     return max(GP3_BASELINE_IOPS, math.ceil(throughput_mib_s / GP3_MIB_S_PER_IOPS))
 
 
+# --- KMS key policy for EKS secrets encryption ----------------------------------------------
+
+CREATE_CLUSTER_GRANT_SOURCE = Source(
+    "https://docs.aws.amazon.com/eks/latest/userguide/create-cluster.html",
+    "Secrets encryption: make sure kms:DescribeKey and kms:CreateGrant are permitted on the key policy for the "
+    "principal that calls create-cluster; Amazon EKS does not support the key policy condition "
+    "kms:GrantIsForAWSResource, and creating a cluster will not work if it is in the key policy statement.")
+
+
 # --- what EKS leaves to us -------------------------------------------------------------------
 
 MANAGES_DEVICE_PLUGIN = False
