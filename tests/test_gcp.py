@@ -123,6 +123,28 @@ def test_key_is_protected_and_retained(name):
 
 
 @pytest.mark.parametrize("name", GCP_STACKS)
+def test_the_storage_agent_comes_from_the_provider_lookup_that_creates_it(name, monkeypatch):
+    # A fresh project has no Cloud Storage agent until it is first looked up: an e-mail spelled by
+    # hand names an account that does not exist, and the key binding fails. The stack asks the
+    # provider (storage.projects.serviceAccount.get), and binds whatever that answers.
+    calls: list[tuple[str, dict]] = []
+
+    def call(self, args):
+        calls.append((args.token, dict(args.args)))
+        if args.token == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount":
+            return {"emailAddress": "looked-up-agent@gs-project-accounts.iam.gserviceaccount.com"}
+        return {}
+
+    monkeypatch.setattr(harness._Mocks, "call", call)
+    result = run_stack(name)
+    lookups = [a for t, a in calls if t == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount"]
+    assert [a.get("project") for a in lookups] == [config(name).gcp.project_id]
+    members = result.one(KEY_BINDING).inputs["members"]
+    assert "serviceAccount:looked-up-agent@gs-project-accounts.iam.gserviceaccount.com" in members
+    assert not any("@gs-project-accounts" in m and "looked-up-agent" not in m for m in members)
+
+
+@pytest.mark.parametrize("name", GCP_STACKS)
 def test_exactly_the_three_service_agents_may_use_the_key(name):
     result = plain(name)
     number = config(name).gcp.project_number
