@@ -630,6 +630,8 @@ class AzureConfig(_Strict):
     """Key Vault SKU, premium or standard: premium keeps the key in an HSM (RSA-HSM). Defaults to premium."""
     key_rotation_days: int = Field(default=180, ge=28, le=730)
     """Key Vault rotates the key (a new version) this many days after each version is created. Defaults to 180."""
+    log_retention_days: int = Field(default=365, ge=30, le=730)
+    """Days the Log Analytics workspace keeps the AKS control-plane logs (kube-audit, kube-audit-admin, guard, ...), 30-730. Defaults to 365."""
     disk_sku: Literal["Premium_LRS", "Premium_ZRS", "PremiumV2_LRS"] = "Premium_LRS"
     """Managed-disk SKU of the model-cache StorageClass: Premium_LRS, Premium_ZRS or PremiumV2_LRS. Defaults to Premium_LRS."""
     shared_host_gpu_pools: list[str] = Field(default_factory=list)

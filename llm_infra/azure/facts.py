@@ -105,6 +105,27 @@ def premium_read_mib_s(size_gib: int) -> float:
     return mb_s * 1e6 / 2**20
 
 
+# --- the AKS control-plane identity and logs ------------------------------------------------
+
+DISK_ENCRYPTION_SET_ROLE = "Reader"
+DISK_ENCRYPTION_SET_ROLE_SOURCE = Source(
+    "https://learn.microsoft.com/azure/aks/azure-disk-customer-managed-keys",
+    "Bring your own keys with Azure managed disks in AKS: with a user-assigned control-plane identity, the "
+    "cluster identity needs Reader access to the DiskEncryptionSet.")
+CONTROL_PLANE_LOG_CATEGORIES: tuple[str, ...] = (
+    "kube-apiserver", "kube-audit", "kube-audit-admin", "kube-controller-manager", "kube-scheduler",
+    "cluster-autoscaler", "guard")
+CONTROL_PLANE_LOGS_SOURCE = Source(
+    "https://learn.microsoft.com/azure/aks/monitor-aks-reference#resource-logs",
+    "Microsoft.ContainerService/managedClusters resource log categories: kube-apiserver, kube-audit, "
+    "kube-audit-admin, kube-controller-manager, kube-scheduler, cluster-autoscaler, cloud-controller-manager, "
+    "guard, csi-*; none is collected until a diagnostic setting routes it (AKS monitoring: 'Resource logs "
+    "aren't collected and stored until you create a diagnostic setting').")
+LOG_ANALYTICS_RETENTION_SOURCE = Source(
+    "https://learn.microsoft.com/azure/azure-monitor/logs/data-retention-configure",
+    "Log Analytics workspace interactive retention: 30 to 730 days.")
+
+
 MANAGES_DEVICE_PLUGIN = False
 """AKS installs the NVIDIA driver but not the device plugin on GPU node pools: the stack deploys it."""
 MANAGES_GPU_METRICS = False
