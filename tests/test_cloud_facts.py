@@ -188,3 +188,64 @@ def test_shipped_stacks_have_no_fit_problems(name):
     for m in config(name).models:
         cpu, memory, ephemeral = replica_requests(m)
         assert cpu >= 1000 and memory >= 1024 and ephemeral > 0
+
+
+# --- 15.9: the model cache reads at the rate the startup budget assumes, on every cloud -------------
+
+def _statefulsets(name: str):
+    return {r.inputs["metadata"]["name"]: r for r in stack(name).resources
+            if r.type == "kubernetes:apps/v1:StatefulSet"}
+
+
+def _storage_class(name: str) -> dict:
+    [sc] = [r.inputs for r in stack(name).resources if r.type == "kubernetes:storage.k8s.io/v1:StorageClass"
+            and r.inputs["metadata"]["name"].startswith("llm-")]
+    return sc
+
+
+def _documented_rate(name: str, model) -> float:
+    """The cache volume's read rate from the plan's StorageClass and PVC size, by the clouds' documents."""
+    sc = _storage_class(name)
+    size = model.effective_cache_size_gib
+    params = sc["parameters"]
+    if sc["provisioner"] == "ebs.csi.aws.com":
+        assert params["type"] == "gp3"
+        rate = float(params.get("throughput", aws_facts.GP3_BASELINE_MIB_S))
+        assert int(params.get("iops", aws_facts.GP3_BASELINE_IOPS)) * aws_facts.GP3_MIB_S_PER_IOPS >= rate
+        return rate
+    if sc["provisioner"] == "pd.csi.storage.gke.io":
+        return gcp_facts.pd_read_mib_s(params["type"], size)
+    if params["skuName"] == "PremiumV2_LRS":
+        return float(params.get("DiskMBpsReadWrite", 125)) * 1e6 / 2**20
+    return azure_facts.premium_read_mib_s(size)
+
+
+@pytest.mark.parametrize("name", CLOUD_STACKS)
+def test_the_startup_budget_reads_the_weights_at_the_cache_volumes_real_rate(name):
+    c = config(name)
+    sets = _statefulsets(name)
+    for m in c.models:
+        rate = _documented_rate(name, m)
+        pod = sets[m.name].inputs["spec"]["template"]
+        budget = int(pod["metadata"]["annotations"]["llm-infra.io/max-load-seconds"])
+        assert budget == m.load_budget_seconds(rate), (m.name, rate, budget)
+        claim = sets[m.name].inputs["spec"]["volumeClaimTemplates"][0]["spec"]
+        assert claim["resources"]["requests"]["storage"] == f"{m.effective_cache_size_gib}Gi"
+        [triton] = [x for x in pod["spec"]["containers"] if x["name"] == "triton"]
+        probe = triton["startupProbe"]
+        assert probe["periodSeconds"] * probe["failureThreshold"] >= budget
+
+
+@pytest.mark.parametrize("name", ["dev", "staging", "prod"])
+def test_gp3_caches_are_provisioned_at_the_budgets_rate_not_the_125_mib_s_default(name):
+    params = _storage_class(name)["parameters"]
+    assert params["throughput"] == "200" and params["iops"] == "3000"
+
+
+def test_a_premium_ssd_cache_that_reads_slower_gets_a_longer_budget():
+    c = config("azure-prod")
+    [big] = [m for m in c.models if m.name == "llama-3-70b"]
+    budget = int(_statefulsets("azure-prod")["llama-3-70b"].inputs["spec"]["template"]["metadata"]["annotations"][
+        "llm-infra.io/max-load-seconds"])
+    # 1 TiB Premium SSD (P30): 200 MB/s = 190.7 MiB/s, below the 200 MiB/s the default budget assumes.
+    assert budget == big.load_budget_seconds(200e6 / 2**20) > big.load_budget_seconds(200)

@@ -26,6 +26,7 @@
 
 import base64
 import json
+import math
 from collections.abc import Sequence
 from typing import Any, NotRequired, TypedDict
 
@@ -35,7 +36,8 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from .. import versions
-from .facts import CONTROL_PLANE_LOG_CATEGORIES, DISK_ENCRYPTION_SET_ROLE
+from ..config import CACHE_READ_MIB_S
+from .facts import CONTROL_PLANE_LOG_CATEGORIES, DISK_ENCRYPTION_SET_ROLE, PREMIUM_V2_BASELINE_IOPS
 from .naming import AKS_SERVER_APP_ID, after, assignment_name, resource_id, role_definition_id
 
 STORAGE_CLASS = "llm-encrypted-premium"
@@ -282,6 +284,10 @@ class AksCluster(pulumi.ComponentResource):
                 # No SAS export or import of the disks over the network.
                 "networkAccessPolicy": "DenyAll",
                 "fsType": "ext4",
+                # Premium SSD v2 is provisioned at the rate the startup budget reads (MB/s, decimal).
+                **({"DiskIOPSReadWrite": str(PREMIUM_V2_BASELINE_IOPS),
+                    "DiskMBpsReadWrite": str(math.ceil(CACHE_READ_MIB_S * 2**20 / 1e6))}
+                   if args.get("disk_sku", "Premium_LRS") == "PremiumV2_LRS" else {}),
             },
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,
