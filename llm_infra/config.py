@@ -850,6 +850,7 @@ def _aws_problems(config: StackConfig) -> list[str]:
 
 def _gcp_problems(config: StackConfig) -> list[str]:
     """What GKE cannot build from this config (checked before anything is registered)."""
+    from .gcp.facts import gpu_zone_problem
     from .gcp.machine_types import check_machine_type
     from .gcp.naming import default_model_bucket
 
@@ -873,6 +874,12 @@ def _gcp_problems(config: StackConfig) -> list[str]:
         for j, zone in enumerate(pool.zones or []):
             if zone not in zones:
                 problems.append(f"{where}.zones[{j}]: expected one of the stack's zones {zones}, got {zone!r}")
+        if bad is None:
+            for j, zone in enumerate(pool.zones or zones):
+                offered = gpu_zone_problem(pool.gpu, zone)
+                if offered is not None:
+                    field = f"zones[{j}]" if pool.zones else f"zones (gcp.zones[{j}])"
+                    problems.append(f"{where}.{field}: {offered}")
         if config.production and len(set(pool.zones or zones)) < 2:
             problems.append(f"{where}.zones: expected at least 2 zones in a production stack, got {pool.zones or zones!r}")
     # The stack creates one model bucket and scopes each model's service account to its prefix.
@@ -944,6 +951,7 @@ def _capacity_problems(where: str, model: ModelConfig, pool: GpuPoolConfig) -> l
 
 def _azure_problems(config: StackConfig) -> list[str]:
     """What Azure cannot build from this config (checked before anything is registered)."""
+    from .azure.facts import ENCRYPTION_AT_HOST, ENCRYPTION_AT_HOST_SOURCE
     from .azure.vm_sizes import check_vm_size, default_vm_size, dedicated_host_problem
 
     if config.azure is None:
@@ -964,6 +972,10 @@ def _azure_problems(config: StackConfig) -> list[str]:
             problems.append(f"{where}.{bad[0]}: {bad[1]}")
             continue
         size = pool.instance_type or default_vm_size(pool.gpu, pool.gpus_per_node) or ""
+        if size not in ENCRYPTION_AT_HOST:
+            # Every GPU pool turns on encryption at host (SECURITY.md 25); a size without it fails at create.
+            problems.append(f"{where}.instance_type: expected a VM size that supports encryption at host "
+                            f"({ENCRYPTION_AT_HOST_SOURCE.url}), got {size!r}")
         if config.isolation == "dedicated" and pool.name not in az.shared_host_gpu_pools:
             why = dedicated_host_problem(size)
             if why is not None:

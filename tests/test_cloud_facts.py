@@ -249,3 +249,39 @@ def test_a_premium_ssd_cache_that_reads_slower_gets_a_longer_budget():
         "llm-infra.io/max-load-seconds"])
     # 1 TiB Premium SSD (P30): 200 MB/s = 190.7 MiB/s, below the 200 MiB/s the default budget assumes.
     assert budget == big.load_budget_seconds(200e6 / 2**20) > big.load_budget_seconds(200)
+
+
+def test_an_azure_size_without_an_encryption_at_host_row_is_refused(monkeypatch):
+    monkeypatch.setattr(azure_facts, "ENCRYPTION_AT_HOST", frozenset())
+    problems = rejected("azure-dev", lambda raw: None)
+    assert problems == ["gpu_pools[0].instance_type: expected a VM size that supports encryption at host "
+                        f"({azure_facts.ENCRYPTION_AT_HOST_SOURCE.url}), got 'Standard_NC24ads_A100_v4'"]
+
+
+def test_a_gpu_pool_in_a_zone_that_does_not_offer_its_gpu_is_refused():
+    # gcp-prod on b01c788 put its H100 pool in europe-west4-a, where Compute Engine offers no A3 High.
+    def zone_a(raw):
+        raw["llm-infra:gcp"]["zones"] = ["europe-west4-a", "europe-west4-b"]
+        for pool in raw["llm-infra:gpu_pools"]:
+            pool["zones"] = ["europe-west4-a", "europe-west4-b"]
+    problems = rejected("gcp-prod", zone_a)
+    assert problems == [
+        "gpu_pools[1].zones[0]: expected a zone of europe-west4 that offers nvidia-h100-80gb machines "
+        f"(['europe-west4-b', 'europe-west4-c']; {gcp_facts.GPU_ZONES_SOURCE.url}), got 'europe-west4-a'"]
+
+
+def test_a_region_without_zone_rows_is_refused_not_guessed():
+    def elsewhere(raw):
+        raw["llm-infra:region"] = "asia-east1"
+        raw["llm-infra:gcp"]["zones"] = ["asia-east1-a", "asia-east1-b"]
+    problems = rejected("gcp-dev", elsewhere)
+    assert any(p.startswith("gpu_pools[0].zones (gcp.zones[0]): expected a zone of a region llm-infra has sourced "
+                            "GPU rows for") for p in problems), problems
+
+
+@pytest.mark.parametrize("name", [n for n in CLOUD_STACKS if n.startswith("gcp")])
+def test_every_gcp_pool_zone_offers_its_gpu(name):
+    c = config(name)
+    for p in c.gpu_pools:
+        for zone in p.zones or c.gcp.node_zones(c.region):
+            assert zone in gcp_facts.GPU_ZONES[p.gpu], (p.name, zone)

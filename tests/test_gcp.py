@@ -504,7 +504,8 @@ def test_machine_type_that_sole_tenant_nodes_cannot_run_isrejected():
 def test_the_same_gpu_runs_on_shared_hosts():
     raw, secret = stack_config("gcp-dev")
     raw = copy.deepcopy(raw)
-    raw["llm-infra:gpu_pools"][0].update(gpu="nvidia-h200-141gb", instance_type="a3-ultragpu-8g", gpus_per_node=8)
+    raw["llm-infra:gpu_pools"][0].update(gpu="nvidia-h200-141gb", instance_type="a3-ultragpu-8g", gpus_per_node=8,
+                                         zones=["europe-west4-a"])  # the only europe-west4 zone with A3 Ultra
     result = run_stack_program(raw, secret)
     assert gpu_pools(result)["l4"].inputs["nodeConfig"]["machineType"] == "a3-ultragpu-8g"
 
@@ -548,7 +549,7 @@ def test_wrong_cloud_uri_is_rejected_naming_the_model():
      "gcp.master_authorized_networks: expected"),
     ("gcp-dev", lambda raw: raw.pop("llm-infra:gcp"),
      "gcp: expected project_id, project_number and master_authorized_networks for cloud 'gcp', got nothing"),
-    ("gcp-prod", lambda raw: raw["llm-infra:gpu_pools"][0].update(zones=["europe-west4-a"]),
+    ("gcp-prod", lambda raw: raw["llm-infra:gpu_pools"][0].update(zones=["europe-west4-b"]),
      "gpu_pools[0].zones: expected at least 2 zones in a production stack"),
     ("gcp-prod", lambda raw: raw["llm-infra:gcp"].update(master_cidr="172.16.0.0/24"),
      "gcp.master_cidr: expected a /28"),

@@ -52,6 +52,40 @@ NO_SOLE_TENANT_SOURCE = Source(
     "https://cloud.google.com/compute/docs/nodes/sole-tenant-nodes#node_types",
     "No sole-tenant node type lists A3 Ultra (H200) or N1 with T4 GPUs.")
 
+# --- zones that offer each GPU ------------------------------------------------------------------
+
+GPU_ZONES_SOURCE = Source(
+    "https://github.com/skypilot-org/skypilot-catalog/blob/006059e0f18acb1341e22a27751e9f80df6ba92f/catalogs/v8/gcp/vms.csv",
+    "SkyPilot's machine-generated GCP catalog (the Compute Engine API's machine types per zone) at the commit "
+    "in the URL: the zones that list each GPU machine series, for the regions below. Google's own table: "
+    "https://cloud.google.com/compute/docs/gpus/gpu-regions-zones.")
+# GPU -> zones that offer its machine series, for the regions with rows (GPU_ZONE_REGIONS).
+GPU_ZONES: dict[str, frozenset[str]] = {
+    "nvidia-l4": frozenset({"europe-west4-a", "europe-west4-b", "europe-west4-c",
+                            "us-central1-a", "us-central1-b", "us-central1-c"}),
+    "nvidia-a100-40gb": frozenset({"europe-west4-a", "europe-west4-b",
+                                   "us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f"}),
+    "nvidia-a100-80gb": frozenset({"europe-west4-a", "us-central1-a", "us-central1-c"}),
+    "nvidia-h100-80gb": frozenset({"europe-west4-b", "europe-west4-c",
+                                   "us-central1-a", "us-central1-b", "us-central1-c"}),
+    "nvidia-h200-141gb": frozenset({"europe-west4-a", "us-central1-b"}),
+}
+GPU_ZONE_REGIONS = frozenset({"europe-west4", "us-central1"})
+
+
+def gpu_zone_problem(gpu: str, zone: str) -> str | None:
+    """Why `zone` cannot run `gpu` machines, or None; a region without rows is refused, not guessed."""
+    region = zone.rsplit("-", 1)[0]
+    if region not in GPU_ZONE_REGIONS:
+        return (f"expected a zone of a region llm-infra has sourced GPU rows for ({sorted(GPU_ZONE_REGIONS)}; "
+                f"add rows to llm_infra/gcp/facts.py GPU_ZONES from {GPU_ZONES_SOURCE.url}), got {zone!r}")
+    offered = sorted(z for z in GPU_ZONES.get(gpu, ()) if z.startswith(region + "-"))
+    if zone not in offered:
+        return (f"expected a zone of {region} that offers {gpu} machines ({offered}; {GPU_ZONES_SOURCE.url}), "
+                f"got {zone!r}")
+    return None
+
+
 # --- service agents that encrypt with the customer key ------------------------------------------
 
 SERVICE_AGENTS: dict[str, tuple[str, Source]] = {
