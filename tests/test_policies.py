@@ -245,7 +245,7 @@ def _aks_gpu_pool() -> Resource:
 
 def aks_open_to_the_internet(rs):
     cluster = _aks()
-    cluster.inputs["apiServerAccessProfile"].update(enablePrivateCluster=False, authorizedIpRanges=["0.0.0.0/0"])
+    cluster.inputs["apiServerAccessProfile"].update(enablePrivateCluster=False, authorizedIPRanges=["0.0.0.0/0"])
     return [*rs, cluster]
 
 
@@ -554,3 +554,14 @@ def test_aws_rules_stay_silent_on_values_unknown_at_preview():
         if r.type == "aws:s3/bucketVersioning:BucketVersioning":
             r.inputs["versioningConfiguration"] = unknown_string
     assert [v for v in evaluate(rs, Context(production=True)) if v.rule in AWS_RULES] == []
+
+
+def test_aks_public_api_server_limited_to_an_allowlist_passes():
+    # azure-native's key is authorizedIPRanges: a rule reading another spelling never sees the allowlist.
+    rs = resources_of("azure-prod")
+    cluster = _one(rs, "azure-native:containerservice:ManagedCluster")
+    cluster.inputs["apiServerAccessProfile"].update(enablePrivateCluster=False, authorizedIPRanges=["203.0.113.0/24"])
+    assert [v for v in evaluate(rs, Context()) if v.rule == "aks-api-server-private"] == []
+    cluster.inputs["apiServerAccessProfile"]["authorizedIPRanges"].append("0.0.0.0/0")
+    assert [v.message for v in evaluate(rs, Context()) if v.rule == "aks-api-server-private"] == [
+        "authorizedIPRanges contains 0.0.0.0/0: list the networks that may reach the API server"]

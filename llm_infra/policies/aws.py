@@ -495,7 +495,12 @@ def iam_no_wildcard_actions(r: Resource, _: Context) -> Iterator[str]:
         for i, p in enumerate(_list(r.inputs.get("inlinePolicies"))):
             for message in _wildcard_actions(_document(_get(p, "policy"))):
                 yield f"inlinePolicies[{i}]: {message}"
-    arns = _list(r.inputs.get("managedPolicyArns")) if r.type == ROLE else [r.inputs.get("policyArn")]
+    if r.type == ROLE:
+        arns = _list(r.inputs.get("managedPolicyArns"))
+    elif r.type in POLICY_ARN_ATTACHMENTS:
+        arns = [r.inputs.get("policyArn")]
+    else:
+        arns = []
     for arn in arns:
         if _aws_managed(arn) and _policy_name(arn) in ADMIN_POLICIES:
             yield f"do not attach {arn}: it allows every action; attach a policy that lists what is needed"

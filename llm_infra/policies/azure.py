@@ -34,7 +34,8 @@ def _false(value: Any) -> bool:
 def aks_api_server_private(r: Resource, _: Context) -> Iterator[str]:
     profile = _get(r.inputs, "apiServerAccessProfile") or {}
     private = profile.get("enablePrivateCluster")
-    ranges = profile.get("authorizedIpRanges")
+    # azure-native spells it authorizedIPRanges (ManagedClusterAPIServerAccessProfileArgs).
+    ranges = profile.get("authorizedIPRanges")
     if not known(private) and not known(ranges):
         if not isinstance(profile, Mapping) or not profile:
             yield "set apiServerAccessProfile: a private cluster or authorized IP ranges"
@@ -42,11 +43,11 @@ def aks_api_server_private(r: Resource, _: Context) -> Iterator[str]:
     if private is True:
         return
     if not isinstance(ranges, list) or not ranges:
-        yield "make the API server private (enablePrivateCluster) or limit it to authorizedIpRanges"
+        yield "make the API server private (enablePrivateCluster) or limit it to authorizedIPRanges"
         return
     for cidr in ranges:
         if isinstance(cidr, str) and cidr.strip().endswith("/0"):
-            yield f"authorizedIpRanges contains {cidr}: list the networks that may reach the API server"
+            yield f"authorizedIPRanges contains {cidr}: list the networks that may reach the API server"
 
 
 # --- 24: etcd KMS with the Key Vault key; user-assigned control-plane identity -----------------
