@@ -417,7 +417,63 @@ def model_bucket_unversioned(rs):
     return [*rs, *aws]
 
 
+# --- content of Kubernetes objects (kubernetes_content) ------------------------------------
+
+def ingress_from_every_namespace(rs):
+    policy = _find(rs, "NetworkPolicy", "llama-3-8b-triton")
+    policy.inputs["spec"]["ingress"][0]["from"][0]["namespaceSelector"] = {}
+    return rs
+
+
+def capability_added(rs):
+    _container(rs)["securityContext"]["capabilities"]["add"] = ["NET_ADMIN"]
+    return rs
+
+
+def host_port(rs):
+    _container(rs)["ports"][0]["hostPort"] = 8000
+    return rs
+
+
+def token_mounted(rs):
+    _triton(rs)["spec"]["automountServiceAccountToken"] = True
+    return rs
+
+
+def token_in_env(rs):
+    _container(rs)["env"].append({"name": "HF_TOKEN", "value": "hf_" + "x" * 34})
+    return rs
+
+
+def external_ips(rs):
+    _find(rs, "Service", "llama-3-8b").inputs["spec"]["externalIPs"] = ["203.0.113.10"]
+    return rs
+
+
+def ingress_object(rs):
+    service = _find(rs, "Service", "llama-3-8b")
+    meta = copy.deepcopy(service.inputs["metadata"])
+    backend = {"service": {"name": meta["name"], "port": {"number": 8000}}}
+    return [*rs, Resource("kubernetes:networking.k8s.io/v1:Ingress", service.name.replace("service", "ingress"), {
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta,
+        "spec": {"rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}]}})]
+
+
+def cluster_admin_binding(rs):
+    binding = next(r for r in resources_of("prod") if r.kind == "ClusterRoleBinding")
+    binding.inputs["roleRef"]["name"] = "cluster-admin"
+    return [*rs, binding]
+
+
 NEGATIVE: dict[str, Callable[[list[Resource]], list[Resource]]] = {
+    "network-policy-no-open-peers": ingress_from_every_namespace,
+    "no-added-capabilities": capability_added,
+    "no-host-ports-or-namespaces": host_port,
+    "service-account-token-not-mounted": token_mounted,
+    "secrets-not-in-env": token_in_env,
+    "services-no-external-ips": external_ips,
+    "no-ingress-objects": ingress_object,
+    "rbac-least-privilege": cluster_admin_binding,
     "gpu-taint-tolerated-only-by-gpu-workloads": tolerate_without_gpu,
     "containers-hardened": privileged,
     "triton-non-root-with-gpu-limits": root_triton,
@@ -565,3 +621,62 @@ def test_aks_public_api_server_limited_to_an_allowlist_passes():
     cluster.inputs["apiServerAccessProfile"]["authorizedIPRanges"].append("0.0.0.0/0")
     assert [v.message for v in evaluate(rs, Context()) if v.rule == "aks-api-server-private"] == [
         "authorizedIPRanges contains 0.0.0.0/0: list the networks that may reach the API server"]
+
+
+# --- more content checks on real plans --------------------------------------------------
+
+def _fired(rs, rule_id, production=False):
+    return [v.message for v in evaluate(rs, Context(production=production)) if v.rule == rule_id]
+
+
+def test_an_explicit_metadata_egress_fires_unless_it_is_gkes_metadata_server():
+    rs = resources_of("existing")
+    policy = _find(rs, "NetworkPolicy", "llama-3-8b-triton")
+    policy.inputs["spec"]["egress"].append({"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}],
+                                            "ports": [{"protocol": "TCP", "port": 80}]})
+    assert _fired(rs, "egress-blocks-node-metadata")
+    # GKE's stacks keep exactly that /32 for the GKE metadata server, annotated by the workload.
+    assert _fired(resources_of("gcp-prod"), "egress-blocks-node-metadata") == []
+
+
+@pytest.mark.parametrize("cidr", ["169.254.0.0/16", "128.0.0.0/1", "160.0.0.0/3"])
+def test_any_block_that_contains_the_metadata_address_fires(cidr):
+    rs = resources_of("existing")
+    _find(rs, "NetworkPolicy", "llama-3-8b-triton").inputs["spec"]["egress"][0]["to"] = [{"ipBlock": {"cidr": cidr}}]
+    assert _fired(rs, "egress-blocks-node-metadata")
+
+
+def test_an_egress_rule_without_peers_fires_both_content_rules():
+    rs = resources_of("existing")
+    del _find(rs, "NetworkPolicy", "llama-3-8b-triton").inputs["spec"]["egress"][0]["to"]
+    assert _fired(rs, "egress-blocks-node-metadata")
+    assert _fired(rs, "network-policy-no-open-peers")
+
+
+def test_triton_without_restricted_admin_apis_fires():
+    rs = resources_of("existing")
+    args = _container(rs)["args"]
+    _container(rs)["args"] = [a for a in args if not a.startswith("--grpc-restricted-protocol")]
+    assert _fired(rs, "triton-locked-down") == [
+        "restrict Triton's ['model-repository', 'model-config', 'shared-memory', 'statistics', 'trace', 'logging'] "
+        "APIs: --grpc-restricted-protocol=model-repository,model-config,shared-memory,statistics,trace,logging:"
+        "<header>=<key> (clients of a model never need them)"]
+
+
+def test_the_policy_knows_the_apis_the_workload_restricts():
+    from llm_infra.policies.kubernetes import TRITON_RESTRICTED_APIS
+    from llm_infra.triton.args import RESTRICTED_APIS
+
+    assert TRITON_RESTRICTED_APIS == RESTRICTED_APIS
+
+
+def test_a_secret_read_into_env_fires():
+    rs = resources_of("existing")
+    _container(rs)["env"].append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}})
+    assert _fired(rs, "secrets-not-in-env")
+
+
+def test_wildcard_role_fires():
+    role = next(r for r in resources_of("prod") if r.kind == "ClusterRole")
+    role.inputs["rules"][0]["verbs"] = ["*"]
+    assert _fired([*resources_of("existing"), role], "rbac-least-privilege")

@@ -97,9 +97,10 @@ class Rule:
 
 def all_rules() -> list[Rule]:
     """Every rule of every layer that has landed."""
-    from . import aws, azure, gcp, kubernetes, pulumi_options
+    from . import aws, azure, gcp, kubernetes, kubernetes_content, pulumi_options
 
-    return [*kubernetes.RULES, *pulumi_options.RULES, *aws.RULES, *gcp.RULES, *azure.RULES]
+    return [*kubernetes.RULES, *kubernetes_content.RULES, *pulumi_options.RULES, *aws.RULES, *gcp.RULES,
+            *azure.RULES]
 
 
 def evaluate(resources: Iterable[Resource], context: Context, rules: list[Rule] | None = None) -> list[Violation]:

@@ -27,7 +27,7 @@ from ..contract import (
     WorkloadIdentity,
 )
 from . import metrics
-from .args import GRPC_PORT, HTTP_PORT, METRICS_PORT, tritonserver_args
+from .args import ADMIN_KEY_ENV, GRPC_PORT, HTTP_PORT, METRICS_PORT, tritonserver_args
 from .cache_sync import CACHE_MOUNT, WEIGHTS_DIR, sync_env, sync_script
 from .model_repository import render_model_repository
 
@@ -210,6 +210,8 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
             ],
             "env": [
+                # Unlocks Triton's restricted APIs (see triton.args): the pod's own UID, never stored.
+                {"name": ADMIN_KEY_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}},
                 {"name": "HOME", "value": "/tmp"},
                 {"name": "HF_HOME", "value": f"{CACHE_MOUNT}/hf"},
                 # Weights come only from the cache; never from a public hub at run time.
@@ -354,9 +356,13 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring.namespace}}}],
                 "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
             })
+        policy_meta: dict = {"name": f"{model.name}-triton", "namespace": ns, "labels": labels}
+        if cluster.get("metadata_identity_egress", False):
+            # Read by llm_infra.policies: this /32 is GKE's metadata server (pods see their own identity).
+            policy_meta["annotations"] = {"llm-infra.io/metadata-egress": "gke-metadata-server"}
         k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy",
-            metadata={"name": f"{model.name}-triton", "namespace": ns, "labels": labels},
+            metadata=policy_meta,
             spec={"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress", "Egress"],
                   "ingress": ingress, "egress": egress},
             opts=child,
