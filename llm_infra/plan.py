@@ -126,6 +126,16 @@ def run_stack(name: str, project: Project | None = None, on_register: Callable[[
 _KIND_ORDER = ("Namespace", "ResourceQuota", "NetworkPolicy", "ServiceAccount", "ConfigMap", "Service")
 
 
+def stack_accounts(config: dict[str, Any]) -> frozenset[str]:
+    """The cloud accounts a stack deploys into, from its config (full keys): AWS account, Azure subscription, GCP project."""
+    found = set()
+    for section, key in (("aws", "account_id"), ("azure", "subscription_id"), ("gcp", "project_id")):
+        value = (config.get(f"llm-infra:{section}") or {}).get(key) if isinstance(config.get(f"llm-infra:{section}"), dict) else None
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            found.add(str(value))
+    return frozenset(found)
+
+
 def policy_violations(name: str, result: ProgramResult, project: Project | None = None) -> list[Violation]:
     """Every rule of `llm_infra.policies` over the captured resources and stack outputs."""
     config, _ = stack_config(name, project)
@@ -133,7 +143,7 @@ def policy_violations(name: str, result: ProgramResult, project: Project | None 
     if isinstance(production, str):
         production = production.lower() != "false"
     resources = [Resource(r.type, r.name, r.inputs, r.protect, r.retain_on_delete, r.urn) for r in result.resources]
-    context = Context(production=bool(production))
+    context = Context(production=bool(production), accounts=stack_accounts(config))
     violations = evaluate(resources, context)
     for message in credential_outputs_are_secret(result.outputs, result.secret_outputs):
         violations.append(Violation("credential-outputs-secret", "stack", message, MANDATORY))

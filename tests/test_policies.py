@@ -465,7 +465,61 @@ def cluster_admin_binding(rs):
     return [*rs, binding]
 
 
+# --- trust, keys and scopes on the clouds ------------------------------------------------
+
+def role_trusts_everyone(rs):
+    aws = _aws_resources()
+    role = _one(aws, "aws:iam/role:Role", "models-llama-3-8b-role")
+    doc = _doc(role, "assumeRolePolicy")
+    doc["Statement"].append({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"})
+    _set_doc(role, doc, "assumeRolePolicy")
+    return [*rs, *aws]
+
+
+def gke_legacy_datapath(rs):
+    cluster = _gke()
+    cluster.inputs["datapathProvider"] = "LEGACY_DATAPATH"
+    return [*rs, cluster]
+
+
+def gcp_identity_for_a_whole_namespace(rs):
+    member = _gcp("gcp:serviceaccount/iAMMember:IAMMember", "llama-3-8b-workload-identity")
+    member.inputs["member"] = "serviceAccount:acme-llm-prod.svc.id.goog[llm-serving/*]"
+    return [*rs, member]
+
+
+def aks_node_public_ip(rs):
+    pool = _aks_gpu_pool()
+    pool.inputs["enableNodePublicIP"] = True
+    return [*rs, pool]
+
+
+def public_blob_container(rs):
+    container = _azure("azure-native:storage:BlobContainer", "llama-3-8b-container")
+    container.inputs["publicAccess"] = "Blob"
+    return [*rs, container]
+
+
+def federated_subject_wildcard(rs):
+    credential = _azure("azure-native:managedidentity:FederatedIdentityCredential", "llama-3-8b-federation")
+    credential.inputs["subject"] = "system:serviceaccount:llm-serving:*"
+    return [*rs, credential]
+
+
+def blob_reader_on_the_account(rs):
+    assignment = _azure("azure-native:authorization:RoleAssignment", "models-llama-3-8b-read")
+    assignment.inputs["scope"] = assignment.inputs["scope"].split("/blobServices/")[0]
+    return [*rs, assignment]
+
+
 NEGATIVE: dict[str, Callable[[list[Resource]], list[Resource]]] = {
+    "aws-trust-and-keys-in-own-account": role_trusts_everyone,
+    "gke-network-policy-enforced": gke_legacy_datapath,
+    "gcp-model-access-scoped": gcp_identity_for_a_whole_namespace,
+    "aks-nodes-without-public-ips": aks_node_public_ip,
+    "blob-containers-private": public_blob_container,
+    "federated-credentials-scoped": federated_subject_wildcard,
+    "azure-role-assignments-scoped": blob_reader_on_the_account,
     "network-policy-no-open-peers": ingress_from_every_namespace,
     "no-added-capabilities": capability_added,
     "no-host-ports-or-namespaces": host_port,
@@ -680,3 +734,43 @@ def test_wildcard_role_fires():
     role = next(r for r in resources_of("prod") if r.kind == "ClusterRole")
     role.inputs["rules"][0]["verbs"] = ["*"]
     assert _fired([*resources_of("existing"), role], "rbac-least-privilege")
+
+
+# --- the stack's own account -------------------------------------------------------------
+
+def _in_own_account(stack_name: str, rs: list[Resource]) -> list[str]:
+    from llm_infra.plan import stack_accounts, stack_config
+
+    context = Context(production=False, accounts=stack_accounts(stack_config(stack_name)[0]))
+    assert context.accounts
+    return [v.message for v in evaluate(rs, context) if v.enforcement == MANDATORY]
+
+
+def test_a_role_trusting_a_foreign_account_fires():
+    aws = _aws_resources()
+    assert _in_own_account("prod", aws) == []
+    role = _one(aws, "aws:iam/role:Role", "models-llama-3-8b-role")
+    role.inputs["assumeRolePolicy"] = role.inputs["assumeRolePolicy"].replace("210987654321", "999999999999")
+    assert any("trusts 'arn:aws:iam::999999999999:oidc-provider/" in m for m in _in_own_account("prod", aws))
+
+
+def test_a_key_of_a_foreign_account_fires():
+    aws = _aws_resources()
+    lt = _one(aws, "aws:ec2/launchTemplate:LaunchTemplate", "pool-h100-lt")
+    lt.inputs["blockDeviceMappings"][0]["ebs"]["kmsKeyId"] = "arn:aws:kms:eu-west-1:999999999999:key/theirs"
+    assert any(m.startswith("blockDeviceMappings[0].ebs.kmsKeyId uses a key of account 999999999999")
+               for m in _in_own_account("prod", aws))
+
+
+def test_a_foreign_workload_pool_fires_on_gcp():
+    member = _gcp("gcp:serviceaccount/iAMMember:IAMMember", "llama-3-8b-workload-identity")
+    member.inputs["member"] = "serviceAccount:other-project.svc.id.goog[llm-serving/triton-llama-3-8b]"
+    assert any("another project's workload pool" in m for m in _in_own_account("gcp-prod", [member]))
+
+
+def test_a_role_assignment_in_a_foreign_subscription_fires_on_azure():
+    assignment = _azure("azure-native:authorization:RoleAssignment", "models-llama-3-8b-read")
+    assert _in_own_account("azure-prod", [assignment]) == []
+    assignment.inputs["scope"] = assignment.inputs["scope"].replace("7c9e1a40-2d6b-4f83-b5e7-0a4c3d9f1e62",
+                                                                    "00000000-0000-0000-0000-000000000000")
+    assert any("not the stack's" in m for m in _in_own_account("azure-prod", [assignment]))

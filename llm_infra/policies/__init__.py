@@ -52,6 +52,9 @@ class Context:
     """What a rule knows about the stack."""
 
     production: bool = True
+    accounts: frozenset[str] = frozenset()
+    """The cloud accounts the stack deploys into (AWS account ids, Azure subscription ids, GCP projects); rules
+    that judge principals and keys by owner stay with the wildcard checks where it is empty (not known)."""
 
 
 @dataclass(frozen=True)

@@ -229,7 +229,7 @@ def rbac_least_privilege(r: Resource, _: Context) -> Iterator[str]:
             if isinstance(s, Mapping) and s.get("kind") == "Group" and s.get("name") in OPEN_GROUPS:
                 yield f"do not bind the group {s.get('name')!r}: it is every client of the API server"
     elif r.kind in ("Role", "ClusterRole"):
-        if _get(r.inputs, "aggregationRule") is not None:
+        if r.kind == "ClusterRole" and _get(r.inputs, "aggregationRule") is not None:
             yield "do not aggregate roles: list the rules the role grants"
         for i, rule in enumerate(_get(r.inputs, "rules") or []):
             if not isinstance(rule, Mapping):
