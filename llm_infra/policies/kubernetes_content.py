@@ -18,6 +18,8 @@ METADATA_ADDRESS = ipaddress.ip_address("169.254.169.254")
 # The one metadata path a pod may keep: GKE's metadata server answers pods with their own
 # Workload Identity (GKE_METADATA), never the node's credentials. The workload annotates it.
 METADATA_EGRESS_ANNOTATION = "llm-infra.io/metadata-egress"
+# llm_infra.contract.PRIVATE_RANGES (a test keeps them equal): egress to the internet excepts them.
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 ADMIN_ROLES = ("cluster-admin", "admin", "edit")
 # Groups that take in every client of the API server.
 OPEN_GROUPS = ("system:anonymous", "system:unauthenticated", "system:authenticated")
@@ -41,7 +43,8 @@ def _network(cidr: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
         return None
 
 
-def _peer_problems(peer: Any, direction: str) -> Iterator[str]:
+def _peer_problems(peer: Any, kind: str) -> Iterator[str]:
+    direction = "egress" if kind == "egress-model" else kind
     if not isinstance(peer, Mapping):
         return
     pods, namespaces, block = peer.get("podSelector"), peer.get("namespaceSelector"), peer.get("ipBlock")
@@ -53,6 +56,14 @@ def _peer_problems(peer: Any, direction: str) -> Iterator[str]:
     net = _network(_get(block, "cidr"))
     if direction == "ingress" and net is not None and net.prefixlen == 0:
         yield f"ingress from ipBlock {net} admits every address: list the client networks"
+    if kind == "egress-model" and net is not None and net.prefixlen == 0 and net.version == 4:
+        excepted = [_network(e) for e in (_get(block, "except") or [])]
+        open_ranges = [p for p in PRIVATE_RANGES
+                       if not any(e is not None and ipaddress.ip_network(p).subnet_of(e) for e in excepted
+                                  if e.version == 4)]
+        if open_ranges:
+            yield (f"egress to ipBlock {net} reaches private addresses {open_ranges} (the VPC, other pods and "
+                   "services): add them to ipBlock.except, and name a private endpoint as its own peer")
 
 
 def network_policy_no_open_peers(r: Resource, _: Context) -> Iterator[str]:
@@ -71,8 +82,10 @@ def network_policy_no_open_peers(r: Resource, _: Context) -> Iterator[str]:
                 yield (f"{key}[{i}] has no '{peers_key}': it {'admits' if direction == 'ingress' else 'reaches'} "
                        "every address and namespace; name the peers")
                 continue
+            # Model pods reach the internet (weights, identity) but nothing private but the store.
+            model = direction == "egress" and _get(spec, "podSelector", "matchLabels", "app.kubernetes.io/name") == "triton"
             for peer in peers if isinstance(peers, list) else []:
-                for problem in _peer_problems(peer, direction):
+                for problem in _peer_problems(peer, "egress-model" if model else direction):
                     yield f"{key}[{i}]: {problem}"
 
 

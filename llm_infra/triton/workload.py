@@ -8,6 +8,7 @@ Triton's queue metrics, and the ServiceMonitor, PrometheusRule and dashboard to 
 """
 
 import hashlib
+import ipaddress
 import json
 import math
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from ..config import ConfigError, ModelConfig, MonitoringConfig, schema_type, va
 from ..contract import (
     DEFAULT_GPU_POOL_LABEL,
     DEFAULT_ZONE_LABEL,
+    PRIVATE_RANGES,
     IdentityBinder,
     ModelIdentityRequest,
     WorkloadCluster,
@@ -82,6 +84,14 @@ def _cluster(cluster: object) -> WorkloadCluster:
     unknown = sorted(set(cluster) - set(WorkloadCluster.__annotations__))
     if unknown:
         raise ConfigError(f"cluster.{unknown[0]}: unknown key (expected one of {sorted(WorkloadCluster.__annotations__)})")
+    for i, cidr in enumerate(cluster.get("store_egress_cidrs") or ()):
+        try:
+            network = ipaddress.ip_network(cidr)
+        except (TypeError, ValueError):
+            raise ConfigError(f"cluster.store_egress_cidrs[{i}]: expected a CIDR, got {str(cidr)[:64]!r}") from None
+        if not network.is_private or network.is_link_local:
+            raise ConfigError(f"cluster.store_egress_cidrs[{i}]: expected a private endpoint's range (RFC 1918), "
+                              f"got {cidr!r}")
     return cluster  # type: ignore[return-value]
 
 
@@ -335,10 +345,14 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             opts=child,
         )
 
+        # Weights and token exchange: HTTPS to the object store and the cloud's identity endpoint,
+        # never to the link-local metadata service that holds the node's credentials, nor to any
+        # private address (the VPC, other pods and services) but the store's private endpoint.
+        # A NetworkPolicy selects pods, not containers, and names no hostnames: the sync init
+        # container and Triton share this rule, and public endpoints are reached by address range.
         egress = [{
-            # Weights and token exchange: HTTPS to the object store and the cloud's STS,
-            # never to the link-local metadata service that holds the node's credentials.
-            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [LINK_LOCAL]}}],
+            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [LINK_LOCAL, *PRIVATE_RANGES]}},
+                   *({"ipBlock": {"cidr": cidr}} for cidr in cluster.get("store_egress_cidrs", ()))],
             "ports": [{"protocol": "TCP", "port": 443}],
         }]
         if cluster.get("metadata_identity_egress", False):
