@@ -512,7 +512,26 @@ def blob_reader_on_the_account(rs):
     return [*rs, assignment]
 
 
+def _with_operators() -> list[Resource]:
+    """The existing stack with `monitoring.install_operators` on: KEDA and the Prometheus stack as Helm releases."""
+    from _stacks import with_changed_config
+
+    def operators(raw):
+        raw.setdefault("llm-infra:monitoring", {})["install_operators"] = True
+
+    return [Resource(r.type, r.name, copy.deepcopy(r.inputs), r.protect, r.retain_on_delete, r.urn)
+            for r in with_changed_config("existing", operators).resources]
+
+
+def helm_creates_its_namespace(rs):
+    operators = _with_operators()
+    keda = next(r for r in operators if r.type == "kubernetes:helm.sh/v3:Release" and r.inputs["name"] == "keda")
+    keda.inputs["createNamespace"] = True
+    return [r for r in operators if not (r.kind == "Namespace" and r.inputs["metadata"]["name"] == "keda")]
+
+
 NEGATIVE: dict[str, Callable[[list[Resource]], list[Resource]]] = {
+    "helm-releases-in-prepared-namespaces": helm_creates_its_namespace,
     "aws-trust-and-keys-in-own-account": role_trusts_everyone,
     "gke-network-policy-enforced": gke_legacy_datapath,
     "gcp-model-access-scoped": gcp_identity_for_a_whole_namespace,
@@ -774,3 +793,14 @@ def test_a_role_assignment_in_a_foreign_subscription_fires_on_azure():
     assignment.inputs["scope"] = assignment.inputs["scope"].replace("7c9e1a40-2d6b-4f83-b5e7-0a4c3d9f1e62",
                                                                     "00000000-0000-0000-0000-000000000000")
     assert any("not the stack's" in m for m in _in_own_account("azure-prod", [assignment]))
+
+
+def test_operator_namespaces_are_the_stacks_own_and_labelled():
+    operators = _with_operators()
+    releases = [r for r in operators if r.type == "kubernetes:helm.sh/v3:Release"]
+    namespaces = {r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"] for r in operators if r.kind == "Namespace"}
+    assert {r.inputs["namespace"] for r in releases} == {"keda", "monitoring"}
+    for release in releases:
+        assert release.inputs["createNamespace"] is False
+        assert namespaces[release.inputs["namespace"]]["pod-security.kubernetes.io/enforce"] in ("baseline", "privileged")
+    assert [v for v in evaluate(operators, Context(production=False)) if v.enforcement == MANDATORY] == []

@@ -230,6 +230,21 @@ def no_ingress_objects(r: Resource, _: Context) -> Iterator[str]:
                "gateway in a client namespace instead")
 
 
+def helm_releases_in_prepared_namespaces(resources: list[Resource], _: Context) -> Iterator[str]:
+    """Helm creates namespaces without Pod Security labels or isolation: the stack creates them."""
+    namespaces = {_get(r.inputs, "metadata", "name"): r for r in resources if r.kind == "Namespace"}
+    for r in resources:
+        if not r.type.startswith("kubernetes:helm.sh/"):
+            continue
+        ns = r.inputs.get("namespace")
+        if r.inputs.get("createNamespace") is True:
+            yield (f"Helm release {r.inputs.get('name') or r.name}: set createNamespace false and create namespace "
+                   f"{ns!r} in the stack with Pod Security labels")
+        elif isinstance(ns, str) and known(ns) and ns not in namespaces and ns not in ("kube-system", "default"):
+            yield (f"Helm release {r.inputs.get('name') or r.name}: namespace {ns!r} is not created by the stack: "
+                   "create it with Pod Security labels")
+
+
 # --- RBAC -------------------------------------------------------------------------------------
 
 
@@ -276,6 +291,8 @@ RULES: list[Rule] = [
          resource_types=K8S),
     Rule("no-ingress-objects", "No Ingress objects expose models.", "34", "resource", no_ingress_objects,
          resource_types=K8S),
+    Rule("helm-releases-in-prepared-namespaces", "Helm releases install into namespaces the stack created and "
+         "labelled, never ones Helm creates.", "40", "stack", helm_releases_in_prepared_namespaces),
     Rule("rbac-least-privilege", "No cluster-admin/admin/edit bindings, no open groups, no '*' or escalating "
          "rules, no reading every Secret.", "43", "resource", rbac_least_privilege, resource_types=K8S),
 ]
