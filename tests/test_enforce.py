@@ -50,3 +50,25 @@ def test_the_plan_does_not_check_twice(monkeypatch):
     monkeypatch.setattr(enforce.subprocess, "run", lambda *a, **k: pytest.fail("the plan ran the self-check"))
     raw, secret = stack_config("existing")
     run_stack_program(raw, secret, stack="existing")
+
+
+def test_the_check_reads_config_as_the_cli_hands_it_over_and_never_a_secret(monkeypatch):
+    import json
+
+    import pulumi
+
+    from llm_infra.enforce import _running_config
+    from llm_infra.plan import SECRET_PLACEHOLDER
+
+    raw, _ = stack_config("existing")
+    # The Pulumi CLI passes config to the language host as JSON strings in PULUMI_CONFIG.
+    env = {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+    env["llm-infra:kubeconfig"] = "apiVersion: v1 # the real kubeconfig"
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(env))
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["llm-infra:kubeconfig"]))
+    monkeypatch.setattr(pulumi, "get_stack", lambda: "existing")
+    config, secret_keys, stack_name = _running_config()
+    assert config["llm-infra:kubeconfig"] == SECRET_PLACEHOLDER
+    assert secret_keys == ["llm-infra:kubeconfig"]
+    assert config["llm-infra:models"] == raw["llm-infra:models"]
+    assert stack_name == "existing"
