@@ -18,11 +18,11 @@ from llm_infra.config import parse_stack_config
 from llm_infra.fit import cpu_millicores, fit_problems, mebibytes, replica_requests
 from llm_infra.gcp import facts as gcp_facts
 from llm_infra.gcp.machine_types import GPU_FAMILIES, machine_type_for
-from llm_infra.plan import stack_config, stack_names
+from llm_infra.plan import stack_config
 
-from _stacks import rejected, stack
+from _stacks import STACKS, rejected, stack
 
-CLOUD_STACKS = [n for n in stack_names() if n != "existing"]
+CLOUD_STACKS = [n for n in STACKS if n != "existing"]
 GPU_POOL_LABEL = "llm-infra.io/gpu-pool"
 
 
