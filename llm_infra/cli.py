@@ -154,6 +154,18 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _weights_revision(args: argparse.Namespace) -> int:
+    from .triton.cache_sync import CHECKSUM_LIST, write_checksum_list
+
+    try:
+        revision = write_checksum_list(args.weights_dir)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    print(f"wrote {Path(args.weights_dir) / CHECKSUM_LIST}; upload it with the weights and pin:", file=sys.stderr)
+    print(revision)
+    return 0
+
+
 def _stacks_epilog(argv: list[str]) -> str:
     """What `--help` says about the stacks of the project it runs in (or `--project DIR`)."""
     from .plan import find_project, stack_names
@@ -201,6 +213,10 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     init.add_argument("--requirement", help="the llm-infra requirement for requirements.txt "
                                             "(default: the release this command comes from)")
     init.set_defaults(func=_init)
+    rev = sub.add_parser("weights-revision",
+                         help="write SHA256SUMS for a weights directory and print the revision that pins it")
+    rev.add_argument("weights_dir", help="local copy of the weights, as uploaded under the model's weights_uri")
+    rev.set_defaults(func=_weights_revision)
     return top
 
 

@@ -1,7 +1,7 @@
 """The CrossGuard pack: self-contained, and it agrees with the plan on every rule.
 
 The pack runs in its own virtualenv, `policy/venv` (what PulumiPolicy.yaml names; pulumi-policy
-pins protobuf 5), which scripts/setup.sh creates. Its tests (policy/tests) run there; this file
+pins protobuf 5), which scripts/setup-test.sh creates. Its tests (policy/tests) run there; this file
 hands them the cases: every shipped stack's plan and every rule's negative case, each with the
 violations the library's rules find, which the pack must report exactly.
 """
