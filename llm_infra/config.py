@@ -229,8 +229,9 @@ class ModelConfig(_Strict):
     max_queue_ms: float | None = Field(default=None, gt=0, le=60_000)
     """Also scale out when a request waits longer than this in Triton's queue. Defaults to
     off: a useful value must exceed one batch's compute time, which only the model's owner knows."""
-    max_waiting_requests_per_replica: int = Field(default=4, ge=1, le=4096)
-    """vLLM models: scale out when more requests than this wait inside each replica's engine. Defaults to 4."""
+    target_engine_utilization: float = Field(default=0.8, gt=0, le=1)
+    """vLLM and TensorRT-LLM models: scale out when requests in flight per replica exceed this share of
+    `batching.max_batch_size` (vLLM `max_num_seqs`, TensorRT-LLM's max active requests). Defaults to 0.8."""
     scale_down_stabilization_seconds: int = Field(default=300, ge=0, le=3600)
     """How long load must stay low before replicas are removed. Defaults to 300."""
     active_hours: ActiveHours | None = None
@@ -339,6 +340,10 @@ class MonitoringConfig(_Strict):
     """Namespace of Prometheus and Grafana, the only one allowed to scrape. Defaults to `monitoring`."""
     prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
     """Prometheus URL that KEDA queries. Defaults to the Prometheus Operator's service in `monitoring`."""
+    selector_labels: dict[str, str] = Field(default_factory=lambda: {"release": "kube-prometheus-stack"})
+    """Labels on the ServiceMonitors and PrometheusRules that Prometheus' `serviceMonitorSelector` and
+    `ruleSelector` match. Defaults to `release: kube-prometheus-stack`, what a kube-prometheus-stack Helm
+    release of that name (the one `install_operators` creates) selects."""
     install_operators: bool = False
     """Install KEDA and kube-prometheus-stack as pinned Helm releases. Defaults to false (the cluster has them)."""
     dcgm_exporter: bool = True

@@ -100,8 +100,10 @@ def metadata_reachable(rs):
 
 
 def model_control_explicit(rs):
+    # The vLLM pod runs explicit mode for the engine health check; without the restricted
+    # model-repository API any client could load or unload models.
     args = _container(rs)["args"]
-    args[args.index("--model-control-mode=none")] = "--model-control-mode=explicit"
+    args[:] = [a for a in args if not a.startswith("--http-restricted-api=")]
     return rs
 
 

@@ -24,6 +24,7 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as pb
 
 from llm_infra.config import ConfigError, EngineArgValue, ModelConfig
+from llm_infra.triton import upstream
 
 DEFAULT_WEIGHTS_DIR = "/cache/weights"
 """Where the workload puts a model's weights (the model cache volume)."""
@@ -92,6 +93,10 @@ def vllm_engine_args(model: ModelConfig, *, weights_dir: str = DEFAULT_WEIGHTS_D
         "max_num_seqs": model.batching.max_batch_size,
         **_VLLM_DEFAULT_ENGINE_ARGS,
     }
+    if model.gpus_per_replica > 1:
+        # Ray, as the vllm_backend's own multi-GPU CI runs it (ci/L0_multi_gpu_vllm/vllm_backend/
+        # test.sh@r26.01:127); its workers leave with the engine when Triton unloads the model.
+        args["distributed_executor_backend"] = "ray"
     if model.max_context is not None:
         # One source for the context length: the capacity check and the engine agree.
         args["max_model_len"] = model.max_context
@@ -160,7 +165,13 @@ def _vllm(config: pb.ModelConfig) -> None:
     config.max_batch_size = 0
     config.instance_group.add(count=1, kind=pb.ModelInstanceGroup.KIND_MODEL)
     config.model_transaction_policy.decoupled = True
-    _set_parameters(config, {"REPORT_CUSTOM_METRICS": "true"})
+    # The value the pinned vllm_backend compares with (r24.10 wanted "yes", r24.12 on "true").
+    # ENABLE_VLLM_HEALTH_CHECK: a dead engine unloads the model (the server runs in explicit
+    # model-control mode for vLLM), so the pod's probes see it.
+    _set_parameters(config, {
+        "REPORT_CUSTOM_METRICS": upstream.parameter_on_value("vllm", "REPORT_CUSTOM_METRICS"),
+        "ENABLE_VLLM_HEALTH_CHECK": upstream.parameter_on_value("vllm", "ENABLE_VLLM_HEALTH_CHECK"),
+    })
 
 
 def _tensorrtllm(config: pb.ModelConfig, model: ModelConfig, weights_dir: str) -> None:
@@ -195,6 +206,9 @@ def _tensorrtllm(config: pb.ModelConfig, model: ModelConfig, weights_dir: str) -
         "max_beam_width": "1",
         **_TRTLLM_DEFAULT_PARAMETERS,
     }
+    if model.gpus_per_replica > 1:
+        # Orchestrator mode (the workload sets TRTLLM_ORCHESTRATOR=1) spawns this worker per rank.
+        parameters["executor_worker_path"] = upstream.parameter_on_value("tensorrtllm", "executor_worker_path")
     parameters.update({k: _parameter_value(v) for k, v in model.engine_args.items()})
     _set_parameters(config, parameters)
 
