@@ -66,6 +66,23 @@ _OWNED_ENGINE_ARGS: dict[str, frozenset[str]] = {
 }
 
 
+def _driver_problems(config: StackConfig, where: str, model: ModelConfig) -> list[str]:
+    """The GPU nodes' driver must run the model's pinned Triton image (llm_infra.triton.upstream)."""
+    from .triton import upstream
+
+    if config.cloud != "aws" or model.image is not None:
+        return []  # only EKS node images' drivers are tabled; a custom image is the user's to match
+    aws = config.aws or AwsConfig()
+    driver = upstream.node_driver("aws", aws.ami_type, aws.kubernetes_version)
+    if driver is None or upstream.driver_runs(driver.branch, model.backend):
+        return []
+    release = upstream.RELEASES[model.backend]
+    return [f"{where}.backend: the {model.backend} image (Triton {release.container}, CUDA {release.cuda}) needs "
+            f"NVIDIA driver {release.min_driver}+ (or {', '.join(f'R{b}' for b in release.datacenter_compat_drivers)} "
+            f"on data-center GPUs), but {aws.ami_type} nodes on Kubernetes {aws.kubernetes_version} run R{driver.branch} "
+            f"({driver.source}): use a newer aws.kubernetes_version or set models[].image"]
+
+
 class ConfigError(ValueError):
     """Stack configuration is invalid. Each line names a field, the value and what is expected."""
 
@@ -755,6 +772,7 @@ class StackConfig(_Strict):
                     f"{where}.weights_uri: expected a {'/'.join(s + '://' if s != 'azureblob' else 'https://ACCOUNT.blob.core.windows.net/' for s in schemes)} "
                     f"URI for cloud {self.cloud!r}, got {m.weights_uri!r}"
                 )
+            problems += _driver_problems(self, where, m)
             if self.production and m.min_replicas < 2:
                 problems.append(f"{where}.min_replicas: expected >= 2 in a production stack, got {m.min_replicas}")
             if m.min_replicas != m.max_replicas and not self.monitoring.enabled:

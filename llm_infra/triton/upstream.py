@@ -85,14 +85,14 @@ RELEASES: dict[str, TritonRelease] = {
         engine="vLLM 0.13.0",
         cuda="13.1",
         min_driver=575,
-        datacenter_compat_drivers=(535,),
+        datacenter_compat_drivers=(470, 525, 535, 545),
         sources=(
             f"{_SERVER}/build.py@v2.65.0:74-81 (release_version 2.65.0, triton_container_version 26.01, "
             "vllm_version 0.13.0; tag commit 91c61c5d, 2026-01-29)",
             f"{_VLLM_BACKEND}@r26.01 (c70d6547, 2026-01-22)",
             "https://docs.nvidia.com/deeplearning/triton-inference-server/release-notes/rel-25-12.html and "
             "rel-26-02.html: 25.12 is CUDA 13.1.0, 26.02 CUDA 13.1.1, both 'NVIDIA Driver release 575 or later'; "
-            "data-center GPUs may use 535.86+ (R535) through forward compatibility. The 26.01 page was not "
+            "data-center GPUs may use R470 (470.57+), R525 (525.85+), R535 (535.86+) or R545 (545.23+) through forward compatibility. The 26.01 page was not "
             "found; 26.01 lies between the two",
         ),
     ),
@@ -106,7 +106,7 @@ RELEASES: dict[str, TritonRelease] = {
         engine="-",
         cuda="13.1",
         min_driver=575,
-        datacenter_compat_drivers=(535,),
+        datacenter_compat_drivers=(470, 525, 535, 545),
         sources=(f"{_SERVER}/build.py@v2.65.0:74-76", "as for vllm"),
     ),
     "tensorrtllm": TritonRelease(
@@ -119,14 +119,14 @@ RELEASES: dict[str, TritonRelease] = {
         engine="TensorRT-LLM 0.19.0",
         cuda="12.9",
         min_driver=575,
-        datacenter_compat_drivers=(535,),
+        datacenter_compat_drivers=(470, 525, 535, 545),
         sources=(
             f"{_SERVER}/build.py@v2.58.0 (release_version 2.58.0, triton_container_version 25.05)",
             f"{_TRTLLM_BACKEND}@v0.19.0 (c1e19638, 2025-05-21): the last tag holding inflight_batcher_llm/src; "
             "r25.06 and later hold only the tensorrt_llm submodule",
             "https://docs.nvidia.com/deeplearning/triton-inference-server/release-notes/rel-25-04.html and "
-            "rel-25-06.html: CUDA 12.9, 'NVIDIA Driver release 575 or later'; data-center GPUs 535.86+ (R535) "
-            "through forward compatibility",
+            "rel-25-06.html: CUDA 12.9, 'NVIDIA Driver release 575 or later'; data-center GPUs R470, R525, R535 "
+            "or R545 through forward compatibility",
         ),
     ),
 }
@@ -135,7 +135,7 @@ RELEASES: dict[str, TritonRelease] = {
 LOCAL_TRITON = TritonRelease(
     container="24.10", triton_version="2.51.0", image="nvidia-pytriton==0.7.0 (wheel)", backend_ref="r24.10",
     backend_commit="-", backend_date="2024-10", engine="-", cuda="12.6", min_driver=560,
-    datacenter_compat_drivers=(535,), sources=("pyproject.toml dev extra; review 2026-12-first-contact",),
+    datacenter_compat_drivers=(470, 525, 535, 545), sources=("pyproject.toml dev extra; review 2026-12-first-contact",),
 )
 
 
@@ -318,3 +318,44 @@ def metrics_markdown() -> str:
             labels += "; " + "; ".join(f"{k} in {{{', '.join(v)}}}" for k, v in m.label_values.items())
         rows.append(f"| `{m.name}` | {m.kind} | {labels} | {m.exported_by} | `{m.source}` |")
     return "\n".join(rows) + "\n"
+
+
+# --- node drivers ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeDriver:
+    """The NVIDIA driver branch a cloud's GPU node image installs."""
+
+    cloud: str
+    image: str
+    kubernetes: str
+    """Kubernetes minor versions it applies to (`*`: every one not listed separately)."""
+    branch: int
+    source: str
+
+
+NODE_DRIVERS: tuple[NodeDriver, ...] = (
+    NodeDriver("aws", "AL2023_x86_64_NVIDIA", "*", 580,
+               "awslabs/amazon-eks-ami templates/al2023/variables-default.json@v20260724:24 "
+               "(nvidia_driver_major_version 580; commit 81fec2e8, 2026-07-23)"),
+    NodeDriver("aws", "AL2023_x86_64_NVIDIA", "1.28", 570,
+               "awslabs/amazon-eks-ami templates/al2023/variables-1.28.json@v20260724:4"),
+)
+"""Tabled where the image's driver is a published fact. Not tabled: Bottlerocket NVIDIA
+variants, GKE (the DEFAULT/LATEST driver depends on the node's COS or Ubuntu release) and
+AKS (the node image's driver); for those the pinned images rely on the cloud's current driver
+or on forward compatibility (data-center GPUs, `datacenter_compat_drivers`)."""
+
+
+def node_driver(cloud: str, image: str, kubernetes: str) -> NodeDriver | None:
+    rows = [d for d in NODE_DRIVERS if d.cloud == cloud and d.image == image]
+    return next((d for d in rows if d.kubernetes == kubernetes), None) or \
+        next((d for d in rows if d.kubernetes == "*"), None)
+
+
+def driver_runs(branch: int, backend: str) -> bool:
+    """Whether a node driver branch runs the pinned image of `backend` (directly or through
+    CUDA forward compatibility on a data-center GPU)."""
+    release = RELEASES[backend]
+    return branch >= release.min_driver or branch in release.datacenter_compat_drivers
