@@ -29,7 +29,7 @@ from ..contract import (
 from . import metrics
 from .args import GRPC_PORT, HTTP_PORT, METRICS_PORT, tritonserver_args
 from .cache_sync import CACHE_MOUNT, WEIGHTS_DIR, sync_env, sync_script
-from .model_repository import render_model_repository
+from .model_repository import companion_models, render_model_repository
 
 MODEL_REPOSITORY_MOUNT = "/models"
 STARTUP_PROBE_PERIOD_SECONDS = 10
@@ -207,12 +207,15 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         )
 
         files = render_model_repository(model, weights_dir=WEIGHTS_DIR)
-        repo_digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+        # TensorRT-LLM: the tokenizer models and the text ensemble, each its own directory.
+        companions = companion_models(model, weights_dir=WEIGHTS_DIR)
+        repo_digest = hashlib.sha256(json.dumps([files, companions], sort_keys=True).encode()).hexdigest()[:16]
         repo_cm_name = f"{model.name}-model-repository"
         k8s.core.v1.ConfigMap(
             f"{name}-model-repository",
             metadata={"name": repo_cm_name, "namespace": ns, "labels": labels},
-            data={_config_map_key(p): content for p, content in files.items()},
+            data={**{_config_map_key(p): content for p, content in files.items()},
+                  **{_config_map_key(f"{d}/{p}"): content for d, fs in companions.items() for p, content in fs.items()}},
             immutable=False,
             opts=child,
         )
@@ -281,6 +284,8 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             "securityContext": _hardened_container_security(),
             "volumeMounts": [
                 {"name": "model-repository", "mountPath": f"{MODEL_REPOSITORY_MOUNT}/{model.name}", "readOnly": True},
+                *({"name": f"model-repository-{i + 1}", "mountPath": f"{MODEL_REPOSITORY_MOUNT}/{d}", "readOnly": True}
+                  for i, d in enumerate(sorted(companions))),
                 {"name": "model-cache", "mountPath": CACHE_MOUNT},
                 {"name": "dshm", "mountPath": "/dev/shm"},
                 {"name": "tmp", "mountPath": "/tmp"},
@@ -327,6 +332,10 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                     "name": repo_cm_name,
                     "items": [{"key": _config_map_key(p), "path": p} for p in sorted(files)],
                 }},
+                *({"name": f"model-repository-{i + 1}", "configMap": {
+                    "name": repo_cm_name,
+                    "items": [{"key": _config_map_key(f"{d}/{p}"), "path": p} for p in sorted(companions[d])],
+                }} for i, d in enumerate(sorted(companions))),
                 {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{model.shm_size_gib}Gi"}},
                 {"name": "tmp", "emptyDir": {"sizeLimit": f"{tmp_size_gib(model)}Gi"}},
             ],
