@@ -81,7 +81,10 @@ def server(tmp_path_factory):
 
 
 def test_a_client_sends_text_and_gets_text(server):
-    body = {"text_input": "the quick brown fox", "max_tokens": 6}
+    from test_client_contract import docs_example
+
+    body = docs_example("### TensorRT-LLM: text")  # what docs/clients.md tells clients to send
+    assert body == {"text_input": "the quick brown fox", "max_tokens": 6}
     response = requests.post(f"{server.http_url}/v2/models/{TRT.name}{TEXT_SUFFIX}/generate", json=body, timeout=30)
     assert response.status_code == 200, response.text
     assert response.json()["text_output"] == "the quick brown fox the quick"

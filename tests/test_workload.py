@@ -467,3 +467,15 @@ def test_tensorrtllm_tensor_parallel_runs_in_orchestrator_mode():
     assert f'key: "executor_worker_path"\n  value {{\n    string_value: "{worker}"' in config
     single = run_workload(backend="tensorrtllm", gpus_per_replica=1, min_replicas=1, max_replicas=1, production=False)
     assert "TRTLLM_ORCHESTRATOR" not in {e["name"] for e in container(single)["env"]}
+
+
+def test_tensorrtllm_serves_its_tokenizer_models_and_text_ensemble_beside_the_engine():
+    from llm_infra.plan import model_repositories
+
+    result = run_workload(backend="tensorrtllm")
+    repos = model_repositories(result)
+    assert set(repos) == {"llama", "llama-preprocessing", "llama-postprocessing", "llama-text"}
+    mounts = {m["mountPath"] for m in container(result)["volumeMounts"] if m["name"].startswith("model-repository")}
+    assert mounts == {f"/models/{d}" for d in repos}
+    assert 'platform: "ensemble"' in repos["llama-text"]["config.pbtxt"]
+    assert 'string_value: "2"' in repos["llama-preprocessing"]["config.pbtxt"]  # expected_tp_size
