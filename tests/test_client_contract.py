@@ -41,13 +41,13 @@ CHAT = ModelConfig(
 )
 
 
-def stand_in_repository(root: Path, model: ModelConfig) -> Path:
+def stand_in_repository(root: Path, model: ModelConfig, ms_per_token: int = 5) -> Path:
     """The generated vLLM config served by the stand-in engine."""
     config = build_model_config(model)
     assert config.backend == "vllm" and config.model_transaction_policy.decoupled
     config.backend = "python"
     config.instance_group[0].kind = pb.ModelInstanceGroup.KIND_CPU
-    config.parameters["ms_per_token"].string_value = "5"
+    config.parameters["ms_per_token"].string_value = str(ms_per_token)
     for name, dtype, dims, optional in upstream.VLLM_INPUTS:
         config.input.add(name=name, data_type=pb.DataType.Value(dtype), dims=list(dims), optional=optional)
     for name, dtype, dims in upstream.VLLM_OUTPUTS:
@@ -165,3 +165,36 @@ def test_a_dead_engine_makes_the_probed_path_fail(tmp_path):
         assert requests.get(f"{server.http_url}/v2/health/live", timeout=5).status_code == 200
         # Why the probes ask the model: strict readiness does not count an unloaded model.
         assert requests.get(f"{server.http_url}/v2/health/ready", timeout=5).status_code == 200
+
+
+def test_sigterm_drains_in_flight_decoupled_requests_within_the_exit_timeout(tmp_path):
+    # The pod's grace period is preStop + exit timeout + margin; a decoupled model's in-flight
+    # generations must finish (or the server exit) inside the exit timeout.
+    import signal
+    import threading
+
+    slow = CHAT.model_copy(update={"name": "slow"})
+    repository = stand_in_repository(tmp_path / "repository", slow, ms_per_token=100)
+    exit_timeout = 20
+    with LocalTritonServer(repository, exit_timeout_seconds=exit_timeout, unloadable_models=("slow",),
+                           admin_key=ADMIN_KEY) as server:
+        results: dict[int, requests.Response] = {}
+
+        def call(i: int) -> None:
+            body = {"text_input": f"r{i}", "parameters": {"max_tokens": 20}}  # 20 x 100 ms
+            results[i] = requests.post(f"{server.http_url}/v2/models/slow/generate", json=body,
+                                       headers={"Connection": "close"}, timeout=60)
+
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        sigterm_at = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        returncode = server.wait(exit_timeout + 15)
+        exited_after = time.monotonic() - sigterm_at
+        for t in threads:
+            t.join(5)
+    assert all(results[i].status_code == 200 for i in range(3)), {i: r.text for i, r in results.items()}
+    assert all(results[i].json()["text_output"] == f"r{i}" + (f"r{i}" * 20)[:20] for i in range(3))
+    assert returncode == 0 and exited_after < exit_timeout
