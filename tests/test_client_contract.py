@@ -163,8 +163,18 @@ def test_a_dead_engine_makes_the_probed_path_fail(tmp_path):
             assert time.monotonic() < deadline, "the probed path still answers 200 with a dead engine"
             time.sleep(0.2)
         assert requests.get(f"{server.http_url}/v2/health/live", timeout=5).status_code == 200
-        # Why the probes ask the model: strict readiness does not count an unloaded model.
+        # Why the probes ask the model: once the unload completes, strict readiness no longer
+        # counts the model and the server answers ready again. (The index needs the pod's key.)
+        index = f"{server.http_url}/v2/repository/index"
+        assert requests.post(index, timeout=5).status_code == 403
+        while True:
+            models = requests.post(index, headers={ADMIN_KEY_HEADER: ADMIN_KEY}, timeout=5).json()
+            if [m.get("state") for m in models] == ["UNAVAILABLE"]:
+                break
+            assert time.monotonic() < deadline, models
+            time.sleep(0.2)
         assert requests.get(f"{server.http_url}/v2/health/ready", timeout=5).status_code == 200
+        assert requests.get(probe, timeout=5).status_code != 200
 
 
 def test_sigterm_drains_in_flight_decoupled_requests_within_the_exit_timeout(tmp_path):
