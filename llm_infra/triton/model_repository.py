@@ -10,6 +10,9 @@ Layout of one model (Triton's repository layout, version 1 only):
     <model.name>/1/model.json   vllm: the engine arguments of the vLLM backend
     <model.name>/1/model.py     python: the user's TritonPythonModel (or a shipped one)
 
+TensorRT-LLM models get companions (`companion_models`): `<name>-preprocessing` and
+`<name>-postprocessing` (tokenizer) and the `<name>-text` ensemble that takes text.
+
 The weights are not part of the repository: the workload syncs them into the model
 cache, and the generated files point there (`weights_dir`, `/cache/weights` by default).
 """

@@ -3,8 +3,9 @@
 What it builds, all in the model's tenant namespace and through the cluster's explicit
 provider: a service account bound to the model's cloud identity, the generated model
 repository, a StatefulSet whose replicas each own a model cache on the encrypted storage
-class, a ClusterIP Service, a NetworkPolicy, a PodDisruptionBudget, KEDA autoscaling on
-Triton's queue metrics, and the ServiceMonitor, PrometheusRule and dashboard to watch it.
+class, a ClusterIP Service and a headless one, a NetworkPolicy, a PodDisruptionBudget, KEDA
+autoscaling on a saturation signal the pinned image exports (llm_infra.triton.metrics), and
+the ServiceMonitor, PrometheusRule and dashboard to watch it.
 """
 
 import hashlib
