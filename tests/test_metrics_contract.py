@@ -220,3 +220,27 @@ def test_the_metric_table_in_the_docs_is_the_code_table():
     docs = (Path(__file__).parent.parent / "docs" / "versions.md").read_text()
     assert upstream.metrics_markdown() in docs
     assert upstream.matrix_markdown() in docs
+
+
+def test_a_stock_kube_prometheus_stack_selects_every_monitor_and_rule_and_scrapes_each_pod_once():
+    # kube-prometheus-stack's Prometheus selects ServiceMonitors and PrometheusRules labelled
+    # `release: <release name>`; a ServiceMonitor matching two Services scrapes each pod twice.
+    checked = 0
+    for name in STACKS:
+        result = stack(name)
+        services = [s.inputs for s in result.kubernetes_objects("Service")]
+        for obj in result.kubernetes_objects():
+            if obj.kind not in ("ServiceMonitor", "PrometheusRule"):
+                continue
+            checked += 1
+            meta = obj.inputs["metadata"]
+            assert meta["labels"].get("release") == "kube-prometheus-stack", (name, obj.kind, meta["name"])
+            if obj.kind == "ServiceMonitor":
+                spec = obj.inputs["spec"]
+                namespaces = (spec.get("namespaceSelector") or {}).get("matchNames") or [meta["namespace"]]
+                match = spec["selector"]["matchLabels"]
+                selected = [s["metadata"]["name"] for s in services
+                            if s["metadata"].get("namespace") in namespaces
+                            and all((s["metadata"].get("labels") or {}).get(k) == v for k, v in match.items())]
+                assert len(selected) == 1, (name, meta["name"], selected)
+    assert checked
