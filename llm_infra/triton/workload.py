@@ -49,6 +49,22 @@ TMP_PER_RAY_WORKER_GIB = 2
 ModelSpec = schema_type(ModelConfig)
 MonitoringSpec = schema_type(MonitoringConfig)
 
+# The cache-sync init container's resources (the pod's /tmp: tmp_size_gib).
+SYNC_REQUESTS = {"cpu": "1", "memory": "1Gi"}
+SYNC_LIMITS = {"cpu": "2", "memory": "2Gi"}
+
+
+def triton_resources(model: ModelConfig) -> dict[str, dict[str, str]]:
+    """Requests and limits of the Triton container (guaranteed: requests = limits).
+
+    Ephemeral storage covers the /tmp emptyDir (the image's layers are the node's, not the pod's);
+    /dev/shm is memory-backed and is charged to the memory limit.
+    """
+    gpus = str(model.gpus_per_replica)
+    amounts = {"cpu": str(model.cpu), "memory": f"{model.effective_memory_gib}Gi",
+               "ephemeral-storage": f"{tmp_size_gib(model)}Gi", GPU_RESOURCE: gpus}
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
 
 class TritonLlmWorkloadArgs(TypedDict):
     model: ModelSpec
@@ -224,8 +240,6 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         replicas_fixed = model.min_replicas == model.max_replicas
         grace = model.termination_grace_seconds
         startup_failures = math.ceil(model.effective_max_load_seconds / STARTUP_PROBE_PERIOD_SECONDS)
-        gpus = str(model.gpus_per_replica)
-        memory = f"{model.effective_memory_gib}Gi"
         scheme = model.uri_scheme
         env_sync = [{"name": k, "value": v} for k, v in sync_env(model.weights_uri, model.revision).items()]
         env_sync += [{"name": "HOME", "value": "/tmp"}, {"name": "CLOUDSDK_CONFIG", "value": "/tmp/gcloud"},
@@ -268,10 +282,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 {"name": "DO_NOT_TRACK", "value": "1"},
                 *backend_env(model),
             ],
-            "resources": {
-                "requests": {"cpu": str(model.cpu), "memory": memory, GPU_RESOURCE: gpus},
-                "limits": {"cpu": str(model.cpu), "memory": memory, GPU_RESOURCE: gpus},
-            },
+            "resources": triton_resources(model),
             "startupProbe": {"httpGet": http_probe, "periodSeconds": STARTUP_PROBE_PERIOD_SECONDS,
                              "timeoutSeconds": 5, "failureThreshold": startup_failures},
             "readinessProbe": {"httpGet": http_probe, "periodSeconds": 5, "timeoutSeconds": 3,
@@ -298,7 +309,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             "imagePullPolicy": "Always",  # re-checks registry authorization; cached layers are reused
             "command": ["/bin/sh", "-c", sync_script(model.weights_uri)],
             "env": env_sync,
-            "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
+            "resources": {"requests": dict(SYNC_REQUESTS), "limits": dict(SYNC_LIMITS)},
             "securityContext": _hardened_container_security(),
             "volumeMounts": [{"name": "model-cache", "mountPath": CACHE_MOUNT},
                              {"name": "tmp", "mountPath": "/tmp"}],
