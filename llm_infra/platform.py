@@ -185,6 +185,19 @@ class LlmPlatform(pulumi.ComponentResource):
     def _operators(self, name: str, config: StackConfig, cluster: ClusterContract) -> list[pulumi.Resource]:
         """KEDA and the Prometheus Operator stack as pinned Helm releases (opt-in)."""
         opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
+        # The releases' namespaces are ours, labelled like every namespace of the platform (Pod
+        # Security Admission), never created by Helm unlabelled. KEDA's chart runs baseline-clean
+        # pods; the Prometheus stack's node exporter needs the host (hostNetwork, hostPID), so
+        # its namespace enforces privileged and warns at restricted.
+        namespaces = {}
+        for ns, level in (("keda", "baseline"), (config.monitoring.namespace, "privileged")):
+            labels = {"app.kubernetes.io/part-of": "llm-infra", "llm-infra.io/role": "operators",
+                      "pod-security.kubernetes.io/enforce": level, "pod-security.kubernetes.io/enforce-version": "latest",
+                      "pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/warn-version": "latest",
+                      "pod-security.kubernetes.io/audit": "restricted",
+                      "pod-security.kubernetes.io/audit-version": "latest"}
+            namespaces[ns] = k8s.core.v1.Namespace(f"{name}-{ns}-namespace", metadata={"name": ns, "labels": labels},
+                                                   opts=opts)
         keda = k8s.helm.v3.Release(
             f"{name}-keda",
             name="keda",
@@ -192,9 +205,9 @@ class LlmPlatform(pulumi.ComponentResource):
             version=versions.KEDA_CHART["version"],
             repository_opts={"repo": versions.KEDA_CHART["repo"]},
             namespace="keda",
-            create_namespace=True,
+            create_namespace=False,
             atomic=True,
-            opts=opts,
+            opts=opts.merge(pulumi.ResourceOptions(depends_on=[namespaces["keda"]])),
         )
         prom = k8s.helm.v3.Release(
             f"{name}-kube-prometheus-stack",
@@ -203,7 +216,7 @@ class LlmPlatform(pulumi.ComponentResource):
             version=versions.KUBE_PROMETHEUS_STACK_CHART["version"],
             repository_opts={"repo": versions.KUBE_PROMETHEUS_STACK_CHART["repo"]},
             namespace=config.monitoring.namespace,
-            create_namespace=True,
+            create_namespace=False,
             atomic=True,
             values={
                 # Pick up every namespace's ServiceMonitors, rules and dashboards.
@@ -213,6 +226,6 @@ class LlmPlatform(pulumi.ComponentResource):
                 }},
                 "grafana": {"sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard"}}},
             },
-            opts=opts,
+            opts=opts.merge(pulumi.ResourceOptions(depends_on=[namespaces[config.monitoring.namespace]])),
         )
         return [keda, prom]

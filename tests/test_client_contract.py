@@ -24,7 +24,7 @@ from tritonclient.grpc import model_config_pb2 as pb
 
 from llm_infra.config import BatchingConfig, ModelConfig
 from llm_infra.triton import upstream
-from llm_infra.triton.args import ADMIN_KEY_HEADER
+from llm_infra.triton.args import ADMIN_HEADER
 from llm_infra.triton.local_server import LocalTritonServer
 from llm_infra.triton.model_repository import build_model_config
 from llm_infra.triton.workload import readiness_path
@@ -33,7 +33,6 @@ pytestmark = pytest.mark.triton
 
 STAND_IN = Path(__file__).parent / "fixtures" / "vllm_stand_in" / "model.py"
 DOCS = Path(__file__).parent.parent / "docs" / "clients.md"
-ADMIN_KEY = "pod-uid-0000"
 
 CHAT = ModelConfig(
     name="chat", backend="vllm", weights_uri="s3://models-bucket/chat", weights_size_gib=1.0, gpu_pool="cpu",
@@ -71,8 +70,7 @@ def docs_example(heading: str) -> dict:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     repository = stand_in_repository(tmp_path_factory.mktemp("vllm") / "repository", CHAT)
-    with LocalTritonServer(repository, exit_timeout_seconds=5, unloadable_models=(CHAT.name,),
-                           admin_key=ADMIN_KEY) as running:
+    with LocalTritonServer(repository, exit_timeout_seconds=5, unloadable_models=(CHAT.name,)) as running:
         yield running
 
 
@@ -150,8 +148,7 @@ def test_clients_cannot_load_or_unload_models(server):
 def test_a_dead_engine_makes_the_probed_path_fail(tmp_path):
     # Last: it kills the engine. A module-scoped server would stay broken for the tests after it.
     repository = stand_in_repository(tmp_path / "repository", CHAT)
-    with LocalTritonServer(repository, exit_timeout_seconds=5, unloadable_models=(CHAT.name,),
-                           admin_key=ADMIN_KEY) as server:
+    with LocalTritonServer(repository, exit_timeout_seconds=5, unloadable_models=(CHAT.name,)) as server:
         probe = f"{server.http_url}{readiness_path(CHAT)}"
         assert requests.get(probe, timeout=5).status_code == 200
         kill = {"text_input": "x", "parameters": {"stand_in_kill_engine": True}}
@@ -168,7 +165,7 @@ def test_a_dead_engine_makes_the_probed_path_fail(tmp_path):
         index = f"{server.http_url}/v2/repository/index"
         assert requests.post(index, timeout=5).status_code == 403
         while True:
-            models = requests.post(index, headers={ADMIN_KEY_HEADER: ADMIN_KEY}, timeout=5).json()
+            models = requests.post(index, headers={ADMIN_HEADER: server.admin_key}, timeout=5).json()
             if [m.get("state") for m in models] == ["UNAVAILABLE"]:
                 break
             assert time.monotonic() < deadline, models
@@ -186,8 +183,7 @@ def test_sigterm_drains_in_flight_decoupled_requests_within_the_exit_timeout(tmp
     slow = CHAT.model_copy(update={"name": "slow"})
     repository = stand_in_repository(tmp_path / "repository", slow, ms_per_token=100)
     exit_timeout = 20
-    with LocalTritonServer(repository, exit_timeout_seconds=exit_timeout, unloadable_models=("slow",),
-                           admin_key=ADMIN_KEY) as server:
+    with LocalTritonServer(repository, exit_timeout_seconds=exit_timeout, unloadable_models=("slow",)) as server:
         results: dict[int, requests.Response] = {}
 
         def call(i: int) -> None:

