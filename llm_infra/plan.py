@@ -250,6 +250,9 @@ def summary(name: str, result: ProgramResult, violations: list[Violation] | None
             f"    cache: {claim['resources']['requests']['storage']} per replica on StorageClass "
             f"{claim['storageClassName']}; identity: service account {pod['serviceAccountName']}"
         )
+        waits = sts.custom_timeouts
+        lines.append(f"    pulumi up waits for readiness up to: create {waits.get('create', '10m (provider default)')}, "
+                     f"update {waits.get('update', '10m (provider default)')}")
     lines += ["", "encryption and secrets:"]
     for r in result.resources:
         for path in r.secret_paths:

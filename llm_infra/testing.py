@@ -51,6 +51,10 @@ class CapturedResource:
     secret_paths: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     """What the mock engine returned: the inputs plus the computed attributes (`arn`, ...)."""
+    dependencies: list[str] = field(default_factory=list)
+    """URNs the resource waits for (explicit `depends_on` and inputs from other resources)."""
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    """The `customTimeouts` resource option (`create`, `update`, `delete` as engine durations), where set."""
 
     @property
     def is_kubernetes_object(self) -> bool:
@@ -77,6 +81,8 @@ class CapturedResource:
             "provider": self.provider,
             "protect": self.protect,
             "retain_on_delete": self.retain_on_delete,
+            **({"custom_timeouts": self.custom_timeouts} if self.custom_timeouts else {}),
+            "dependencies": sorted(self.dependencies),
             "inputs": mask_secrets(self.inputs),
         }
 
@@ -294,6 +300,9 @@ class _CapturingMonitor(_mocks.MockMonitor):
                 retain_on_delete=bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
                 secret_paths=_secret_paths(secret_inputs),
                 outputs=_integral(dict(self.resources[response.urn].state)) if response.urn in self.resources else {},
+                dependencies=list(request.dependencies),
+                custom_timeouts={k: v for k in ("create", "update", "delete")
+                                 if (v := getattr(request.customTimeouts, k))} if request.HasField("customTimeouts") else {},
             )
         )
         if self._on_register is not None:

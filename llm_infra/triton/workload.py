@@ -27,6 +27,7 @@ from ..contract import (
     WorkloadIdentity,
 )
 from . import metrics
+from .await_timeouts import await_budget
 from .args import GRPC_PORT, HTTP_PORT, METRICS_PORT, tritonserver_args
 from .cache_sync import CACHE_MOUNT, WEIGHTS_DIR, sync_env, sync_script
 from .model_repository import render_model_repository
@@ -312,7 +313,17 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                                     "mirrors of a dedicated cluster re-digest them",
             }},
             spec=statefulset_spec,
-            opts=child.merge(pulumi.ResourceOptions(depends_on=[service_account])),
+            # Pulumi waits for every replica to be ready: as long as a new node, the weight
+            # copy and the startup probe's budget take (llm_infra.triton.await_timeouts).
+            opts=child.merge(pulumi.ResourceOptions(
+                depends_on=[service_account],
+                custom_timeouts=pulumi.CustomTimeouts(**await_budget(
+                    weights_size_gib=model.weights_size_gib,
+                    startup_probe_period_s=STARTUP_PROBE_PERIOD_SECONDS,
+                    startup_probe_failures=startup_failures,
+                    termination_grace_s=grace,
+                    max_replicas=model.max_replicas,
+                ).custom_timeouts()))),
         )
 
         ports = [
