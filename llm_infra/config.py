@@ -330,6 +330,27 @@ class ModelConfig(_Strict):
         return self.pre_stop_seconds + self.exit_timeout_seconds + 15
 
 
+class ChartSource(_Strict):
+    """Where a Helm chart comes from: a chart repository and version, or a chart on disk (an offline mirror)."""
+
+    repo: str | None = None
+    """Chart repository URL (`https://...` or `oci://...`). Defaults to the upstream repository in `llm_infra.versions`."""
+    version: str | None = None
+    """Chart version. Defaults to the version pinned in `llm_infra.versions`."""
+    path: str | None = None
+    """A chart directory or `.tgz` on the deploying machine, instead of a repository. Defaults to none."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ChartSource:
+        if self.path is not None and (self.repo is not None or self.version is not None):
+            raise ValueError(f"path: expected a chart path or a repo and version, not both, got path {self.path!r}")
+        if self.path is not None and (not self.path.strip() or self.path.startswith(("/proc", "/sys", "/dev", "~"))):
+            raise ValueError(f"path: expected a chart directory or archive, got {self.path!r}")
+        if self.repo is not None and not re.match(r"^(https?|oci|file)://\S+$", self.repo):
+            raise ValueError(f"repo: expected an https://, oci:// or file:// URL, got {self.repo!r}")
+        return self
+
+
 class MonitoringConfig(_Strict):
     """Prometheus Operator objects, Grafana dashboards and KEDA autoscaling."""
 
@@ -339,8 +360,14 @@ class MonitoringConfig(_Strict):
     """Namespace of Prometheus and Grafana, the only one allowed to scrape. Defaults to `monitoring`."""
     prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
     """Prometheus URL that KEDA queries. Defaults to the Prometheus Operator's service in `monitoring`."""
-    install_operators: bool = False
-    """Install KEDA and kube-prometheus-stack as pinned Helm releases. Defaults to false (the cluster has them)."""
+    install_operators: bool | None = None
+    """Install KEDA and kube-prometheus-stack as pinned Helm releases before any of their custom resources.
+    Defaults to true on a cluster the stack creates (aws, gcp, azure) and false on `existing` (the cluster has them)."""
+    keda_chart: ChartSource = Field(default_factory=ChartSource)
+    """Where the KEDA chart comes from. Defaults to the repository and version pinned in `llm_infra.versions`."""
+    prometheus_chart: ChartSource = Field(default_factory=ChartSource)
+    """Where the kube-prometheus-stack chart comes from. Defaults to the repository and version pinned in
+    `llm_infra.versions`."""
     dcgm_exporter: bool = True
     """Run the DCGM exporter for GPU metrics where the cloud does not collect them. Defaults to true."""
 

@@ -8,12 +8,12 @@ from collections import defaultdict
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from . import versions
 from .config import ConfigError, StackConfig, StackConfigSpec, validate_spec
 from .contract import ClusterContract
 from .kubernetes.gpu_layer import GpuSoftwareLayer
+from .kubernetes.operators import ClusterOperators, chart_spec
 from .kubernetes.tenant_namespace import TenantNamespace
 from .planning.stack import plan_stack
 from .triton.workload import TritonLlmWorkload
@@ -116,9 +116,16 @@ class LlmPlatform(pulumi.ComponentResource):
             ).contract
         self.cluster = cluster
 
+        # A cluster the stack creates has no KEDA or Prometheus Operator: install them first.
+        install_operators = config.monitoring.install_operators
+        if install_operators is None:
+            install_operators = contract is None and config.cloud != "existing"
         operators: list[pulumi.Resource] = []
-        if config.monitoring.install_operators:
-            operators = self._operators(name, config, cluster)
+        self.operator_install_order: pulumi.Output[list[str]] = pulumi.Output.from_input([])
+        if install_operators:
+            installed = self._operators(name, config, cluster)
+            operators = installed.releases
+            self.operator_install_order = installed.install_order
 
         gpu_layer = GpuSoftwareLayer(
             f"{name}-gpu",
@@ -174,37 +181,14 @@ class LlmPlatform(pulumi.ComponentResource):
             "kubeconfig": self.kubeconfig,
         })
 
-    def _operators(self, name: str, config: StackConfig, cluster: ClusterContract) -> list[pulumi.Resource]:
-        """KEDA and the Prometheus Operator stack as pinned Helm releases (opt-in)."""
-        opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
-        keda = k8s.helm.v3.Release(
-            f"{name}-keda",
-            name="keda",
-            chart=versions.KEDA_CHART["chart"],
-            version=versions.KEDA_CHART["version"],
-            repository_opts={"repo": versions.KEDA_CHART["repo"]},
-            namespace="keda",
-            create_namespace=True,
-            atomic=True,
-            opts=opts,
-        )
-        prom = k8s.helm.v3.Release(
-            f"{name}-kube-prometheus-stack",
-            name="kube-prometheus-stack",
-            chart=versions.KUBE_PROMETHEUS_STACK_CHART["chart"],
-            version=versions.KUBE_PROMETHEUS_STACK_CHART["version"],
-            repository_opts={"repo": versions.KUBE_PROMETHEUS_STACK_CHART["repo"]},
-            namespace=config.monitoring.namespace,
-            create_namespace=True,
-            atomic=True,
-            values={
-                # Pick up every namespace's ServiceMonitors, rules and dashboards.
-                "prometheus": {"prometheusSpec": {
-                    "serviceMonitorSelectorNilUsesHelmValues": False,
-                    "ruleSelectorNilUsesHelmValues": False,
-                }},
-                "grafana": {"sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard"}}},
-            },
-            opts=opts,
-        )
-        return [keda, prom]
+    def _operators(self, name: str, config: StackConfig, cluster: ClusterContract) -> ClusterOperators:
+        """KEDA and kube-prometheus-stack as pinned Helm releases in locked-down namespaces."""
+        monitoring = config.monitoring
+        return ClusterOperators(f"{name}-operators", {
+            "provider": cluster.provider,  # type: ignore[typeddict-item]
+            "monitoring_namespace": monitoring.namespace,
+            # Prometheus scrapes the models, the GPU exporter and the cluster autoscaler (kube-system).
+            "scrape_namespaces": sorted({m.namespace for m in config.models} | {"gpu-monitoring", "kube-system"}),
+            "keda_chart": chart_spec(versions.KEDA_CHART, monitoring.keda_chart.model_dump()),
+            "prometheus_chart": chart_spec(versions.KUBE_PROMETHEUS_STACK_CHART, monitoring.prometheus_chart.model_dump()),
+        }, opts=pulumi.ResourceOptions(parent=self))

@@ -220,12 +220,20 @@ def _azure_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
     return computed(args.typ, args.name, args.inputs, azure.get("tenant_id") if isinstance(azure, Mapping) else None)
 
 
+def _dynamic_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+    # llm_infra.kubernetes.generated_password draws its value on create, which never happens offline.
+    if "length" in args.inputs and "result" in args.inputs:
+        return {"result": "<generated on create>"}
+    return {}
+
+
 # What the cloud computes on create (ARNs, issuers), derived deterministically from
 # names and the stack's region and account, so that the plan and the tests can follow a
 # reference ("this key encrypts that volume"). Anything else comes back as its inputs.
 _COMPUTED_BY_PACKAGE: dict[str, Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]]] = {
     "aws": _aws_computed,
     "azure-native": _azure_computed,
+    "pulumi-python": _dynamic_computed,
 }
 
 

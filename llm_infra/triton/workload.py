@@ -26,6 +26,7 @@ from ..contract import (
     WorkloadCluster,
     WorkloadIdentity,
 )
+from ..ordering import waits_like_component
 from . import metrics
 from .await_timeouts import await_budget
 from .args import GRPC_PORT, HTTP_PORT, METRICS_PORT, tritonserver_args
@@ -141,6 +142,8 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                               f"got {args[given]!r}")  # type: ignore[literal-required]
         production = args.get("production", True)
         super().__init__("llm-infra:index:TritonLlmWorkload", name, None, opts)
+        # Its custom resources wait for what the workload waits for (the operators' CRDs).
+        self._component_opts = opts
         ns = model.namespace
         labels = _labels(model)
         selector = {"llm-infra.io/model": model.name, "app.kubernetes.io/name": "triton"}
@@ -468,7 +471,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             kind="ScaledObject",
             metadata={"name": model.name, "namespace": ns, "labels": labels},
             spec=spec,
-            opts=child,
+            opts=waits_like_component(child, self._component_opts),
         )
 
     def _monitoring(self, name, model: ModelConfig, monitoring: MonitoringConfig, ns, labels, selector, child) -> None:
@@ -482,7 +485,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 "namespaceSelector": {"matchNames": [ns]},
                 "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "15s", "scheme": "http"}],
             },
-            opts=child,
+            opts=waits_like_component(child, self._component_opts),
         )
         sel = metrics.selector(ns, model.name)
         rules = [
@@ -524,7 +527,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             kind="PrometheusRule",
             metadata={"name": f"{model.name}-triton", "namespace": ns, "labels": labels},
             spec={"groups": [{"name": f"llm-infra-{model.name}", "interval": "30s", "rules": rules}]},
-            opts=child,
+            opts=waits_like_component(child, self._component_opts),
         )
         k8s.core.v1.ConfigMap(
             f"{name}-dashboard",

@@ -1,0 +1,33 @@
+"""Sections of the plan summary about the first `pulumi up` and the last `pulumi destroy`.
+
+Each reads only what the stack program registered and exported (the same data as
+resources.json and outputs.json), so the summary cannot disagree with the plan.
+"""
+
+from __future__ import annotations
+
+from .testing import ProgramResult
+
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+# API groups of the custom resources whose CRDs the operators' charts install, in display order.
+OPERATOR_KINDS = ("ScaledObject", "ServiceMonitor", "PrometheusRule")
+_OPERATOR_GROUPS = ("keda.sh", "monitoring.coreos.com")
+
+
+def operators(result: ProgramResult) -> list[str]:
+    """What the stack installs before its custom resources, in order."""
+    order = result.outputs.get("operator_install_order") or []
+    crs = [r for r in result.kubernetes_objects() if str(r.inputs.get("apiVersion", "")).split("/")[0] in _OPERATOR_GROUPS]
+    if not order:
+        if not crs:
+            return []
+        return ["operators: none installed by this stack (monitoring.install_operators false): the cluster must "
+                f"already run KEDA and the Prometheus Operator for its {len(crs)} custom resources"]
+    releases = {r.urn for r in result.of_type(HELM_RELEASE)}
+    ordered = [r for r in crs if releases & set(r.dependencies)]
+    kinds = ", ".join(k for k in OPERATOR_KINDS if any(r.kind == k for r in crs))
+    lines = ["operators, in install order:"]
+    lines += [f"  {i}. {step}" for i, step in enumerate(order, 1)]
+    after = "each after its chart" if len(ordered) == len(crs) else f"only {len(ordered)} after a chart"
+    lines.append(f"  {len(order) + 1}. then {len(crs)} custom resources ({kinds}), {after}")
+    return lines
