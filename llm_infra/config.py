@@ -703,6 +703,17 @@ class AzureConfig(_Strict):
         return self.resource_group_name or f"llm-{environment}"
 
 
+class TeardownConfig(_Strict):
+    """What `pulumi destroy` may delete (docs/teardown.md). Customer keys are always protected and retained."""
+
+    delete_model_data: bool = False
+    """Let `pulumi destroy` delete the model store with the weights in it. Defaults to false: the store, its
+    objects and the settings that guard it stay in the cloud (retained), still encrypted with the retained key."""
+    cluster_deletion_protection: bool | None = None
+    """The cloud's own deletion protection on the cluster (EKS, GKE; AKS has none): `pulumi destroy` cannot
+    delete a protected cluster. Defaults to on for production stacks and on GKE, off for other EKS stacks."""
+
+
 class StackConfig(_Strict):
     """Everything a stack needs; shared by every cloud."""
 
@@ -724,6 +735,9 @@ class StackConfig(_Strict):
     """Monitoring and autoscaling. Defaults to enabled, in namespace `monitoring`."""
     device_plugin: DevicePluginConfig = Field(default_factory=DevicePluginConfig)
     """NVIDIA device plugin settings. Defaults to one `nvidia.com/gpu` per physical GPU."""
+    teardown: TeardownConfig = Field(default_factory=TeardownConfig)
+    """What `pulumi destroy` may delete. Defaults to keeping the keys and the model data, and to the cloud's
+    deletion protection on production (and GKE) clusters."""
     existing: ExistingClusterConfig | None = None
     """The cluster the user runs (only and required with `cloud: existing`). Defaults to none."""
     aws: AwsConfig | None = None

@@ -31,3 +31,31 @@ def operators(result: ProgramResult) -> list[str]:
     after = "each after its chart" if len(ordered) == len(crs) else f"only {len(ordered)} after a chart"
     lines.append(f"  {len(order) + 1}. then {len(crs)} custom resources ({kinds}), {after}")
     return lines
+
+
+# Clusters whose cloud refuses to delete them while their deletion protection is on.
+_DELETION_PROTECTED_CLUSTERS = ("aws:eks/cluster:Cluster", "gcp:container/cluster:Cluster")
+
+
+def teardown(result: ProgramResult) -> list[str]:
+    """What `pulumi destroy` leaves behind and what stops it (docs/teardown.md)."""
+    protected = [r for r in result.resources if r.custom and r.protect]
+    retained = [r for r in result.resources if r.custom and r.retain_on_delete]
+    blocked = [r for r in result.resources if r.type in _DELETION_PROTECTED_CLUSTERS and r.inputs.get("deletionProtection")]
+    lines = ["pulumi destroy (docs/teardown.md):"]
+    if protected:
+        lines.append("  protected, destroy stops at them (use `pulumi destroy --exclude-protected`, or "
+                     "`pulumi state unprotect` first): " + ", ".join(f"{_short(r.type)} {r.name}" for r in protected))
+    if retained:
+        lines.append(f"  retained, left in the cloud when deleted from the stack ({len(retained)}):")
+        lines += [f"    {_short(r.type)} {r.name}" for r in sorted(retained, key=lambda r: (r.type, r.name))]
+    else:
+        lines.append("  retained: nothing; destroy deletes everything the stack created")
+    for r in blocked:
+        lines.append(f"  the cloud refuses to delete {_short(r.type)} {r.name} while its deletion protection is on: "
+                     "set llm-infra:teardown.cluster_deletion_protection false and `pulumi up` first")
+    return lines
+
+
+def _short(type_: str) -> str:
+    return type_.split(":")[-1]

@@ -107,7 +107,8 @@ class AwsPlatformCluster(pulumi.ComponentResource):
             "ami_family": "BOTTLEROCKET" if bottlerocket else "AL2023",
             "tenancy": tenancy,
             "host_resource_group_arn": host_group,
-            "deletion_protection": config.production,
+            "deletion_protection": (config.production if config.teardown.cluster_deletion_protection is None
+                                    else config.teardown.cluster_deletion_protection),
         }, opts=child)
 
         self.pools: dict[str, AwsGpuNodePool] = {}
@@ -153,6 +154,7 @@ class AwsPlatformCluster(pulumi.ComponentResource):
             "oidc_issuer": eks.oidc_issuer,
             "models": models,
             "aws_provider": provider,
+            "retain_data": not config.teardown.delete_model_data, "force_destroy": config.teardown.delete_model_data,
         }, opts=child)
 
         self.provider = provider

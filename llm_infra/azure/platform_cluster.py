@@ -72,7 +72,10 @@ class AzurePlatformCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         group = azure_native.resources.ResourceGroup(
             f"{name}-rg", resource_group_name=rg_name, location=location,
-            tags={"llm-infra.io/environment": env, "llm-infra.io/managed-by": "pulumi"}, opts=child)
+            tags={"llm-infra.io/environment": env, "llm-infra.io/managed-by": "pulumi"},
+            # Deleting a resource group deletes everything in it, the retained key vault and model data included
+            # (pulumi-azure-native#2522): the group stays with what `pulumi destroy` retains (docs/teardown.md).
+            opts=child.merge(pulumi.ResourceOptions(retain_on_delete=True)))
         in_group = child.merge(pulumi.ResourceOptions(depends_on=[group]))
 
         network = AzureNetwork(f"{name}-network", {
@@ -141,6 +144,7 @@ class AzurePlatformCluster(pulumi.ComponentResource):
             "key_resource_id": key.key_resource_id, "oidc_issuer": aks.oidc_issuer, "cluster_name": cluster_name,
             "endpoint_subnet_id": network.endpoint_subnet_id, "vnet_id": network.vnet_id,
             "azure_provider": provider,
+            "retain_data": not config.teardown.delete_model_data,
         }, opts=in_group)
 
         self.provider = provider

@@ -101,7 +101,7 @@ class GcpPlatformCluster(pulumi.ComponentResource):
             "system_machine_type": g.system_machine_type,
             "system_nodes_per_zone": g.system_nodes_per_zone,
             "cache_disk_type": g.cache_disk_type,
-            "deletion_protection": True,
+            "deletion_protection": config.teardown.cluster_deletion_protection is not False,
         }, opts=child)
 
         self.pools: dict[str, GkeGpuNodePool] = {}
@@ -130,6 +130,7 @@ class GcpPlatformCluster(pulumi.ComponentResource):
         store = GcsModelStore(f"{name}-models", {
             "project": project, "bucket_name": bucket, "location": region, "key_id": key.key_id,
             "cluster_name": cluster_name, "models": [m.name for m in config.models],
+            "retain_data": not config.teardown.delete_model_data, "force_destroy": config.teardown.delete_model_data,
         }, opts=child)
 
         self.provider = provider
