@@ -703,6 +703,26 @@ class AzureConfig(_Strict):
         return self.resource_group_name or f"llm-{environment}"
 
 
+class AccessConfig(_Strict):
+    """How the deployer (a person or a CI runner) reaches the cluster's private API endpoint (docs/access.md)."""
+
+    deployer_cidrs: list[str] = Field(default_factory=list)
+    """Networks `pulumi up` runs from, routed into the stack's network (VPC peering, Transit Gateway, VPN,
+    Interconnect, ExpressRoute): the stack opens the private API endpoint to exactly these (EKS: 443 on the
+    cluster security group; GKE: authorized networks and the control plane's routes; AKS: the API server's
+    name resolvable outside the VNet). Defaults to none: only from inside the stack's own network."""
+
+    @field_validator("deployer_cidrs")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for i, cidr in enumerate(v):
+            _allowlisted_network(f"deployer_cidrs[{i}]", cidr, what="the API endpoint")
+            if not ipaddress.IPv4Network(cidr).is_private:
+                raise _FieldError(f"deployer_cidrs[{i}]", f"expected a private network routed into the stack's "
+                                  f"network (the API endpoint has no public address), got {cidr!r}")
+        return v
+
+
 class TeardownConfig(_Strict):
     """What `pulumi destroy` may delete (docs/teardown.md). Customer keys are always protected and retained."""
 
@@ -735,6 +755,8 @@ class StackConfig(_Strict):
     """Monitoring and autoscaling. Defaults to enabled, in namespace `monitoring`."""
     device_plugin: DevicePluginConfig = Field(default_factory=DevicePluginConfig)
     """NVIDIA device plugin settings. Defaults to one `nvidia.com/gpu` per physical GPU."""
+    access: AccessConfig = Field(default_factory=AccessConfig)
+    """How the deployer reaches the private API endpoint. Defaults to only from inside the stack's network."""
     teardown: TeardownConfig = Field(default_factory=TeardownConfig)
     """What `pulumi destroy` may delete. Defaults to keeping the keys and the model data, and to the cloud's
     deletion protection on production (and GKE) clusters."""
@@ -758,6 +780,12 @@ class StackConfig(_Strict):
             problems.append(f"gcp: expected only with cloud 'gcp', got it with cloud {self.cloud!r}")
         if self.cloud == "gcp":
             problems += _gcp_problems(self)
+            if self.gcp is not None:
+                authorized = [ipaddress.IPv4Network(n.cidr_block, strict=False) for n in self.gcp.master_authorized_networks]
+                for i, cidr in enumerate(self.access.deployer_cidrs):
+                    if not any(ipaddress.IPv4Network(cidr).subnet_of(a) for a in authorized):
+                        problems.append(f"access.deployer_cidrs[{i}]: expected inside one of gcp.master_authorized_networks "
+                                        f"(GKE admits only those to the API endpoint), got {cidr!r}")
         if self.cloud != "azure" and self.azure is not None:
             problems.append(f"azure: expected only with cloud 'azure', got it with cloud {self.cloud!r}")
         if self.cloud == "azure":

@@ -14,6 +14,18 @@ OPERATOR_KINDS = ("ScaledObject", "ServiceMonitor", "PrometheusRule")
 _OPERATOR_GROUPS = ("keda.sh", "monitoring.coreos.com")
 
 
+def access(result: ProgramResult) -> list[str]:
+    """The deployer's path to the cluster's API endpoint (the stack output `deployer_access`)."""
+    path = result.outputs.get("deployer_access")
+    if not path:
+        return []
+    return ["deployer's path to the cluster (docs/access.md):",
+            f"  endpoint: {path['endpoint']}",
+            f"  reachable from: {', '.join(path['from'])}",
+            f"  ingress: {path['ingress']}",
+            f"  runner: {path['runner']}"]
+
+
 def operators(result: ProgramResult) -> list[str]:
     """What the stack installs before its custom resources, in order."""
     order = result.outputs.get("operator_install_order") or []

@@ -102,7 +102,15 @@ class LlmPlatform(pulumi.ComponentResource):
 
             existing = config.existing
             assert existing is not None  # guaranteed by StackConfig for cloud 'existing'
-            self.cluster_outputs = {"kubeconfig": pulumi.Output.secret(args["kubeconfig"])}
+            self.cluster_outputs = {
+                "kubeconfig": pulumi.Output.secret(args["kubeconfig"]),
+                "deployer_access": pulumi.Output.from_input({
+                    "endpoint": "the API server named in the kubeconfig",
+                    "from": ["wherever that server is reachable: the runner needs a path to it"],
+                    "ingress": "none created (the cluster is not the stack's)",
+                    "runner": "GitHub workflows: a runner that reaches that API server (repository variable PULUMI_RUNNER)",
+                }),
+            }
             cluster = ExistingCluster(
                 f"{name}-cluster",
                 {

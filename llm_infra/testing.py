@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -204,12 +205,23 @@ def _aws_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
         return {
             "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{name.upper()}"}]}],
             "endpoint": f"https://{name}.eks.{region}.example",
+            "vpcConfig": {**(inputs.get("vpcConfig") or {}),
+                          "clusterSecurityGroupId": f"sg-{hashlib.sha1(name.encode()).hexdigest()[:17]}"},
             "certificateAuthority": {"data": "bW9jayBjbHVzdGVyIENB"},
         }
     if args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider" and inputs.get("url"):
         return {"arn": f"arn:aws:iam::{account}:oidc-provider/{inputs['url'].removeprefix('https://')}"}
     if args.typ == "aws:eks/nodeGroup:NodeGroup":
         return {"resources": [{"autoscalingGroups": [{"name": f"eks-{inputs.get('nodeGroupName', args.name)}-asg"}]}]}
+    return {}
+
+
+def _gcp_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+    if args.typ == "gcp:container/cluster:Cluster":
+        # A peering-based private cluster: GKE names the control plane's VPC peering.
+        name = args.inputs.get("name", args.name)
+        private = dict(args.inputs.get("privateClusterConfig") or {})
+        return {"privateClusterConfig": {**private, "peeringName": f"gke-n{hashlib.sha1(name.encode()).hexdigest()[:16]}-peer"}}
     return {}
 
 
@@ -233,6 +245,7 @@ def _dynamic_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
 _COMPUTED_BY_PACKAGE: dict[str, Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]]] = {
     "aws": _aws_computed,
     "azure-native": _azure_computed,
+    "gcp": _gcp_computed,
     "pulumi-python": _dynamic_computed,
 }
 

@@ -11,9 +11,11 @@ from typing import TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from ..access import deployer_path
 from ..config import AwsConfig, StackConfigSpec, cloud_stack_config, parse_weights_uri
 from ..contract import ClusterContract
 from . import naming
+from .access import open_api_endpoint
 from .cluster import EksCluster
 from .cluster_autoscaler import AwsClusterAutoscaler
 from .gpu_node_pool import GPU_POOL_LABEL, AwsGpuNodePool
@@ -111,6 +113,11 @@ class AwsPlatformCluster(pulumi.ComponentResource):
                                     else config.teardown.cluster_deletion_protection),
         }, opts=child)
 
+        # The deployer's path to the private endpoint (docs/access.md).
+        open_api_endpoint(f"{name}-api", eks.cluster, config.access.deployer_cidrs, child)
+        self.deployer_access = deployer_path(config, "private EKS endpoint",
+                                             "443 from each deployer network on the EKS cluster security group")
+
         self.pools: dict[str, AwsGpuNodePool] = {}
         for pool in config.gpu_pools:
             self.pools[pool.name] = AwsGpuNodePool(f"{name}-pool-{pool.name}", {
@@ -185,4 +192,5 @@ class AwsPlatformCluster(pulumi.ComponentResource):
     def stack_outputs(self) -> dict[str, pulumi.Output]:
         """What a stack should export: the kubeconfig (secret) and the names users need."""
         return {"kubeconfig": pulumi.Output.secret(self.kubeconfig), "cluster_name": self.cluster_name,
-                "model_bucket": self.model_bucket, "kms_key_arn": self.key_arn}
+                "model_bucket": self.model_bucket, "kms_key_arn": self.key_arn,
+                "deployer_access": pulumi.Output.from_input(self.deployer_access)}

@@ -18,6 +18,7 @@ from typing import TypedDict
 import pulumi
 import pulumi_azure_native as azure_native
 
+from ..access import deployer_path
 from ..config import StackConfigSpec, cloud_stack_config, parse_weights_uri
 from ..contract import ClusterContract
 from . import naming
@@ -106,7 +107,9 @@ class AzurePlatformCluster(pulumi.ComponentResource):
             "vault_id": key.vault_id, "key_resource_id": key.key_resource_id,
             "key_uri_with_version": key.key_uri_with_version, "vault_is_private": True,
             "disk_encryption_set_id": des.disk_encryption_set_id,
-            "authorized_ip_ranges": az.authorized_ip_ranges, "kubernetes_version": az.kubernetes_version,
+            "authorized_ip_ranges": az.authorized_ip_ranges,
+            # The deployer's path (docs/access.md): a routed network resolves the private API server by name.
+            "private_cluster_public_fqdn": bool(config.access.deployer_cidrs), "kubernetes_version": az.kubernetes_version,
             "upgrade_channel": az.upgrade_channel, "sku_tier": az.sku_tier, "network_policy": az.network_policy,
             "system_vm_size": az.system_vm_size, "system_nodes": az.system_nodes, "zones": az.zones,
             "disk_sku": az.disk_sku,
@@ -147,6 +150,10 @@ class AzurePlatformCluster(pulumi.ComponentResource):
             "retain_data": not config.teardown.delete_model_data,
         }, opts=in_group)
 
+        self.deployer_access = deployer_path(
+            config, "private AKS API server",
+            "routed into the VNet; the private API server's name published in public DNS (private address) "
+            "instead of a link to the AKS-managed private DNS zone")
         self.provider = provider
         self.network = network
         self.key = key
@@ -180,4 +187,4 @@ class AzurePlatformCluster(pulumi.ComponentResource):
         """What a stack should export: the kubeconfig (secret) and the names users need."""
         return {"kubeconfig": pulumi.Output.secret(self.kubeconfig), "cluster_name": self.cluster_name,
                 "storage_account": self.storage_account, "key_vault_id": self.key_vault_id,
-                "key_uri": self.key_uri}
+                "key_uri": self.key_uri, "deployer_access": pulumi.Output.from_input(self.deployer_access)}

@@ -17,9 +17,11 @@ from typing import TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
+from ..access import deployer_path
 from ..config import StackConfigSpec, cloud_stack_config
 from ..contract import ClusterContract
 from . import naming
+from .access import export_routes_to_control_plane
 from .cluster import GkeCluster
 from .gpu_node_pool import GPU_POOL_LABEL, GkeGpuNodePool
 from .key import GcpKey
@@ -104,6 +106,14 @@ class GcpPlatformCluster(pulumi.ComponentResource):
             "deletion_protection": config.teardown.cluster_deletion_protection is not False,
         }, opts=child)
 
+        # The deployer's path to the private endpoint (docs/access.md).
+        if config.access.deployer_cidrs:
+            export_routes_to_control_plane(f"{name}-api", gke.cluster, project, network.network, child)
+        self.deployer_access = deployer_path(
+            config, "private GKE endpoint",
+            "inside gcp.master_authorized_networks; the VPC's custom routes (VPN, Interconnect) exported to the "
+            "control plane's peering")
+
         self.pools: dict[str, GkeGpuNodePool] = {}
         for pool in config.gpu_pools:
             self.pools[pool.name] = GkeGpuNodePool(f"{name}-pool-{pool.name}", {
@@ -164,4 +174,5 @@ class GcpPlatformCluster(pulumi.ComponentResource):
     def stack_outputs(self) -> dict[str, pulumi.Output]:
         """What a stack should export: the kubeconfig (secret) and the names users need."""
         return {"kubeconfig": pulumi.Output.secret(self.kubeconfig), "cluster_name": self.cluster_name,
-                "model_bucket": self.model_bucket, "kms_key_id": self.key_id}
+                "model_bucket": self.model_bucket, "kms_key_id": self.key_id,
+                "deployer_access": pulumi.Output.from_input(self.deployer_access)}
