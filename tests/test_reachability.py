@@ -96,3 +96,22 @@ def test_each_stack_file_writes_the_path_down(name):
 
     text = (find_project().stack_config_dir / f"Pulumi.{name}.yaml").read_text()
     assert "# Deployer's path (docs/access.md)" in text
+
+
+def test_the_workflows_run_cloud_stacks_only_from_the_deployer_network():
+    from test_workflows import steps, workflows
+
+    flows = workflows()
+    preview = flows["preview.yml"]["jobs"]["preview"]
+    first = steps(preview)[0]
+    assert first["name"] == "Deployer path" and "vars.PULUMI_RUNNER == ''" in first["if"]
+    assert "matrix.cloud != 'existing'" in first["if"] and "exit 1" in first["run"]
+    for job_name, job in flows["apply.yml"]["jobs"].items():
+        cloud = parsed_config(job_name).cloud
+        first = steps(job)[0]
+        if cloud == "existing":
+            assert first.get("name") != "Deployer path"
+            continue
+        # Before any checkout or cloud sign-in: a GitHub-hosted runner can never reach the private endpoint.
+        assert first["name"] == "Deployer path" and first["if"] == "vars.PULUMI_RUNNER == ''", job_name
+        assert "access.deployer_cidrs" in first["run"] and "exit 1" in first["run"]
