@@ -11,6 +11,8 @@ import pulumi
 
 from . import versions
 from .config import ConfigError, StackConfig, StackConfigSpec, validate_spec
+from .cache_volume import with_load_budget
+from .fit import check_fit
 from .contract import ClusterContract
 from .kubernetes.gpu_layer import GpuSoftwareLayer
 from .kubernetes.operators import ClusterOperators, chart_spec
@@ -71,6 +73,9 @@ class LlmPlatform(pulumi.ComponentResource):
             )
         if cluster is None and config.cloud == "existing" and args.get("kubeconfig") is None:
             raise ConfigError("kubeconfig: expected the existing cluster's kubeconfig as a Pulumi secret, got nothing")
+        if cluster is None:
+            # Every replica must fit a node of its pool (the cloud's reservations, our DaemonSets).
+            check_fit(config)
         super().__init__("llm-infra:index:LlmPlatform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -163,7 +168,9 @@ class LlmPlatform(pulumi.ComponentResource):
         for m in config.models:
             self.workloads[m.name] = TritonLlmWorkload(
                 f"{name}-{m.name}",
-                {"model": m, "cluster": cluster.workload_cluster(), "production": config.production,
+                # The startup budget reads the weights at the cache volume's real rate on this cloud.
+                {"model": with_load_budget(config, m) if contract is None else m,
+                 "cluster": cluster.workload_cluster(), "production": config.production,
                  "monitoring": config.monitoring},
                 opts=child.merge(pulumi.ResourceOptions(depends_on=[tenants[m.namespace], gpu_layer, *operators])),
                 bind_identity=cluster.bind_model_identity,

@@ -283,6 +283,10 @@ def aks_without_network_policy(rs):
     return [*rs, cluster]
 
 
+def aks_audit_logs_go_nowhere(rs):
+    return [*rs, _aks()]
+
+
 def key_vault_without_purge_protection(rs):
     vault = _azure("azure-native:keyvault:Vault")
     vault.inputs["properties"]["enablePurgeProtection"] = False
@@ -455,6 +459,7 @@ NEGATIVE: dict[str, Callable[[list[Resource]], list[Resource]]] = {
     "aks-dedicated-isolation": aks_dedicated_pool_without_host_group,
     "aks-shared-host-exception": aks_pool_on_shared_hosts_by_exception,
     "aks-network-policy": aks_without_network_policy,
+    "aks-control-plane-logs": aks_audit_logs_go_nowhere,
     "key-vault-hardened": key_vault_without_purge_protection,
     "model-storage-hardened": model_storage_with_shared_keys,
     "eks-secrets-encrypted": eks_secrets_with_aws_owned_key,

@@ -107,9 +107,10 @@ class AzurePlatformCluster(pulumi.ComponentResource):
             "vault_id": key.vault_id, "key_resource_id": key.key_resource_id,
             "key_uri_with_version": key.key_uri_with_version, "vault_is_private": True,
             "disk_encryption_set_id": des.disk_encryption_set_id,
-            "authorized_ip_ranges": az.authorized_ip_ranges,
+            "authorized_ip_ranges": az.authorized_ip_ranges, "kubernetes_version": az.kubernetes_version,
+            "log_retention_days": az.log_retention_days,
             # The deployer's path (docs/access.md): a routed network resolves the private API server by name.
-            "private_cluster_public_fqdn": bool(config.access.deployer_cidrs), "kubernetes_version": az.kubernetes_version,
+            "private_cluster_public_fqdn": bool(config.access.deployer_cidrs),
             "upgrade_channel": az.upgrade_channel, "sku_tier": az.sku_tier, "network_policy": az.network_policy,
             "system_vm_size": az.system_vm_size, "system_nodes": az.system_nodes, "zones": az.zones,
             "disk_sku": az.disk_sku,

@@ -21,6 +21,9 @@ from llm_infra.ordering import waits_like_component
 
 METRICS_PORT = 9400
 POD_RESOURCES_DIR = "/var/lib/kubelet/pod-resources"
+# Per GPU node; llm_infra.fit subtracts them from the node before placing a model replica.
+REQUESTS = {"cpu": "100m", "memory": "512Mi"}
+LIMITS = {"cpu": "1", "memory": "1Gi"}
 DEFAULT_COUNTERS = "/etc/dcgm-exporter/default-counters.csv"
 PROFILING_COUNTERS = "/etc/dcgm-exporter/dcp-metrics-included.csv"
 
@@ -140,10 +143,7 @@ class DcgmExporter(pulumi.ComponentResource):
                 read_only_root_filesystem=True,
                 seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
             ),
-            resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": "100m", "memory": "512Mi"},
-                limits={"cpu": "1", "memory": "1Gi"},
-            ),
+            resources=k8s.core.v1.ResourceRequirementsArgs(requests=dict(REQUESTS), limits=dict(LIMITS)),
             liveness_probe=probe,
             readiness_probe=probe,
             volume_mounts=[

@@ -12,6 +12,9 @@ AGENT_POOL = "azure-native:containerservice:AgentPool"
 VAULT = "azure-native:keyvault:Vault"
 STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
 STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
+DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
+WORKSPACE = "azure-native:operationalinsights:Workspace"
+AUDIT_CATEGORIES = ("kube-audit", "kube-audit-admin", "guard")
 ISOLATION_TAG = "llm-infra.io/isolation"
 NETWORK_POLICIES = ("azure", "cilium", "calico")
 
@@ -153,7 +156,38 @@ def model_storage_hardened(r: Resource, _: Context) -> Iterator[str]:
         yield "set networkRuleSet.defaultAction Deny"
 
 
+# --- 4 (as on EKS): control-plane audit logs kept, with retention ----------------------------
+
+def aks_control_plane_logs(resources: list[Resource], _: Context) -> Iterator[str]:
+    settings = [r for r in resources if r.type == DIAGNOSTIC_SETTING]
+    workspaces = [r for r in resources if r.type == WORKSPACE]
+    for cluster in (r for r in resources if r.type == CLUSTER):
+        name = cluster.inputs.get("resourceName") or cluster.name
+        mine = [s for s in settings if isinstance(s.inputs.get("resourceUri"), str)
+                and s.inputs["resourceUri"].endswith(f"/managedClusters/{name}")]
+        if not mine:
+            yield f"cluster {name}: add a diagnostic setting that sends {', '.join(AUDIT_CATEGORIES)} to a Log Analytics workspace"
+            continue
+        enabled = {log.get("category") for s in mine for log in (s.inputs.get("logs") or [])
+                   if isinstance(log, Mapping) and log.get("enabled") is True}
+        missing = [c for c in AUDIT_CATEGORIES if c not in enabled]
+        if missing:
+            yield f"cluster {name}: enable the {', '.join(missing)} log categories in its diagnostic setting"
+        for s in mine:
+            target = s.inputs.get("workspaceId")
+            if target in (None, ""):
+                yield f"cluster {name}: send the diagnostic setting to a Log Analytics workspace (workspaceId)"
+                continue
+            for w in workspaces:
+                if isinstance(target, str) and target.endswith(f"/workspaces/{w.inputs.get('workspaceName')}"):
+                    days = w.inputs.get("retentionInDays")
+                    if known(days) and (not isinstance(days, int) or days < 90):
+                        yield f"workspace {w.inputs.get('workspaceName')}: keep audit logs at least 90 days, got {days!r}"
+
+
 RULES: list[Rule] = [
+    Rule("aks-control-plane-logs", "AKS kube-audit, kube-audit-admin and guard logs go to a Log Analytics workspace "
+         "with retention.", "4", "stack", aks_control_plane_logs, resource_types=(CLUSTER, DIAGNOSTIC_SETTING, WORKSPACE)),
     Rule("aks-api-server-private", "AKS API server private, or authorized IP ranges without 0.0.0.0/0.", "23",
          "resource", aks_api_server_private, resource_types=(CLUSTER,)),
     Rule("aks-etcd-kms", "etcd encrypted with the Key Vault key; user-assigned control-plane identity.", "24",

@@ -46,6 +46,24 @@ ModelSpec = schema_type(ModelConfig)
 MonitoringSpec = schema_type(MonitoringConfig)
 
 
+
+# The cache-sync init container's resources and the size of the pod's /tmp.
+SYNC_REQUESTS = {"cpu": "1", "memory": "1Gi"}
+SYNC_LIMITS = {"cpu": "2", "memory": "2Gi"}
+TMP_SIZE_GIB = 4
+
+
+def triton_resources(model: ModelConfig) -> dict[str, dict[str, str]]:
+    """Requests and limits of the Triton container (guaranteed: requests = limits).
+
+    Ephemeral storage covers the /tmp emptyDir (the image's layers are the node's, not the pod's);
+    /dev/shm is memory-backed and is charged to the memory limit.
+    """
+    gpus = str(model.gpus_per_replica)
+    amounts = {"cpu": str(model.cpu), "memory": f"{model.effective_memory_gib}Gi",
+               "ephemeral-storage": f"{TMP_SIZE_GIB}Gi", GPU_RESOURCE: gpus}
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
 class TritonLlmWorkloadArgs(TypedDict):
     model: ModelSpec
     """The model: backend, weights, GPUs, replicas, batching, clients (the fields of a stack's `models` entry).
@@ -184,8 +202,6 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         replicas_fixed = model.min_replicas == model.max_replicas
         grace = model.termination_grace_seconds
         startup_failures = math.ceil(model.effective_max_load_seconds / STARTUP_PROBE_PERIOD_SECONDS)
-        gpus = str(model.gpus_per_replica)
-        memory = f"{model.effective_memory_gib}Gi"
         scheme = model.uri_scheme
         env_sync = [{"name": k, "value": v} for k, v in sync_env(model.weights_uri, model.revision).items()]
         env_sync += [{"name": "HOME", "value": "/tmp"}, {"name": "CLOUDSDK_CONFIG", "value": "/tmp/gcloud"},
@@ -222,10 +238,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
                 {"name": "DO_NOT_TRACK", "value": "1"},
             ],
-            "resources": {
-                "requests": {"cpu": str(model.cpu), "memory": memory, GPU_RESOURCE: gpus},
-                "limits": {"cpu": str(model.cpu), "memory": memory, GPU_RESOURCE: gpus},
-            },
+            "resources": triton_resources(model),
             "startupProbe": {"httpGet": http_probe, "periodSeconds": STARTUP_PROBE_PERIOD_SECONDS,
                              "timeoutSeconds": 5, "failureThreshold": startup_failures},
             "readinessProbe": {"httpGet": http_probe, "periodSeconds": 5, "timeoutSeconds": 3,
@@ -249,7 +262,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             "imagePullPolicy": "Always",  # re-checks registry authorization; cached layers are reused
             "command": ["/bin/sh", "-c", sync_script(model.weights_uri)],
             "env": env_sync,
-            "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
+            "resources": {"requests": dict(SYNC_REQUESTS), "limits": dict(SYNC_LIMITS)},
             "securityContext": _hardened_container_security(),
             "volumeMounts": [{"name": "model-cache", "mountPath": CACHE_MOUNT},
                              {"name": "tmp", "mountPath": "/tmp"}],
@@ -285,7 +298,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                     "items": [{"key": _config_map_key(p), "path": p} for p in sorted(files)],
                 }},
                 {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{model.shm_size_gib}Gi"}},
-                {"name": "tmp", "emptyDir": {"sizeLimit": "4Gi"}},
+                {"name": "tmp", "emptyDir": {"sizeLimit": f"{TMP_SIZE_GIB}Gi"}},
             ],
         }
         statefulset_spec: dict = {
