@@ -11,7 +11,7 @@ import pulumi
 
 from . import versions
 from .config import ConfigError, StackConfig, StackConfigSpec, validate_spec
-from .cache_volume import with_load_budget
+from .cache_volume import cache_read_mib_s, with_load_budget
 from .fit import check_fit
 from .contract import ClusterContract
 from .kubernetes.gpu_layer import GpuSoftwareLayer
@@ -171,7 +171,9 @@ class LlmPlatform(pulumi.ComponentResource):
                 # The startup budget reads the weights at the cache volume's real rate on this cloud.
                 {"model": with_load_budget(config, m) if contract is None else m,
                  "cluster": cluster.workload_cluster(), "production": config.production,
-                 "monitoring": config.monitoring},
+                 "monitoring": config.monitoring,
+                 # ... and pulumi waits for the weight copy at that volume's rate.
+                 **({"cache_write_mib_s": rate} if contract is None and (rate := cache_read_mib_s(config, m)) else {})},
                 opts=child.merge(pulumi.ResourceOptions(depends_on=[tenants[m.namespace], gpu_layer, *operators])),
                 bind_identity=cluster.bind_model_identity,
             )

@@ -23,9 +23,10 @@ NODE_SCALE_UP_SECONDS = 900
 """A new GPU node: autoscaler scan, instance launch, node registration, device plugin and
 the Triton image pull (about 10-15 GiB). 15 minutes."""
 WEIGHT_SYNC_MIB_PER_SECOND = 100
-"""Copy rate of the init container from the bucket into the cache volume: below the
-baseline of the slowest default cache volume the stacks create (EBS gp3: 125 MiB/s,
-https://docs.aws.amazon.com/ebs/latest/userguide/general-purpose.html, read 2026-12-01)."""
+"""Copy rate of the init container's cloud CLI from the bucket into the cache. The cache
+volume's own rate bounds it further where the stack knows it (`llm_infra.cache_volume`:
+provisioned gp3 and Premium SSD v2, and the documented rate of GCP persistent disks and
+Azure Premium SSD tiers for the cache's size)."""
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,21 @@ class AwaitBudget:
         return {"create": f"{math.ceil(self.create_s / 60)}m", "update": f"{math.ceil(self.update_s / 60)}m"}
 
 
+def weight_sync_mib_s(volume_mib_s: float | None) -> float:
+    """The copy runs at the slower of the assumed network copy and the cache volume (where known)."""
+    if volume_mib_s is None:
+        return WEIGHT_SYNC_MIB_PER_SECOND
+    if isinstance(volume_mib_s, bool) or not isinstance(volume_mib_s, int | float) or volume_mib_s <= 0:
+        raise ValueError(f"cache_write_mib_s: expected a rate above 0 MiB/s, got {volume_mib_s!r}")
+    return min(WEIGHT_SYNC_MIB_PER_SECOND, volume_mib_s)
+
+
 def await_budget(*, weights_size_gib: float, startup_probe_period_s: int, startup_probe_failures: int,
-                 termination_grace_s: int, max_replicas: int) -> AwaitBudget:
-    """The budget of one model from its weights, its startup probe and its largest replica count."""
+                 termination_grace_s: int, max_replicas: int, volume_mib_s: float | None = None) -> AwaitBudget:
+    """The budget of one model from its weights, its cache volume, its startup probe and its largest replica count."""
     return AwaitBudget(
         node_scale_up_s=NODE_SCALE_UP_SECONDS,
-        weight_sync_s=math.ceil(weights_size_gib * 1024 / WEIGHT_SYNC_MIB_PER_SECOND),
+        weight_sync_s=math.ceil(weights_size_gib * 1024 / weight_sync_mib_s(volume_mib_s)),
         startup_probe_s=startup_probe_period_s * startup_probe_failures,
         termination_grace_s=termination_grace_s,
         replicas=max(max_replicas, 1),

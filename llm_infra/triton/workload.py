@@ -86,6 +86,9 @@ class TritonLlmWorkloadArgs(TypedDict):
     """Triton image. Defaults to the pinned image for the model's backend in `llm_infra.versions`."""
     sync_image: NotRequired[str]
     """Image of the init container that syncs weights into the cache. Defaults to the pinned CLI image for the URI's scheme."""
+    cache_write_mib_s: NotRequired[float]
+    """Rate the model cache volume takes the weights at (MiB/s), for how long `pulumi up` waits for a replica's first
+    start. Defaults to the copy rate assumed in `llm_infra.triton.await_timeouts` (100 MiB/s)."""
 
 
 def _cluster(cluster: object) -> WorkloadCluster:
@@ -339,6 +342,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                     startup_probe_failures=startup_failures,
                     termination_grace_s=grace,
                     max_replicas=model.max_replicas,
+                    volume_mib_s=args.get("cache_write_mib_s"),
                 ).custom_timeouts()))),
         )
 
