@@ -94,7 +94,7 @@ def test_api_server_is_private_and_in_the_vnet(any_stack):
     name, result = any_stack
     profile = only(result, CLUSTER).inputs["apiServerAccessProfile"]
     assert profile["enablePrivateCluster"] is True
-    assert "authorizedIpRanges" not in profile
+    assert "authorizedIPRanges" not in profile
     assert profile["enableVnetIntegration"] is True
     assert profile["subnetId"] == arm_id(name, "Microsoft.Network", "virtualNetworks", f"llm-{config(name).environment}-vnet",
                                          "subnets", "api-server")

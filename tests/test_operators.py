@@ -60,13 +60,14 @@ def test_the_existing_cluster_keeps_its_own_operators():
 
 
 @pytest.mark.parametrize("name", CLOUD_STACKS)
-def test_operator_namespaces_are_restricted_and_default_deny_before_the_charts(name):
+def test_operator_namespaces_are_baseline_warn_restricted_and_default_deny_before_the_charts(name):
     result = stack(name)
     releases = _releases(result)
     mon = parsed_config(name).monitoring.namespace
     for ns, release in (("keda", releases["keda"]), (mon, releases["kube-prometheus-stack"])):
         labels = result.k8s("Namespace", ns)["metadata"]["labels"]
-        assert labels["pod-security.kubernetes.io/enforce"] == "restricted", (name, ns)
+        assert labels["pod-security.kubernetes.io/enforce"] == "baseline", (name, ns)
+        assert labels["pod-security.kubernetes.io/warn"] == labels["pod-security.kubernetes.io/audit"] == "restricted"
         policies = {r.k8s_name: r for r in result.kubernetes_objects("NetworkPolicy") if r.k8s_namespace == ns}
         deny = policies["default-deny"].inputs["spec"]
         assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}

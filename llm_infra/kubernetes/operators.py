@@ -5,7 +5,8 @@ registers (ScaledObject from KEDA; ServiceMonitor and PrometheusRule from the Pr
 Operator). This component installs both as pinned Helm releases into namespaces that are
 locked down first:
 
-1. the `keda` and monitoring namespaces, each with Pod Security `restricted`, a
+1. the `keda` and monitoring namespaces, each with Pod Security `baseline` enforced and
+   `restricted` warned and audited, a
    default-deny NetworkPolicy, DNS egress and a zero GPU quota (`TenantNamespace`), then
    the paths each operator needs (API server, webhooks, Prometheus queries, scraping);
 2. Grafana's admin credentials as a Secret whose password is generated once
@@ -30,6 +31,10 @@ from .tenant_namespace import TenantNamespace
 # The API server and the cloud's APIs, from anywhere but the node's metadata service.
 _API_PEER = {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.0.0/16"]}}
 _API_PORTS = [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]
+# The API server calls webhooks from the control plane's private addresses on every managed cloud
+# (EKS: its network interfaces in the VPC; GKE: the control plane range; AKS: the API server subnet
+# or its tunnel): admit the private ranges, never the internet.
+_CONTROL_PLANE_PEERS = [{"ipBlock": {"cidr": c}} for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
 # Ports the API server calls back on: KEDA's metrics API server and admission webhooks,
 # the Prometheus Operator's admission webhook.
 KEDA_API_SERVER_PORTS = (6443, 9443)
@@ -123,7 +128,10 @@ class ClusterOperators(pulumi.ComponentResource):
         for ns_name in (keda_ns, mon_ns):
             namespaces[ns_name] = TenantNamespace(
                 f"{name}-ns-{ns_name}",
-                {"provider": provider, "namespace": ns_name, "gpu_quota": 0, "labels": {"llm-infra.io/role": "operators"}},
+                # Enforce baseline, warn and audit restricted: the charts' pods are rendered by Helm at
+                # `pulumi up`, so a restricted violation in an upstream chart must not fail the install.
+                {"provider": provider, "namespace": ns_name, "gpu_quota": 0, "labels": {"llm-infra.io/role": "operators"},
+                 "pod_security": "baseline", "pod_security_warn": "restricted"},
                 opts=pulumi.ResourceOptions(parent=self),
             )
             ns_dep: list[pulumi.Resource] = [namespaces[ns_name]]
@@ -143,7 +151,7 @@ class ClusterOperators(pulumi.ComponentResource):
         guards[keda_ns] += [
             policy(keda_ns, "allow-api-server-callbacks", {
                 "policyTypes": ["Ingress"],
-                "ingress": [{"from": [_API_PEER], "ports": [{"protocol": "TCP", "port": p} for p in KEDA_API_SERVER_PORTS]}],
+                "ingress": [{"from": _CONTROL_PLANE_PEERS, "ports": [{"protocol": "TCP", "port": p} for p in KEDA_API_SERVER_PORTS]}],
             }, [namespaces[keda_ns]]),
             policy(keda_ns, "allow-prometheus-queries", {
                 "policyTypes": ["Egress"],
@@ -165,7 +173,7 @@ class ClusterOperators(pulumi.ComponentResource):
             }, [namespaces[mon_ns]]),
             policy(mon_ns, "allow-api-server-callbacks", {
                 "policyTypes": ["Ingress"],
-                "ingress": [{"from": [_API_PEER], "ports": [{"protocol": "TCP", "port": PROMETHEUS_OPERATOR_WEBHOOK_PORT}]}],
+                "ingress": [{"from": _CONTROL_PLANE_PEERS, "ports": [{"protocol": "TCP", "port": PROMETHEUS_OPERATOR_WEBHOOK_PORT}]}],
             }, [namespaces[mon_ns]]),
             policy(mon_ns, "allow-scrape-egress", {
                 "policyTypes": ["Egress"],
@@ -218,7 +226,7 @@ class ClusterOperators(pulumi.ComponentResource):
                     "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard"}},
                 },
                 # The node exporter needs the host's network, PID namespace and filesystem,
-                # which Pod Security `restricted` forbids; GPU metrics come from DCGM.
+                # which Pod Security `baseline` forbids; GPU metrics come from DCGM.
                 "nodeExporter": {"enabled": False},
                 # Managed control planes: these components cannot be scraped from the cluster.
                 "kubeControllerManager": {"enabled": False},
@@ -233,7 +241,8 @@ class ClusterOperators(pulumi.ComponentResource):
         """What every ScaledObject, ServiceMonitor and PrometheusRule must wait for."""
         self.charts = {"kube-prometheus-stack": prom_chart, "keda": keda_chart}
         self.install_order = pulumi.Output.from_input([
-            f"namespaces {keda_ns}, {mon_ns}: Pod Security restricted, default-deny and needed-allow NetworkPolicies",
+            f"namespaces {keda_ns}, {mon_ns}: Pod Security baseline (restricted warned), default-deny and needed-allow "
+            "NetworkPolicies",
             f"secret {mon_ns}/{GRAFANA_ADMIN_SECRET}: Grafana admin password generated on create",
             f"helm {describe_chart(prom_chart)} into {mon_ns} (CRDs ServiceMonitor, PrometheusRule)",
             f"helm {describe_chart(keda_chart)} into {keda_ns} (CRD ScaledObject)",

@@ -8,6 +8,7 @@ Triton's queue metrics, and the ServiceMonitor, PrometheusRule and dashboard to 
 """
 
 import hashlib
+import ipaddress
 import json
 import math
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from ..config import ConfigError, ModelConfig, MonitoringConfig, schema_type, va
 from ..contract import (
     DEFAULT_GPU_POOL_LABEL,
     DEFAULT_ZONE_LABEL,
+    PRIVATE_RANGES,
     IdentityBinder,
     ModelIdentityRequest,
     WorkloadCluster,
@@ -28,8 +30,8 @@ from ..contract import (
 )
 from ..ordering import waits_like_component
 from . import metrics
+from .args import ADMIN_KEY_ENV, GRPC_PORT, HTTP_PORT, METRICS_PORT, tritonserver_args
 from .await_timeouts import await_budget
-from .args import GRPC_PORT, HTTP_PORT, METRICS_PORT, tritonserver_args
 from .cache_sync import CACHE_MOUNT, WEIGHTS_DIR, sync_env, sync_script
 from .model_repository import render_model_repository
 
@@ -105,6 +107,14 @@ def _cluster(cluster: object) -> WorkloadCluster:
     unknown = sorted(set(cluster) - set(WorkloadCluster.__annotations__))
     if unknown:
         raise ConfigError(f"cluster.{unknown[0]}: unknown key (expected one of {sorted(WorkloadCluster.__annotations__)})")
+    for i, cidr in enumerate(cluster.get("store_egress_cidrs") or ()):
+        try:
+            network = ipaddress.ip_network(cidr)
+        except (TypeError, ValueError):
+            raise ConfigError(f"cluster.store_egress_cidrs[{i}]: expected a CIDR, got {str(cidr)[:64]!r}") from None
+        if not network.is_private or network.is_link_local:
+            raise ConfigError(f"cluster.store_egress_cidrs[{i}]: expected a private endpoint's range (RFC 1918), "
+                              f"got {cidr!r}")
     return cluster  # type: ignore[return-value]
 
 
@@ -233,6 +243,8 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
             ],
             "env": [
+                # Unlocks Triton's restricted APIs (see triton.args): the pod's own UID, never stored.
+                {"name": ADMIN_KEY_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}},
                 {"name": "HOME", "value": "/tmp"},
                 {"name": "HF_HOME", "value": f"{CACHE_MOUNT}/hf"},
                 # Weights come only from the cache; never from a public hub at run time.
@@ -364,10 +376,14 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             opts=child,
         )
 
+        # Weights and token exchange: HTTPS to the object store and the cloud's identity endpoint,
+        # never to the link-local metadata service that holds the node's credentials, nor to any
+        # private address (the VPC, other pods and services) but the store's private endpoint.
+        # A NetworkPolicy selects pods, not containers, and names no hostnames: the sync init
+        # container and Triton share this rule, and public endpoints are reached by address range.
         egress = [{
-            # Weights and token exchange: HTTPS to the object store and the cloud's STS,
-            # never to the link-local metadata service that holds the node's credentials.
-            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [LINK_LOCAL]}}],
+            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [LINK_LOCAL, *PRIVATE_RANGES]}},
+                   *({"ipBlock": {"cidr": cidr}} for cidr in cluster.get("store_egress_cidrs", ()))],
             "ports": [{"protocol": "TCP", "port": 443}],
         }]
         if cluster.get("metadata_identity_egress", False):
@@ -385,9 +401,13 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring.namespace}}}],
                 "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
             })
+        policy_meta: dict = {"name": f"{model.name}-triton", "namespace": ns, "labels": labels}
+        if cluster.get("metadata_identity_egress", False):
+            # Read by llm_infra.policies: this /32 is GKE's metadata server (pods see their own identity).
+            policy_meta["annotations"] = {"llm-infra.io/metadata-egress": "gke-metadata-server"}
         k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy",
-            metadata={"name": f"{model.name}-triton", "namespace": ns, "labels": labels},
+            metadata=policy_meta,
             spec={"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress", "Egress"],
                   "ingress": ingress, "egress": egress},
             opts=child,
