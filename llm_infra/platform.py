@@ -14,7 +14,8 @@ from .config import ConfigError, StackConfig, StackConfigSpec, validate_spec
 from .cache_volume import cache_read_mib_s, with_load_budget
 from .fit import check_fit
 from .contract import ClusterContract
-from .extras import CLOUD_EXTRAS, installed, missing_extra
+from .extras import CLOUD_EXTRAS, missing_extra
+from .extras import installed as extra_installed
 from .kubernetes.gpu_layer import GpuSoftwareLayer
 from .kubernetes.operators import ClusterOperators, chart_spec
 from .kubernetes.tenant_namespace import TenantNamespace
@@ -74,7 +75,7 @@ class LlmPlatform(pulumi.ComponentResource):
             )
         if cluster is None and config.cloud == "existing" and args.get("kubeconfig") is None:
             raise ConfigError("kubeconfig: expected the existing cluster's kubeconfig as a Pulumi secret, got nothing")
-        if cluster is None and config.cloud in CLOUD_EXTRAS and not installed(config.cloud):
+        if cluster is None and config.cloud in CLOUD_EXTRAS and not extra_installed(config.cloud):
             raise ConfigError(missing_extra(config.cloud, f"cloud: {config.cloud}"))
         if cluster is None:
             # Every replica must fit a node of its pool (the cloud's reservations, our DaemonSets).
