@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import json
 import math
 import re
 import types
@@ -66,12 +67,53 @@ _OWNED_ENGINE_ARGS: dict[str, frozenset[str]] = {
 }
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """A short, safe echo of a value a user gave: at most `limit` characters of its repr.
+
+    Errors echo what was given, never all of it (a megabyte string, a 5000-digit integer
+    whose repr Python refuses, a structure expanded from YAML aliases).
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value).bit_length() > 128:
+        return f"an integer of about {int(abs(value).bit_length() * 0.30103) + 1} digits"
+    if isinstance(value, str):
+        text = repr(value[: limit + 1])
+    elif isinstance(value, dict | list | tuple):
+        text = _short_container(value, limit)
+    else:
+        try:
+            text = repr(value)
+        except (ValueError, RecursionError):
+            text = f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _short_container(value: dict | list | tuple, limit: int) -> str:
+    parts: list[str] = []
+    size = 0
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for k, v in items:
+        part = (f"{shown(k, 20)}: " if isinstance(value, dict) else "") + (
+            shown(v, 20) if not isinstance(v, dict | list | tuple) else ("{...}" if isinstance(v, dict) else "[...]"))
+        parts.append(part)
+        size += len(part) + 2
+        if size > limit:
+            break
+    open_, close = ("{", "}") if isinstance(value, dict) else ("[", "]")
+    return open_ + ", ".join(parts) + close
+
+
 class ConfigError(ValueError):
     """Stack configuration is invalid. Each line names a field, the value and what is expected."""
 
     def __init__(self, problems: list[str] | str) -> None:
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.problems = [_bounded(p) for p in ([problems] if isinstance(problems, str) else list(problems))]
         super().__init__("invalid llm-infra stack config:\n  " + "\n  ".join(self.problems))
+
+
+def _bounded(problem: str, limit: int = 600) -> str:
+    """One line, of bounded length: a message never carries a whole hostile value."""
+    line = " ".join(str(problem).split()) if "\n" in str(problem) or "\r" in str(problem) else str(problem)
+    return line if len(line) <= limit else line[: limit - 1] + "\u2026"
 
 
 def parse_weights_uri(uri: str) -> tuple[str, str, str]:
@@ -1032,7 +1074,7 @@ def _describe(error: dict[str, Any]) -> list[str]:
     given = error.get("input")
     kind = error["type"]
     if kind == "extra_forbidden":
-        return [f"{path}: unknown key (expected one of the documented fields), got {given!r}"]
+        return [f"{path}: unknown key (expected one of the documented fields), got {shown(given)}"]
     if kind == "missing":
         return [f"{path}: required, got nothing"]
     msg = error["msg"]
@@ -1045,7 +1087,7 @@ def _describe(error: dict[str, Any]) -> list[str]:
         msg = re.sub(r" after validation, not \d+$", "", msg)
         if _DNS_LABEL in msg:
             msg = "a DNS label (lowercase letters, digits and '-', starting with a letter)"
-        msg = f"expected {msg}, got {given!r}"
+        msg = f"expected {msg}, got {shown(given)}"
     return [f"{path}: {msg}"]
 
 
@@ -1053,8 +1095,17 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     """Validate a plain mapping (keys without the `llm-infra:` prefix). Raises ConfigError."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"(root): expected a mapping of llm-infra config keys, got {type(raw).__name__}")
+    decoded: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in raw.items():
+        try:
+            decoded[key] = from_engine(key, value)
+        except ValueError as exc:
+            problems.append(f"{key}: {exc}")
+    if problems:
+        raise ConfigError(problems)
     try:
-        return StackConfig.model_validate(dict(raw))
+        return StackConfig.model_validate(decoded)
     except ValidationError as exc:
         raise ConfigError(_problems(exc)) from None
 
@@ -1070,22 +1121,74 @@ def _problems(exc: ValidationError, prefix: str = "") -> list[str]:
 
 def load_stack_config() -> StackConfig:
     """Read and validate the running stack's `llm-infra:*` config (before any resource is registered)."""
-    import json
-
     import pulumi.runtime.config as runtime_config
 
     # The CLI hands config over as PULUMI_CONFIG; the runtime (and the mock engine) as a context var.
     everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     raw: dict[str, Any] = {}
+    problems: list[str] = []
     for full_key, value in everything.items():
         namespace, _, key = full_key.partition(":")
-        if namespace != CONFIG_NAMESPACE or key in SECRET_KEYS:
+        if namespace != CONFIG_NAMESPACE:
             continue
-        try:
-            raw[key] = json.loads(value)
-        except (TypeError, ValueError):
-            raw[key] = value
-    return parse_stack_config(raw)
+        if key in SECRET_KEYS:
+            if not (runtime_config.is_config_secret(full_key) or full_key in runtime_config.get_config_secret_keys_env()):
+                problems.append(f"{key}: expected a secret (pulumi config set --secret {full_key} ...), got a plaintext value")
+            continue
+        raw[key] = value
+    if problems:
+        raise ConfigError(problems)
+    config = parse_stack_config(raw)
+    kubeconfig = f"{CONFIG_NAMESPACE}:kubeconfig"
+    if config.cloud == "existing" and everything.get(kubeconfig) in (None, ""):
+        raise ConfigError(f"kubeconfig: expected the existing cluster's kubeconfig for cloud 'existing' (pulumi config "
+                          f"set --secret {kubeconfig} -- \"$(cat ~/.kube/config)\"), got nothing")
+    return config
+
+
+# Top-level keys whose value is one scalar; every other key holds JSON (a list or a mapping).
+_SCALAR_KEYS = {"cloud": str, "environment": str, "region": str, "isolation": str, "production": bool}
+
+
+def from_engine(key: str, value: Any) -> Any:
+    """A top-level config value as the program receives it from the engine, decoded.
+
+    The engine hands every value over as a string (`pulumi config set llm-infra:production
+    false` stores "false"; a YAML `false` arrives as "false" too); structured values as JSON.
+    A string key is taken as it is, a boolean is exactly "true" or "false" (what Pulumi.yaml's
+    `type: boolean` admits), anything else is parsed as JSON with numbers as Go reads them.
+    """
+    if not isinstance(value, str):  # a Python caller of parse_stack_config, or the mock harness
+        return value
+    kind = _SCALAR_KEYS.get(key)
+    if kind is str:
+        return value
+    if kind is bool:
+        if value not in ("true", "false"):
+            raise ValueError(f"expected true or false, got {shown(value)}")
+        return value == "true"
+    try:
+        return json.loads(value, parse_int=_json_int, parse_constant=_json_constant)
+    except ValueError as exc:
+        if isinstance(exc, json.JSONDecodeError):
+            return value  # not JSON: the model says what it expected instead of this text
+        raise
+
+
+def _json_int(text: str) -> int | float:
+    """encoding/json with UseNumber, then Int64, then Float64 (object.go unmarshalObject)."""
+    if len(text.lstrip("-")) <= 20:
+        number = int(text)
+        if -(1 << 63) <= number <= (1 << 64) - 1:
+            return number
+    number = float(text) if len(text) < 400 else math.inf
+    if math.isinf(number):
+        raise ValueError(f"expected a number Pulumi can represent, got {shown(text)}")
+    return number
+
+
+def _json_constant(text: str) -> Any:
+    raise ValueError(f"expected a finite number, got {text}")
 
 
 # --- the config models as schema types, for components served to other languages ----------
