@@ -15,7 +15,11 @@ def _plan(args: argparse.Namespace) -> int:
     from .planning.stack import plan_stack
     from .policies import MANDATORY
 
-    project = find_project(Path(args.project) if args.project else None)
+    try:
+        project = find_project(Path(args.project) if args.project else None)
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     started = time.monotonic()
     count = 0
 

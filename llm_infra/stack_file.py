@@ -233,8 +233,9 @@ def load_yaml(text: str, source: str) -> Any:
     """Decode one YAML document as yaml.v3 decodes it into `any`. Raises StackFileError."""
     if len(text) > MAX_FILE_BYTES:
         raise StackFileError(f"{source}: expected a file under {MAX_FILE_BYTES // 1024} KiB, got {len(text)} characters")
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -253,7 +254,8 @@ def load_yaml(text: str, source: str) -> Any:
         what = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())
         raise StackFileError(f"{source}: invalid YAML: {shown(what, 120)}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def go_json_number(value: int | float, where: str) -> str:
