@@ -286,6 +286,9 @@ class ModelConfig(_Strict):
     """Data type of the served weights for the capacity check: bf16, fp16, fp8, int8 or int4. Defaults to bf16."""
     max_context: int | None = Field(default=None, ge=256, le=1_048_576)
     """Longest sequence served (vLLM max_model_len). Defaults to the shape's full context."""
+    acknowledge_remote_code: bool = False
+    """Allow `engine_args.trust_remote_code` in a production stack: the engine then runs Python shipped
+    with the weights. Defaults to false (refused in production)."""
 
     @field_validator("weights_uri")
     @classmethod
@@ -443,6 +446,9 @@ class AwsConfig(_Strict):
     """IAM roles/users given cluster admin through access entries; include the one that runs `pulumi up`. Defaults to none."""
     model_publisher_arns: list[str] = Field(default_factory=list)
     """IAM principals that may encrypt new weights into the model bucket with the key. Defaults to none."""
+    external_admin_accounts: list[Annotated[str, Field(pattern=r"^\d{12}$")]] = Field(default_factory=list)
+    """Other AWS accounts whose principals may appear in admin_principal_arns and model_publisher_arns
+    (a reviewed exception). Defaults to none: only the stack's own account."""
     kubernetes_version: str = versions.EKS_KUBERNETES_VERSION
     """EKS Kubernetes minor version. Defaults to `versions.EKS_KUBERNETES_VERSION`."""
     log_retention_days: int = 365
@@ -747,6 +753,10 @@ class StackConfig(_Strict):
     """GCP specifics (required with `cloud: gcp`). Defaults to none."""
     azure: AzureConfig | None = None
     """Azure specifics (required with `cloud: azure`). Defaults to none."""
+    image_registries: list[Annotated[str, Field(pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$", max_length=200)]] = Field(
+        default_factory=list)
+    """Registries (or registry/path prefixes) that model images may also come from, e.g. your cloud's mirror
+    `123456789012.dkr.ecr.eu-west-1.amazonaws.com/nvidia`. Defaults to none: only the pinned images' registries."""
 
     @model_validator(mode="after")
     def _cross_fields(self) -> StackConfig:
@@ -809,6 +819,9 @@ class StackConfig(_Strict):
         if self.existing is not None:
             for name in sorted(set(self.existing.model_identities) - {m.name for m in self.models}):
                 problems.append(f"existing.model_identities.{name}: expected the name of a model, got {name!r}")
+        from .guardrails import stack_problems
+
+        problems += stack_problems(self)
         if problems:
             raise _Problems(problems)
         return self
@@ -1102,6 +1115,9 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
             decoded[key] = from_engine(key, value)
         except ValueError as exc:
             problems.append(f"{key}: {exc}")
+    from .guardrails import text_problems
+
+    problems += text_problems(decoded)
     if problems:
         raise ConfigError(problems)
     try:

@@ -19,7 +19,8 @@ VALID: dict[str, Any] = {
     "environment": "lab",
     "production": False,
     "isolation": "shared",
-    "existing": {"storage_class": "encrypted-ssd", "model_identities": {"m": {"k": "v"}}},
+    "existing": {"storage_class": "encrypted-ssd", "model_identities": {
+        "m": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/lab-m-weights"}}},
     "gpu_pools": [{"name": "l4", "gpu": "nvidia-l4", "min_nodes": 0, "max_nodes": 2}],
     "models": [{
         "name": "m", "backend": "vllm", "weights_uri": "s3://models-bucket/m", "weights_size_gib": 16,
