@@ -1203,8 +1203,8 @@ def _json_int(text: str) -> int | float:
     return number
 
 
-def _json_constant(text: str) -> Any:
-    raise ValueError(f"expected a finite number, got {text}")
+def _json_constant(text: str) -> float:
+    return float(text)  # NaN and infinities are refused, with their path, by guardrails.text_problems
 
 
 # --- the config models as schema types, for components served to other languages ----------

@@ -31,9 +31,14 @@ if TYPE_CHECKING:
 # reach only a private endpoint and are not counted). A /24 is a generous VPN or CI egress
 # range; a production stack opening more is opening the endpoint to strangers.
 ALLOWLIST_PUBLIC_ADDRESSES = {True: 256, False: 65_536}  # production -> limit
+# Ranges that never route on the internet: RFC 1918 and the shared address space of RFC 6598.
+_PRIVATE_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                          "100.64.0.0/10"))
 # Audit (control-plane) logs kept at least a year in production: incident response looks
 # back that far, and PCI DSS 10.5.1 asks for 12 months of audit trail history.
 MIN_AUDIT_LOG_RETENTION_DAYS_PRODUCTION = 365
+# No config value is longer (the longest are ARNs and subnet ids); longer text is refused unread.
+MAX_TEXT = 4096
 # A python model is one file mounted through a ConfigMap (1 MiB for all of a model's files).
 MAX_PYTHON_MODEL_BYTES = 256 * 1024
 
@@ -72,7 +77,7 @@ _DEFAULT_ACCOUNTS = re.compile(r"^(\d+-compute@developer\.gserviceaccount\.com|[
 _SECRET_VALUES = re.compile(
     r"(hf_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{20,}"
     r"|sk-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35}|-----BEGIN [A-Z ]*PRIVATE KEY"
-    r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}|[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"
+    r"|eyJ[A-Za-z0-9_-]{8,200}\.eyJ|[a-z][a-z0-9+.-]{0,20}://[^/\s:@]{1,200}:[^/\s@]{1,200}@"
     r"|AccountKey=[A-Za-z0-9+/=]{20,}|SharedAccessSignature|[?&]sig=[A-Za-z0-9%+/=]{20,})"
 )
 _SECRET_KEYS = re.compile(r"(?i)(token|secret|passw|api[-_]?key|access[-_]?key|credential|private[-_]?key|auth)")
@@ -115,6 +120,10 @@ def text_problems(raw: Any, path: str = "") -> list[str]:
     elif isinstance(raw, list):
         for i, value in enumerate(raw):
             problems += text_problems(value, f"{path}[{i}]")
+    elif isinstance(raw, float) and (raw != raw or raw in (float("inf"), float("-inf"))):
+        problems.append(f"{path}: expected a finite number, got {raw!r}")
+    elif isinstance(raw, str) and len(raw) > MAX_TEXT:
+        problems.append(f"{path}: expected at most {MAX_TEXT} characters, got {len(raw)}")
     elif isinstance(raw, str):
         field = path.rsplit(".", 1)[-1]
         bad = _bad_char(raw, ascii_only=field not in _FREE_TEXT_FIELDS)
@@ -370,7 +379,8 @@ def _allowlist_problems(config: StackConfig) -> list[str]:
                 networks.append(ipaddress.IPv4Network(cidr, strict=False))
             except ValueError:
                 continue  # reported by the field's own check
-        public = sum(n.num_addresses for n in ipaddress.collapse_addresses(networks) if not n.is_private)
+        public = sum(n.num_addresses for n in ipaddress.collapse_addresses(networks)
+                     if not any(n.subnet_of(p) for p in _PRIVATE_RANGES))
         if public > limit:
             problems.append(f"{field}: expected at most {limit} public addresses in total in a "
                             f"{'production' if config.production else 'non-production'} stack (the whole list "
