@@ -67,7 +67,7 @@ _OWNED_ENGINE_ARGS: dict[str, frozenset[str]] = {
 }
 
 
-def shown(value: Any, limit: int = 60) -> str:
+def shown(value: Any, limit: int = 100) -> str:
     """A short, safe echo of a value a user gave: at most `limit` characters of its repr.
 
     Errors echo what was given, never all of it (a megabyte string, a 5000-digit integer
@@ -130,7 +130,7 @@ def parse_weights_uri(uri: str) -> tuple[str, str, str]:
         return "azureblob", f"{m.group(1)}/{m.group(2)}", (m.group(3) or "").strip("/")
     raise ValueError(
         "expected s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or "
-        f"https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX, got {uri!r}"
+        f"https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX, got {shown(uri)}"
     )
 
 
@@ -162,7 +162,7 @@ class GpuPoolConfig(_Strict):
     @classmethod
     def _known_gpu(cls, v: str) -> str:
         if v not in GPU_MEMORY_GIB:
-            raise ValueError(f"expected one of {sorted(GPU_MEMORY_GIB)}, got {v!r}")
+            raise ValueError(f"expected one of {sorted(GPU_MEMORY_GIB)}, got {shown(v)}")
         return v
 
     @model_validator(mode="after")
@@ -213,7 +213,7 @@ class ActiveHours(_Strict):
     @classmethod
     def _cron(cls, v: str) -> str:
         if len(v.split()) != 5:
-            raise ValueError(f"expected a 5-field cron expression, got {v!r}")
+            raise ValueError(f"expected a 5-field cron expression, got {shown(v)}")
         return v
 
 
@@ -302,7 +302,7 @@ class ModelConfig(_Strict):
         from .planning.capacity import KNOWN_SHAPES
 
         if v is not None and v not in KNOWN_SHAPES:
-            raise ValueError(f"expected one of {sorted(KNOWN_SHAPES)}, got {v!r}")
+            raise ValueError(f"expected one of {sorted(KNOWN_SHAPES)}, got {shown(v)}")
         return v
 
     @property
@@ -324,7 +324,7 @@ class ModelConfig(_Strict):
         if self.backend == "python" and not self.python_model:
             raise _FieldError("python_model", "expected a path to the model.py of a python-backend model, got nothing")
         if self.backend != "python" and self.python_model:
-            raise _FieldError("python_model", f"expected no python_model for backend {self.backend!r}, got {self.python_model!r}")
+            raise _FieldError("python_model", f"expected no python_model for backend {self.backend!r}, got {shown(self.python_model)}")
         owned = sorted(_OWNED_ENGINE_ARGS[self.backend] & set(self.engine_args))
         if owned:
             raise _FieldError(
@@ -393,7 +393,7 @@ class MonitoringConfig(_Strict):
     @classmethod
     def _url(cls, v: str) -> str:
         if not re.match(r"^https?://[^\s/]+(:\d+)?(/\S*)?$", v):
-            raise ValueError(f"expected an http(s) URL, got {v!r}")
+            raise ValueError(f"expected an http(s) URL, got {shown(v)}")
         return v
 
 
@@ -470,14 +470,14 @@ class AwsConfig(_Strict):
     @classmethod
     def _k8s_version(cls, v: str) -> str:
         if v not in versions.CLUSTER_AUTOSCALER_IMAGES:
-            raise ValueError(f"expected one of {sorted(versions.CLUSTER_AUTOSCALER_IMAGES)}, got {v!r}")
+            raise ValueError(f"expected one of {sorted(versions.CLUSTER_AUTOSCALER_IMAGES)}, got {shown(v)}")
         return v
 
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, v: int) -> int:
         if v not in LOG_RETENTION_DAYS:
-            raise ValueError(f"expected a CloudWatch Logs retention period {list(LOG_RETENTION_DAYS)}, got {v!r}")
+            raise ValueError(f"expected a CloudWatch Logs retention period {list(LOG_RETENTION_DAYS)}, got {shown(v)}")
         return v
 
     @field_validator("vpc_cidr")
@@ -494,7 +494,7 @@ class AwsConfig(_Strict):
             for i, arn in enumerate(getattr(self, field)):
                 if not re.match(_IAM_PRINCIPAL, arn) or "*" in arn:
                     raise _FieldError(f"{field}[{i}]", "expected an IAM role or user ARN without wildcards "
-                                      f"(arn:aws:iam::123456789012:role/NAME), got {arn!r}")
+                                      f"(arn:aws:iam::123456789012:role/NAME), got {shown(arn)}")
         if (self.vpc_id is None) != (self.private_subnet_ids is None):
             missing = "private_subnet_ids" if self.private_subnet_ids is None else "vpc_id"
             raise _FieldError(missing, "expected vpc_id and private_subnet_ids together (an existing VPC), got only one")
@@ -503,14 +503,14 @@ class AwsConfig(_Strict):
                 raise _FieldError("private_subnet_ids", f"expected subnets in at least 2 zones, got {len(self.private_subnet_ids)}")
             for zone, subnet in self.private_subnet_ids.items():
                 if not re.match(r"^subnet-[0-9a-f]{8,17}$", subnet):
-                    raise _FieldError(f"private_subnet_ids.{zone}", f"expected a subnet id (subnet-...), got {subnet!r}")
+                    raise _FieldError(f"private_subnet_ids.{zone}", f"expected a subnet id (subnet-...), got {shown(subnet)}")
             if self.availability_zones is not None:
                 raise _FieldError("availability_zones", "expected to be left out with an existing VPC "
                                   "(the zones are private_subnet_ids' keys), got a list")
         if self.availability_zones is not None:
             zones = self.availability_zones
             if not 2 <= len(zones) <= 3 or len(set(zones)) != len(zones):
-                raise _FieldError("availability_zones", f"expected 2 or 3 distinct zones, got {zones!r}")
+                raise _FieldError("availability_zones", f"expected 2 or 3 distinct zones, got {shown(zones)}")
         if self.dedicated_tenancy == "host" and self.host_resource_group_arn is None:
             raise _FieldError("host_resource_group_arn", "expected the host resource group of the Dedicated Hosts "
                               "(EC2 Auto Scaling launches onto hosts only through one) with dedicated_tenancy 'host', got nothing")
@@ -604,11 +604,11 @@ class GcpConfig(_Strict):
             try:
                 net = ipaddress.IPv4Network(value, strict=True)
             except ValueError:
-                raise _FieldError(field, f"expected an IPv4 CIDR, got {value!r}") from None
+                raise _FieldError(field, f"expected an IPv4 CIDR, got {shown(value)}") from None
             if not net.is_private:
-                raise _FieldError(field, f"expected a private (RFC 1918) range, got {value!r}")
+                raise _FieldError(field, f"expected a private (RFC 1918) range, got {shown(value)}")
         if ipaddress.IPv4Network(self.master_cidr).prefixlen != 28:
-            raise _FieldError("master_cidr", f"expected a /28 (GKE's control-plane range), got {self.master_cidr!r}")
+            raise _FieldError("master_cidr", f"expected a /28 (GKE's control-plane range), got {shown(self.master_cidr)}")
         existing = {f: getattr(self, f) for f in ("network", "subnetwork", "pods_range_name", "services_range_name")}
         given = [f for f, v in existing.items() if v is not None]
         if given and len(given) != len(existing):
@@ -616,16 +616,16 @@ class GcpConfig(_Strict):
             raise _FieldError(missing, f"expected with {', '.join(given)} (an existing network needs network, "
                               "subnetwork, pods_range_name and services_range_name), got nothing")
         if self.zones is not None and (len(self.zones) < 1 or len(set(self.zones)) != len(self.zones)):
-            raise _FieldError("zones", f"expected distinct zones, got {self.zones!r}")
+            raise _FieldError("zones", f"expected distinct zones, got {shown(self.zones)}")
         email = self.node_service_account_email
         if email is not None:
             if re.match(r"^\d+-compute@developer\.gserviceaccount\.com$", email):
                 raise _FieldError("node_service_account_email",
                                   "expected a dedicated minimal service account: the default compute account has "
-                                  f"Editor on the project, got {email!r}")
+                                  f"Editor on the project, got {shown(email)}")
             if not re.match(rf"^[a-z][-a-z0-9]{{4,28}}[a-z0-9]@{re.escape(self.project_id)}\.iam\.gserviceaccount\.com$", email):
                 raise _FieldError("node_service_account_email",
-                                  f"expected NAME@{self.project_id}.iam.gserviceaccount.com, got {email!r}")
+                                  f"expected NAME@{self.project_id}.iam.gserviceaccount.com, got {shown(email)}")
         return self
 
     def node_zones(self, region: str) -> list[str]:
@@ -688,7 +688,7 @@ class AzureConfig(_Strict):
     @classmethod
     def _aks_version(cls, v: str) -> str:
         if v not in versions.SUPPORTED_KUBERNETES_VERSIONS:
-            raise ValueError(f"expected one of {list(versions.SUPPORTED_KUBERNETES_VERSIONS)}, got {v!r}")
+            raise ValueError(f"expected one of {list(versions.SUPPORTED_KUBERNETES_VERSIONS)}, got {shown(v)}")
         return v
 
     @field_validator("vnet_cidr")
@@ -713,11 +713,11 @@ class AzureConfig(_Strict):
                 raise _FieldError(f, "expected a subnet id (/subscriptions/SUB/resourceGroups/RG/providers/"
                                   f"Microsoft.Network/virtualNetworks/VNET/subnets/NAME), got {existing[f]!r}")
         if len(set(self.zones)) != len(self.zones) or not self.zones:
-            raise _FieldError("zones", f"expected distinct zones among '1', '2', '3', got {self.zones!r}")
+            raise _FieldError("zones", f"expected distinct zones among '1', '2', '3', got {shown(self.zones)}")
         from .azure.vm_sizes import GPU_VM_SIZES
 
         if self.system_vm_size in GPU_VM_SIZES:
-            raise _FieldError("system_vm_size", f"expected a VM size without GPUs for the system pool, got {self.system_vm_size!r}")
+            raise _FieldError("system_vm_size", f"expected a VM size without GPUs for the system pool, got {shown(self.system_vm_size)}")
         return self
 
     def resource_group(self, environment: str) -> str:
@@ -782,14 +782,14 @@ class StackConfig(_Strict):
         problems += _unique("gpu_pools", [p.name for p in self.gpu_pools])
         problems += _unique("models", [m.name for m in self.models])
         if self.production and self.isolation != "dedicated":
-            problems.append(f"isolation: expected 'dedicated' in a production stack, got {self.isolation!r}")
+            problems.append(f"isolation: expected 'dedicated' in a production stack, got {shown(self.isolation)}")
         pools = {p.name: p for p in self.gpu_pools}
         schemes = URI_SCHEMES_BY_CLOUD[self.cloud]
         for i, m in enumerate(self.models):
             where = f"models[{i}]"
             pool = pools.get(m.gpu_pool)
             if pool is None:
-                problems.append(f"{where}.gpu_pool: expected one of {sorted(pools)}, got {m.gpu_pool!r}")
+                problems.append(f"{where}.gpu_pool: expected one of {sorted(pools)}, got {shown(m.gpu_pool)}")
             elif m.gpus_per_replica > pool.gpus_per_node:
                 problems.append(
                     f"{where}.gpus_per_replica: expected <= gpus_per_node of pool {pool.name!r} "
@@ -800,7 +800,7 @@ class StackConfig(_Strict):
             if m.uri_scheme not in schemes:
                 problems.append(
                     f"{where}.weights_uri: expected a {'/'.join(s + '://' if s != 'azureblob' else 'https://ACCOUNT.blob.core.windows.net/' for s in schemes)} "
-                    f"URI for cloud {self.cloud!r}, got {m.weights_uri!r}"
+                    f"URI for cloud {self.cloud!r}, got {shown(m.weights_uri)}"
                 )
             if self.production and m.min_replicas < 2:
                 problems.append(f"{where}.min_replicas: expected >= 2 in a production stack, got {m.min_replicas}")
@@ -818,7 +818,7 @@ class StackConfig(_Strict):
                 )
         if self.existing is not None:
             for name in sorted(set(self.existing.model_identities) - {m.name for m in self.models}):
-                problems.append(f"existing.model_identities.{name}: expected the name of a model, got {name!r}")
+                problems.append(f"existing.model_identities.{name}: expected the name of a model, got {shown(name)}")
         from .guardrails import stack_problems
 
         problems += stack_problems(self)
@@ -841,7 +841,7 @@ def _aws_problems(config: StackConfig) -> list[str]:
     if region and aws.availability_zones is not None:
         for i, zone in enumerate(aws.availability_zones):
             if not zone.startswith(region):
-                problems.append(f"aws.availability_zones[{i}]: expected a zone of region {region!r}, got {zone!r}")
+                problems.append(f"aws.availability_zones[{i}]: expected a zone of region {region!r}, got {shown(zone)}")
     if config.isolation == "shared" and aws.dedicated_tenancy == "host":
         problems.append("aws.dedicated_tenancy: expected 'dedicated' (the default) with isolation 'shared', got 'host'")
     for i, pool in enumerate(config.gpu_pools):
@@ -856,9 +856,9 @@ def _aws_problems(config: StackConfig) -> list[str]:
                             "(aws.dedicated_tenancy 'host'), got true")
         for j, zone in enumerate(pool.zones or []):
             if zone not in zones:
-                problems.append(f"{where}.zones[{j}]: expected one of the stack's zones {zones}, got {zone!r}")
+                problems.append(f"{where}.zones[{j}]: expected one of the stack's zones {zones}, got {shown(zone)}")
         if config.production and pool.zones is not None and len(set(pool.zones)) < 2:
-            problems.append(f"{where}.zones: expected at least 2 zones in a production stack, got {pool.zones!r}")
+            problems.append(f"{where}.zones: expected at least 2 zones in a production stack, got {shown(pool.zones)}")
     # The stack creates the model bucket and scopes each model's role to its prefix:
     # every model of the stack lives under its own prefix of that one bucket.
     buckets: dict[str, int] = {}
@@ -870,19 +870,19 @@ def _aws_problems(config: StackConfig) -> list[str]:
         where = f"models[{i}].weights_uri"
         if not _S3_BUCKET_NO_DOTS.match(bucket):
             problems.append(f"{where}: expected a bucket name of lowercase letters, digits and '-' (no dots: "
-                            f"TLS to virtual-hosted buckets), got {bucket!r}")
+                            f"TLS to virtual-hosted buckets), got {shown(bucket)}")
         if buckets and bucket not in buckets:
             first = next(iter(buckets))
             problems.append(f"{where}: expected the stack's model bucket {first!r} (models[{buckets[first]}]): "
-                            f"the stack creates one bucket, got {bucket!r}")
+                            f"the stack creates one bucket, got {shown(bucket)}")
         buckets.setdefault(bucket, i)
         if not prefix:
-            problems.append(f"{where}: expected s3://BUCKET/PREFIX with a prefix of the model's own, got {m.weights_uri!r}")
+            problems.append(f"{where}: expected s3://BUCKET/PREFIX with a prefix of the model's own, got {shown(m.weights_uri)}")
             continue
         for j, other in prefixes:
             if prefix == other or prefix.startswith(other + "/") or other.startswith(prefix + "/"):
                 problems.append(f"{where}: expected a prefix that does not overlap models[{j}]'s {other!r} "
-                                f"(each model's role reads its prefix only), got {prefix!r}")
+                                f"(each model's role reads its prefix only), got {shown(prefix)}")
         prefixes.append((i, prefix))
     return problems
 
@@ -900,9 +900,9 @@ def _gcp_problems(config: StackConfig) -> list[str]:
     zones = gcp.node_zones(region)
     for i, zone in enumerate(gcp.zones or []):
         if region and not zone.startswith(region + "-"):
-            problems.append(f"gcp.zones[{i}]: expected a zone of region {region!r}, got {zone!r}")
+            problems.append(f"gcp.zones[{i}]: expected a zone of region {region!r}, got {shown(zone)}")
     if config.production and len(zones) < 2:
-        problems.append(f"gcp.zones: expected at least 2 zones in a production stack, got {zones!r}")
+        problems.append(f"gcp.zones: expected at least 2 zones in a production stack, got {shown(zones)}")
     for i, pool in enumerate(config.gpu_pools):
         where = f"gpu_pools[{i}]"
         bad = check_machine_type(pool.gpu, pool.gpus_per_node, pool.instance_type,
@@ -911,7 +911,7 @@ def _gcp_problems(config: StackConfig) -> list[str]:
             problems.append(f"{where}.{bad[0]}: {bad[1]}")
         for j, zone in enumerate(pool.zones or []):
             if zone not in zones:
-                problems.append(f"{where}.zones[{j}]: expected one of the stack's zones {zones}, got {zone!r}")
+                problems.append(f"{where}.zones[{j}]: expected one of the stack's zones {zones}, got {shown(zone)}")
         if config.production and len(set(pool.zones or zones)) < 2:
             problems.append(f"{where}.zones: expected at least 2 zones in a production stack, got {pool.zones or zones!r}")
     # The stack creates one model bucket and scopes each model's service account to its prefix.
@@ -925,14 +925,14 @@ def _gcp_problems(config: StackConfig) -> list[str]:
         if uri_bucket != bucket:
             problems.append(f"{where}: expected gs://{bucket}/PREFIX (the stack's model bucket"
                             f"{'' if gcp.model_bucket else ', from gcp.project_id and environment; set gcp.model_bucket to name another'}), "
-                            f"got {m.weights_uri!r}")
+                            f"got {shown(m.weights_uri)}")
         if not prefix:
-            problems.append(f"{where}: expected gs://{bucket}/PREFIX with a prefix of the model's own, got {m.weights_uri!r}")
+            problems.append(f"{where}: expected gs://{bucket}/PREFIX with a prefix of the model's own, got {shown(m.weights_uri)}")
             continue
         for j, other in prefixes:
             if prefix == other or prefix.startswith(other + "/") or other.startswith(prefix + "/"):
                 problems.append(f"{where}: expected a prefix that does not overlap models[{j}]'s {other!r} "
-                                f"(each model's service account reads its prefix only), got {prefix!r}")
+                                f"(each model's service account reads its prefix only), got {shown(prefix)}")
         prefixes.append((i, prefix))
     return problems
 
@@ -942,10 +942,10 @@ def _allowlisted_network(field: str, cidr: str, *, what: str, strict: bool = Tru
     try:
         net = ipaddress.IPv4Network(cidr, strict=strict)
     except ValueError:
-        raise _FieldError(field, f"expected an IPv4 CIDR such as 203.0.113.0/24, got {cidr!r}") from None
+        raise _FieldError(field, f"expected an IPv4 CIDR such as 203.0.113.0/24, got {shown(cidr)}") from None
     if net.prefixlen == 0:
         raise _FieldError(field, f"expected an explicit allowlist of networks (0.0.0.0/0 would open {what} to the "
-                          f"whole internet), got {cidr!r}")
+                          f"whole internet), got {shown(cidr)}")
 
 
 def _cidr_sized(v: str, smallest: int, largest: int) -> str:
@@ -955,7 +955,7 @@ def _cidr_sized(v: str, smallest: int, largest: int) -> str:
     except ValueError:
         net = None
     if net is None or not smallest <= net.prefixlen <= largest:
-        raise ValueError(f"expected an IPv4 CIDR from /{smallest} to /{largest}, got {v!r}")
+        raise ValueError(f"expected an IPv4 CIDR from /{smallest} to /{largest}, got {shown(v)}")
     return v
 
 
@@ -992,7 +992,7 @@ def _azure_problems(config: StackConfig) -> list[str]:
     pools = {p.name for p in config.gpu_pools}
     for j, name in enumerate(az.shared_host_gpu_pools):
         if name not in pools:
-            problems.append(f"azure.shared_host_gpu_pools[{j}]: expected the name of a GPU pool {sorted(pools)}, got {name!r}")
+            problems.append(f"azure.shared_host_gpu_pools[{j}]: expected the name of a GPU pool {sorted(pools)}, got {shown(name)}")
         elif config.isolation != "dedicated":
             problems.append(f"azure.shared_host_gpu_pools[{j}]: expected only with isolation 'dedicated' (an exception "
                             f"to it), got it with isolation {config.isolation!r}")
@@ -1011,10 +1011,10 @@ def _azure_problems(config: StackConfig) -> list[str]:
                                 f"explicitly, or set isolation 'shared'")
         for j, zone in enumerate(pool.zones or []):
             if zone not in az.zones:
-                problems.append(f"{where}.zones[{j}]: expected one of the stack's zones {az.zones}, got {zone!r}")
+                problems.append(f"{where}.zones[{j}]: expected one of the stack's zones {az.zones}, got {shown(zone)}")
         zones = pool.zones if pool.zones is not None else az.zones
         if config.production and len(set(zones)) < 2:
-            problems.append(f"{where}.zones: expected at least 2 zones in a production stack, got {zones!r}")
+            problems.append(f"{where}.zones: expected at least 2 zones in a production stack, got {shown(zones)}")
     # The stack creates one storage account and one container per model; each model's
     # identity reads its own container only.
     account: tuple[int, str] | None = None
@@ -1029,10 +1029,10 @@ def _azure_problems(config: StackConfig) -> list[str]:
             account = (i, name)
         elif name != account[1]:
             problems.append(f"{where}: expected the stack's storage account {account[1]!r} (models[{account[0]}]): "
-                            f"the stack creates one account, got {name!r}")
+                            f"the stack creates one account, got {shown(name)}")
         if container in containers:
             problems.append(f"{where}: expected a container of the model's own (each model's identity may read "
-                            f"its container only; models[{containers[container]}] uses {container!r}), got {container!r}")
+                            f"its container only; models[{containers[container]}] uses {container!r}), got {shown(container)}")
         containers.setdefault(container, i)
     return problems
 
@@ -1294,5 +1294,5 @@ def cloud_stack_config(value: Any, cloud: str) -> StackConfig:
     """The `config` input of a cloud's platform cluster: a whole stack config for that cloud."""
     config = validate_spec(StackConfig, value, field="config")
     if config.cloud != cloud:
-        raise ConfigError(f"config.cloud: expected {cloud!r} for this cloud's platform cluster, got {config.cloud!r}")
+        raise ConfigError(f"config.cloud: expected {cloud!r} for this cloud's platform cluster, got {shown(config.cloud)}")
     return config

@@ -192,7 +192,8 @@ def test_a_non_utf8_stack_file_is_one_error_line(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("weights_size_gib: 16", "weights_size_gib: " + "9" * 5000, "models[0].weights_size_gib: expected a valid number"),
+        ("weights_size_gib: 16", "weights_size_gib: " + "9" * 5000, "models[0].weights_size_gib: expected at most 4096"),
+        ("weights_size_gib: 16", "weights_size_gib: " + "9" * 400, "models[0].weights_size_gib: expected a valid number"),
         ("max_nodes: 4", "max_nodes: 99999999999999999999999", "gpu_pools[0].max_nodes: expected a valid integer"),
         ("environment: lab", "environment: 2026-12-01", "environment: expected a DNS label"),
         ("storage_class: encrypted-ssd", "storage_class: 2026-12-01T10:00:00Z", "existing.storage_class"),
