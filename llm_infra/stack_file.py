@@ -13,13 +13,21 @@ the CLI refuses, so this module mirrors the CLI's reading step by step, each wit
 - Non-string keys are an error ("expected only string keys",
   `workspace.SimplifyMarshalledValue`); keys without a namespace get the project's
   (`stackConfigNamespacedWithProject`).
+- The CLI then encodes the document and decodes it once more into its config types: an
+  unquoted date becomes Go's time.Time and reaches the program as `2024-01-01 00:00:00
+  +0000 UTC` (refused here: quote it).
 - A top-level value reaches the program as a string: booleans and numbers as their JSON
-  text ("false", "3"), strings as they are, lists and maps as JSON
+  text ("false", "3"), null as "", strings as they are, lists and maps as JSON
   (`resource/config/object.go`, `MarshalString`); NaN and infinities cannot be marshalled.
 - Project config (`pkg/workspace/config.go`, `mergeConfig`): a key the project declares
   in its own namespace without `default` or `value` is required; a default fills a key the
   stack does not set; a key declared `secret` must be set with `--secret`; a declared type
   is checked (`ValidateConfigValue`: booleans are `true`/`false` or the strings "true"/"false").
+
+`tools/stackread` runs those very Go packages over stack files, and the tests compare its
+output with this module's (`tests/test_stack_file.py`). Where this module is stricter than
+the CLI it says why: unknown tags (`!!python/...`, which the CLI silently drops), non-string
+keys (which it stringifies), unquoted dates, non-ASCII keys, alias expansion past a bound.
 
 PyYAML is the parser (it is already a dependency); a loader subclass replaces its YAML 1.1
 resolver with yaml.v3's rules and refuses duplicate keys, unknown tags, recursive anchors and
@@ -114,7 +122,7 @@ def resolve_plain(text: str) -> Any:
     if hint not in "+-0123456789":
         return text
     if _TIMESTAMP.match(text):
-        return text  # decoded as a timestamp, then handed to `any` as the original string
+        return _Timestamp(text)
     plain = text.replace("_", "")
     value = _go_parse_int(plain)
     if value is not None and _INT64[0] <= value <= _UINT64:
@@ -143,6 +151,12 @@ def _go_float(text: str) -> float | None:
     return None if math.isinf(value) else value
 
 
+class _Timestamp(str):
+    """An unquoted date or time. yaml.v3 hands it to `any` as text, but the CLI encodes and decodes
+    the stack once more (LoadProjectStackBytes), which turns it into Go's time.Time and hands the
+    program `2024-01-01 00:00:00 +0000 UTC`. Refused: quoted, it stays the text written."""
+
+
 class _Loader(yaml.SafeLoader):
     """PyYAML's parser and composer with yaml.v3's scalar rules; refuses duplicates and unknown tags."""
 
@@ -163,8 +177,10 @@ class _Loader(yaml.SafeLoader):
 
     def construct_tagged_scalar(self, node):  # noqa: ANN001
         tag = node.tag[len(_V3):]
-        if tag in ("str", "timestamp"):
+        if tag == "str":
             return node.value
+        if tag == "timestamp":
+            return _Timestamp(node.value)
         value = resolve_plain(node.value)
         ok = {"int": type(value) is int, "bool": type(value) is bool, "null": value is None,
               "float": type(value) in (int, float)}[tag]
@@ -178,8 +194,9 @@ class _Loader(yaml.SafeLoader):
             if key_node.tag == f"{_V3}merge":
                 continue
             key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, str):
-                raise _NodeError(key_node, f"expected only string keys, got {shown(key)}")
+            if not isinstance(key, str) or isinstance(key, _Timestamp):
+                raise _NodeError(key_node, f"expected a string key (quote it; the CLI would turn it into the text "
+                                           f"Go prints for it), got {shown(str(key) if isinstance(key, str) else key)}")
             if key in seen:
                 raise _NodeError(key_node, f"mapping key {shown(key)} already defined at line {seen[key]}")
             seen[key] = key_node.start_mark.line + 1
@@ -194,8 +211,8 @@ _Loader.add_constructor(f"{_V3}seq", _Loader.construct_yaml_seq)
 
 
 class _NodeError(Exception):
-    def __init__(self, node: Node, message: str) -> None:
-        self.line = node.start_mark.line + 1
+    def __init__(self, node: Node, message: str, line: int | None = None) -> None:
+        self.line = line or node.start_mark.line + 1
         self.message = message
         super().__init__(message)
 
@@ -220,13 +237,34 @@ def _expanded_size(node: Node, memo: dict[int, int], active: set[int]) -> int:
     return memo[key]
 
 
-def _plain_copy(value: Any) -> Any:
+def _plain_copy(value: Any, node: Node) -> Any:
     """The decoded document with aliases expanded into independent values (bounded above)."""
     if isinstance(value, dict):
-        return {k: _plain_copy(v) for k, v in value.items()}
+        return {k: _plain_copy(v, node) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain_copy(v) for v in value]
+        return [_plain_copy(v, node) for v in value]
+    if isinstance(value, _Timestamp):
+        line = _find_line(node, value)
+        raise _NodeError(node, f"{shown(str(value))} is an unquoted date or time, which the Pulumi CLI hands the "
+                               "program as Go prints a time ('2024-01-01 00:00:00 +0000 UTC'); quote it", line)
     return value
+
+
+def _find_line(node: Node, text: str) -> int | None:
+    stack = [node]
+    seen: set[int] = set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ScalarNode) and current.value == text and current.style is None:
+            return current.start_mark.line + 1
+        if isinstance(current, SequenceNode):
+            stack.extend(current.value)
+        elif isinstance(current, MappingNode):
+            stack.extend(n for pair in current.value for n in pair)
+    return None
 
 
 def load_yaml(text: str, source: str) -> Any:
@@ -242,7 +280,7 @@ def load_yaml(text: str, source: str) -> Any:
         if _expanded_size(node, {}, set()) > MAX_EXPANDED_NODES:
             raise _NodeError(node, f"document contains excessive aliasing (more than {MAX_EXPANDED_NODES} "
                                    "values once aliases are expanded)")
-        return _plain_copy(loader.construct_document(node))
+        return _plain_copy(loader.construct_document(node), node)
     except _NodeError as exc:
         raise StackFileError(f"{source}: line {exc.line}: {exc.message}") from None
     except yaml.MarkedYAMLError as exc:
@@ -279,6 +317,8 @@ def engine_string(value: Any, where: str) -> Any:
     Structured values stay Python lists and dicts here (the harness serialises them to JSON,
     as the engine does); everything else becomes the exact string the program receives.
     """
+    if value is None:
+        return ""  # config.Value of a null: the empty string
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

@@ -135,7 +135,7 @@ def test_a_duplicate_key_inside_a_model_is_refused(tmp_path, capsys):
     [
         ("off", "off"), ("yes", "yes"), ("on", "on"), ("n", "n"), ("True", True), ("FALSE", False),
         ("~", None), ("null", None), ("0777", 511), ("0o17", 15), ("0x1F", 31), ("0b101", 5), ("1_000", 1000),
-        ("08", 8.0), ("1e5", 100000.0), ("-.5", -0.5), ("2024-01-01", "2024-01-01"), ("0e9e39f2", "0e9e39f2"),
+        ("08", 8.0), ("1e5", 100000.0), ("-.5", -0.5), ("0e9e39f2", "0e9e39f2"),
         ("18446744073709551615", 18446744073709551615), ("18446744073709551616", 1.8446744073709552e19),
         ("9" * 400, "9" * 400), ("1605565b", "1605565b"), ("+12", 12), ("12:30", "12:30"),
     ],
@@ -171,7 +171,7 @@ BOMB = "config:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
         ("config:\n  llm-infra:cloud: !!int abc\n", "cannot decode 'abc' as !!int"),
         ("config:\n  llm-infra:cloud: [unclosed\n", "invalid YAML"),
         ("config:\n\tllm-infra:cloud: aws\n", "invalid YAML"),
-        ("config:\n  1: x\n", "expected only string keys, got 1"),
+        ("config:\n  1: x\n", "expected a string key (quote it"),
         ("config:\n  llm-infra:cloud: x\n---\nconfig: {}\n", "invalid YAML"),
         ("config:\n  llm-infra:cloud\u00a0: existing\n", "expected a key of printable ASCII"),
         ("config:\n  \"llm-infra:cloud\\n\": existing\n", "expected a key of printable ASCII"),
@@ -195,8 +195,9 @@ def test_a_non_utf8_stack_file_is_one_error_line(tmp_path, capsys):
         ("weights_size_gib: 16", "weights_size_gib: " + "9" * 5000, "models[0].weights_size_gib: expected at most 4096"),
         ("weights_size_gib: 16", "weights_size_gib: " + "9" * 400, "models[0].weights_size_gib: expected a valid number"),
         ("max_nodes: 4", "max_nodes: 99999999999999999999999", "gpu_pools[0].max_nodes: expected a valid integer"),
-        ("environment: lab", "environment: 2026-12-01", "environment: expected a DNS label"),
-        ("storage_class: encrypted-ssd", "storage_class: 2026-12-01T10:00:00Z", "existing.storage_class"),
+        ("environment: lab", "environment: 2026-12-01", "line 8: '2026-12-01' is an unquoted date"),
+        ("storage_class: encrypted-ssd", "storage_class: 2026-12-01T10:00:00Z", "line 13: '2026-12-01T10:00:00Z' is an"),
+        ("environment: lab", "environment: '2026-12-01'", "environment: expected a DNS label"),
         ("environment: lab", "environment: " + "x" * 100_000, "environment: "),
         ("revision: 0e9e39f2", "revision: 1e5", "models[0].revision: expected a valid string, got 100000.0"),
     ],
@@ -241,3 +242,118 @@ def test_the_plan_answers_any_bytes_with_a_plan_or_one_config_error(tmp_path_fac
         stack_config("hostile", find_project(project))
     except (ConfigError, FileNotFoundError):
         pass
+
+
+# --- against the CLI's own Go packages (tools/stackread) ------------------------------------
+
+STACKREAD = ROOT / "tools" / "stackread"
+# Where this module is deliberately stricter than the CLI, and the words of its refusal.
+STRICTER = ("unsupported tag", "expected a string key", "unquoted date", "printable ASCII", "excessive aliasing",
+            "recursive alias", "expected plain values")
+
+
+@pytest.fixture(scope="session")
+def stackread(tmp_path_factory) -> Path:
+    """tools/stackread built with Go (cached outside the repository by its sources' hash)."""
+    import hashlib
+    import os
+    import subprocess
+
+    go = shutil.which("go") or "/usr/local/go/bin/go"
+    if not Path(go).exists():
+        pytest.fail("go is needed to build tools/stackread (the CLI's own YAML and config packages)")
+    digest = hashlib.sha256(b"".join((STACKREAD / f).read_bytes() for f in ("main.go", "go.mod", "go.sum"))).hexdigest()
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "llm-infra" / f"stackread-{digest[:16]}"
+    if not cache.exists():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        build = subprocess.run([go, "build", "-mod=readonly", "-o", str(cache), "."], cwd=STACKREAD,
+                               capture_output=True, text=True, timeout=1200)
+        assert build.returncode == 0, build.stderr[-2000:]
+    return cache
+
+
+def cli_reads(stackread: Path, texts: list[str], tmp: Path) -> list[dict]:
+    import json
+    import subprocess
+
+    paths = []
+    for i, text in enumerate(texts):
+        path = tmp / f"Pulumi.s{i}.yaml"
+        path.write_text(text)
+        paths.append(str(path))
+    out = subprocess.run([str(stackread), "llm-infra", *paths], capture_output=True, text=True, timeout=300, check=True)
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def ours(text: str, tmp: Path) -> dict:
+    path = tmp / "Pulumi.ours.yaml"
+    path.write_text(text)
+    try:
+        config, secret = read_stack_file(path, "llm-infra", {}, "ours")
+    except StackFileError as exc:
+        return {"error": exc.problems[0]}
+    import json
+
+    values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+    return {"config": values | {k: "<secure>" for k in secret}}
+
+
+def same_value(cli: str, mine: str) -> bool:
+    import json
+
+    if cli == mine:
+        return True
+    try:
+        return json.loads(cli) == json.loads(mine) and cli[:1] in "[{" and mine[:1] in "[{"
+    except ValueError:
+        return False
+
+
+def assert_agrees(cli: dict, mine: dict, text: str) -> None:
+    if "error" in cli:
+        assert "error" in mine, (text, cli, mine)
+    elif "error" in mine:
+        assert any(word in mine["error"] for word in STRICTER), (text, cli, mine)
+    else:
+        assert cli["config"].keys() == mine["config"].keys(), (text, cli, mine)
+        for key, value in cli["config"].items():
+            assert same_value(value, mine["config"][key]), (text, key, value, mine["config"][key])
+
+
+CORPUS = [
+    *(p.read_text() for p in sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))),
+    "config:\n  llm-infra:production: off\n  a: 0777\n  b: 1e5\n  d: [1, 0x1F, 08, 99999999999999999999999, yes, 1_000, .5]\n"
+    "  e: 18446744073709551616\n  f: \"x\"\n  g:\n  h: [~, null, {x: ~}]\n  i: -0\n  j: 1.5e300\n  k: 0.0000001\n",
+    "config:\n  a: '2024-01-01'\n  b: \"2024-01-01T10:00:00+02:00\"\n  c: x 2024-01-01\n  d: \"0777\"\n  e: \"true\"\n"
+    "  f: True\n  g: 1e21\n  h: 100000000000000000000.0\n  i: !!str 12\n  j: 12:30\n  k: 0b101\n  l: 0o17\n  m: \"1_000\"\n",
+    "config:\n  a: 1\n  a: 2\n", "config:\n  a: .nan\n", "config:\n  a: [.inf]\n", "config: [1]\n", "config: 3\n", "- x\n",
+    "config:\n  a: 2024-01-01\n", "config:\n  a: !!python/object/apply:os.system [x]\n", "config:\n  1: x\n",
+    "config:\n  a: &a [1, 2]\n  b: *a\n  c: {<<: {x: 1}, y: 2}\n", "config:\n  a: [unclosed\n", "",
+    "config:\n  llm-infra:kubeconfig:\n    secure: v1:abc\n  other:ns: 5\n",
+    "config:\n  a: 9223372036854775808\n  b: -9223372036854775809\n  c: 0x8000000000000000\n  d: +12\n  e: 1_0.5\n",
+    BOMB,
+]
+
+
+def test_stack_files_read_as_the_cli_reads_them(stackread, tmp_path):
+    for text, cli in zip(CORPUS, cli_reads(stackread, CORPUS, tmp_path)):
+        assert_agrees(cli, ours(text, tmp_path), text)
+
+
+_SCALAR_TEXT = st.one_of(
+    st.from_regex(r"[-+]?[0-9_]{1,22}(\.[0-9_]{0,5})?([eE][-+]?[0-9]{1,3})?", fullmatch=True),
+    st.from_regex(r"0[xob][0-9a-fA-F_]{1,20}", fullmatch=True),
+    st.sampled_from(["true", "True", "TRUE", "yes", "No", "on", "OFF", "y", "~", "null", "Null", "", ".inf", "-.Inf",
+                     ".NaN", "0777", "08", "1e5", "12:30", "1_000", "0o17", "-0b11", "0.", ".5", "+.5", "1e400"]),
+    st.from_regex(r"[a-z][a-z0-9 ./:-]{0,12}", fullmatch=True).filter(lambda s: not s.endswith((" ", ":"))),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.from_regex(r"[a-z]{1,6}", fullmatch=True), _SCALAR_TEXT,
+                          st.sampled_from(["{}", "'{}'", "[{}]", "{{x: {}}}"])), min_size=1, max_size=8))
+def test_generated_scalars_read_as_the_cli_reads_them(stackread, tmp_path, entries):
+    texts = ["config:\n" + "".join(f"  {k}{i}: {shape.format(v)}\n" for i, (k, v, shape) in enumerate(entries))]
+    for text, cli in zip(texts, cli_reads(stackread, texts, tmp_path)):
+        assert_agrees(cli, ours(text, tmp_path), text)
