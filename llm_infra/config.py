@@ -1281,8 +1281,14 @@ def validate_spec(model: type[M], value: Any, *, field: str) -> M:
         return value
     if not isinstance(value, Mapping):
         raise ConfigError(f"{field}: expected a mapping of {model.__name__} fields, got {type(value).__name__}")
+    from .guardrails import text_problems
+
+    plain = _known_plain(value, field)
+    problems = text_problems(plain, field)
+    if problems:
+        raise ConfigError(problems)
     try:
-        return model.model_validate(_known_plain(value, field))
+        return model.model_validate(plain)
     except ValidationError as exc:
         raise ConfigError(_problems(exc, prefix=f"{field}.")) from None
 

@@ -325,3 +325,12 @@ def test_every_error_line_is_short_even_for_huge_values():
     assert all(len(p) <= 600 for p in problems), [len(p) for p in problems]
     with pytest.raises(ConfigError):
         parse_stack_config({"cloud": "x" * 1_000_000})
+
+
+def test_components_served_to_other_languages_refuse_the_same_text():
+    from llm_infra.config import ModelConfig, validate_spec
+
+    spec = {"name": "m", "backend": "vllm", "weights_uri": "s3://models-bucket/m\n", "weights_size_gib": 1, "gpu_pool": "l4"}
+    with pytest.raises(ConfigError) as info:
+        validate_spec(ModelConfig, spec, field="model")
+    assert info.value.problems[0].startswith("model.weights_uri: expected text without control")
