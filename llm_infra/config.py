@@ -238,8 +238,11 @@ class ModelConfig(_Strict):
     """Where the weights live: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX."""
     weights_size_gib: float = Field(gt=0, le=4096)
     """Size of the weights in GiB (sizes the cache, memory and probe budget)."""
-    revision: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
-    """Pinned revision of the weights; a cache holding it skips the download. Defaults to none (always sync)."""
+    revision: str | None = None
+    """Pinned revision of the weights: the SHA-256 of the `SHA256SUMS` checksum list stored with them
+    (`llm-infra weights-revision DIR` prints it), so it pins their content. The init container refuses
+    weights that do not match it, and a replica whose cache holds it skips the download. Defaults to
+    none: every start checks the store's checksum list, and the weights follow whatever it says."""
     gpu_pool: DnsLabel
     """Name of the GPU pool the model runs on."""
     gpus_per_replica: int = Field(default=1, ge=1, le=8)
@@ -299,6 +302,14 @@ class ModelConfig(_Strict):
     @classmethod
     def _uri(cls, v: str) -> str:
         parse_weights_uri(v)
+        return v
+
+    @field_validator("revision")
+    @classmethod
+    def _revision_pins_content(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[0-9a-f]{64}", v):
+            raise ValueError("expected the SHA-256 of the weights' SHA256SUMS checksum list (64 lowercase hex "
+                             f"digits, printed by `llm-infra weights-revision DIR`), got {v!r}")
         return v
 
     @field_validator("shape")

@@ -21,9 +21,11 @@ NVIDIA_DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.0"
 DCGM_EXPORTER_IMAGE = "nvcr.io/nvidia/k8s/dcgm-exporter:3.3.9-3.6.1-ubuntu22.04"
 
 # Images of the init container that syncs weights into the model cache, by URI scheme.
+# tests/test_cache_sync_real_cli.py runs the sync script with the same azure-cli and gcloud
+# releases (scripts/setup.sh); for S3 it runs aws-cli v1 from PyPI, which has no v2.
 MODEL_SYNC_IMAGES: dict[str, str] = {
     "s3": "public.ecr.aws/aws-cli/aws-cli:2.22.4",
-    "gs": "gcr.io/google.com/cloudsdktool/google-cloud-cli:502.0.0-slim",
+    "gs": "gcr.io/google.com/cloudsdktool/google-cloud-cli:528.0.0-slim",
     "azureblob": "mcr.microsoft.com/azure-cli:2.67.0",
 }
 
