@@ -107,6 +107,23 @@ def _short_container(value: dict | list | tuple, limit: int) -> str:
     return open_ + ", ".join(parts) + close
 
 
+def _driver_problems(config: StackConfig, where: str, model: ModelConfig) -> list[str]:
+    """The GPU nodes' driver must run the model's pinned Triton image (llm_infra.triton.upstream)."""
+    from .triton import upstream
+
+    if config.cloud != "aws" or model.image is not None:
+        return []  # only EKS node images' drivers are tabled; a custom image is the user's to match
+    aws = config.aws or AwsConfig()
+    driver = upstream.node_driver("aws", aws.ami_type, aws.kubernetes_version)
+    if driver is None or upstream.driver_runs(driver.branch, model.backend):
+        return []
+    release = upstream.RELEASES[model.backend]
+    return [f"{where}.backend: the {model.backend} image (Triton {release.container}, CUDA {release.cuda}) needs "
+            f"NVIDIA driver {release.min_driver}+ (or {', '.join(f'R{b}' for b in release.datacenter_compat_drivers)} "
+            f"on data-center GPUs), but {aws.ami_type} nodes on Kubernetes {aws.kubernetes_version} run R{driver.branch} "
+            f"({driver.source}): use a newer aws.kubernetes_version or set models[].image"]
+
+
 class ConfigError(ValueError):
     """Stack configuration is invalid. Each line names a field, the value and what is expected."""
 
@@ -279,8 +296,9 @@ class ModelConfig(_Strict):
     max_queue_ms: float | None = Field(default=None, gt=0, le=60_000)
     """Also scale out when a request waits longer than this in Triton's queue. Defaults to
     off: a useful value must exceed one batch's compute time, which only the model's owner knows."""
-    max_waiting_requests_per_replica: int = Field(default=4, ge=1, le=4096)
-    """vLLM models: scale out when more requests than this wait inside each replica's engine. Defaults to 4."""
+    target_engine_utilization: float = Field(default=0.8, gt=0, le=1)
+    """vLLM and TensorRT-LLM models: scale out when requests in flight per replica exceed this share of
+    `batching.max_batch_size` (vLLM `max_num_seqs`, TensorRT-LLM's max active requests). Defaults to 0.8."""
     scale_down_stabilization_seconds: int = Field(default=300, ge=0, le=3600)
     """How long load must stay low before replicas are removed. Defaults to 300."""
     active_hours: ActiveHours | None = None
@@ -397,6 +415,27 @@ class ModelConfig(_Strict):
         return self.pre_stop_seconds + self.exit_timeout_seconds + 15
 
 
+class ChartSource(_Strict):
+    """Where a Helm chart comes from: a chart repository and version, or a chart on disk (an offline mirror)."""
+
+    repo: str | None = None
+    """Chart repository URL (`https://...` or `oci://...`). Defaults to the upstream repository in `llm_infra.versions`."""
+    version: str | None = None
+    """Chart version. Defaults to the version pinned in `llm_infra.versions`."""
+    path: str | None = None
+    """A chart directory or `.tgz` on the deploying machine, instead of a repository. Defaults to none."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ChartSource:
+        if self.path is not None and (self.repo is not None or self.version is not None):
+            raise ValueError(f"path: expected a chart path or a repo and version, not both, got path {self.path!r}")
+        if self.path is not None and (not self.path.strip() or self.path.startswith(("/proc", "/sys", "/dev", "~"))):
+            raise ValueError(f"path: expected a chart directory or archive, got {self.path!r}")
+        if self.repo is not None and not re.match(r"^(https?|oci|file)://\S+$", self.repo):
+            raise ValueError(f"repo: expected an https://, oci:// or file:// URL, got {self.repo!r}")
+        return self
+
+
 class MonitoringConfig(_Strict):
     """Prometheus Operator objects, Grafana dashboards and KEDA autoscaling."""
 
@@ -406,8 +445,18 @@ class MonitoringConfig(_Strict):
     """Namespace of Prometheus and Grafana, the only one allowed to scrape. Defaults to `monitoring`."""
     prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
     """Prometheus URL that KEDA queries. Defaults to the Prometheus Operator's service in `monitoring`."""
-    install_operators: bool = False
-    """Install KEDA and kube-prometheus-stack as pinned Helm releases. Defaults to false (the cluster has them)."""
+    selector_labels: dict[str, str] = Field(default_factory=lambda: {"release": "kube-prometheus-stack"})
+    """Labels on the ServiceMonitors and PrometheusRules that Prometheus' `serviceMonitorSelector` and
+    `ruleSelector` match. Defaults to `release: kube-prometheus-stack`, what a kube-prometheus-stack Helm
+    release of that name (the one `install_operators` creates) selects."""
+    install_operators: bool | None = None
+    """Install KEDA and kube-prometheus-stack as pinned Helm releases before any of their custom resources.
+    Defaults to true on a cluster the stack creates (aws, gcp, azure) and false on `existing` (the cluster has them)."""
+    keda_chart: ChartSource = Field(default_factory=ChartSource)
+    """Where the KEDA chart comes from. Defaults to the repository and version pinned in `llm_infra.versions`."""
+    prometheus_chart: ChartSource = Field(default_factory=ChartSource)
+    """Where the kube-prometheus-stack chart comes from. Defaults to the repository and version pinned in
+    `llm_infra.versions`."""
     dcgm_exporter: bool = True
     """Run the DCGM exporter for GPU metrics where the cloud does not collect them. Defaults to true."""
 
@@ -748,6 +797,37 @@ class AzureConfig(_Strict):
         return self.resource_group_name or f"llm-{environment}"
 
 
+class AccessConfig(_Strict):
+    """How the deployer (a person or a CI runner) reaches the cluster's private API endpoint (docs/access.md)."""
+
+    deployer_cidrs: list[str] = Field(default_factory=list)
+    """Networks `pulumi up` runs from, routed into the stack's network (VPC peering, Transit Gateway, VPN,
+    Interconnect, ExpressRoute): the stack opens the private API endpoint to exactly these (EKS: 443 on the
+    cluster security group; GKE: authorized networks and the control plane's routes; AKS: the API server's
+    name resolvable outside the VNet). Defaults to none: only from inside the stack's own network."""
+
+    @field_validator("deployer_cidrs")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for i, cidr in enumerate(v):
+            _allowlisted_network(f"deployer_cidrs[{i}]", cidr, what="the API endpoint")
+            if not ipaddress.IPv4Network(cidr).is_private:
+                raise _FieldError(f"deployer_cidrs[{i}]", f"expected a private network routed into the stack's "
+                                  f"network (the API endpoint has no public address), got {cidr!r}")
+        return v
+
+
+class TeardownConfig(_Strict):
+    """What `pulumi destroy` may delete (docs/teardown.md). Customer keys are always protected and retained."""
+
+    delete_model_data: bool = False
+    """Let `pulumi destroy` delete the model store with the weights in it. Defaults to false: the store, its
+    objects and the settings that guard it stay in the cloud (retained), still encrypted with the retained key."""
+    cluster_deletion_protection: bool | None = None
+    """The cloud's own deletion protection on the cluster (EKS, GKE; AKS has none): `pulumi destroy` cannot
+    delete a protected cluster. Defaults to on for production stacks and on GKE, off for other EKS stacks."""
+
+
 class StackConfig(_Strict):
     """Everything a stack needs; shared by every cloud."""
 
@@ -769,6 +849,11 @@ class StackConfig(_Strict):
     """Monitoring and autoscaling. Defaults to enabled, in namespace `monitoring`."""
     device_plugin: DevicePluginConfig = Field(default_factory=DevicePluginConfig)
     """NVIDIA device plugin settings. Defaults to one `nvidia.com/gpu` per physical GPU."""
+    access: AccessConfig = Field(default_factory=AccessConfig)
+    """How the deployer reaches the private API endpoint. Defaults to only from inside the stack's network."""
+    teardown: TeardownConfig = Field(default_factory=TeardownConfig)
+    """What `pulumi destroy` may delete. Defaults to keeping the keys and the model data, and to the cloud's
+    deletion protection on production (and GKE) clusters."""
     existing: ExistingClusterConfig | None = None
     """The cluster the user runs (only and required with `cloud: existing`). Defaults to none."""
     aws: AwsConfig | None = None
@@ -793,6 +878,12 @@ class StackConfig(_Strict):
             problems.append(f"gcp: expected only with cloud 'gcp', got it with cloud {self.cloud!r}")
         if self.cloud == "gcp":
             problems += _gcp_problems(self)
+            if self.gcp is not None:
+                authorized = [ipaddress.IPv4Network(n.cidr_block, strict=False) for n in self.gcp.master_authorized_networks]
+                for i, cidr in enumerate(self.access.deployer_cidrs):
+                    if not any(ipaddress.IPv4Network(cidr).subnet_of(a) for a in authorized):
+                        problems.append(f"access.deployer_cidrs[{i}]: expected inside one of gcp.master_authorized_networks "
+                                        f"(GKE admits only those to the API endpoint), got {cidr!r}")
         if self.cloud != "azure" and self.azure is not None:
             problems.append(f"azure: expected only with cloud 'azure', got it with cloud {self.cloud!r}")
         if self.cloud == "azure":
@@ -826,6 +917,7 @@ class StackConfig(_Strict):
                     f"{where}.weights_uri: expected a {'/'.join(s + '://' if s != 'azureblob' else 'https://ACCOUNT.blob.core.windows.net/' for s in schemes)} "
                     f"URI for cloud {self.cloud!r}, got {shown(m.weights_uri)}"
                 )
+            problems += _driver_problems(self, where, m)
             if self.production and m.min_replicas < 2:
                 problems.append(f"{where}.min_replicas: expected >= 2 in a production stack, got {m.min_replicas}")
             if m.min_replicas != m.max_replicas and not self.monitoring.enabled:
