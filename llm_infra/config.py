@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import json
 import math
 import re
 import types
@@ -71,6 +72,41 @@ _OWNED_ENGINE_ARGS: dict[str, frozenset[str]] = {
 }
 
 
+def shown(value: Any, limit: int = 100) -> str:
+    """A short, safe echo of a value a user gave: at most `limit` characters of its repr.
+
+    Errors echo what was given, never all of it (a megabyte string, a 5000-digit integer
+    whose repr Python refuses, a structure expanded from YAML aliases).
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value).bit_length() > 128:
+        return f"an integer of about {int(abs(value).bit_length() * 0.30103) + 1} digits"
+    if isinstance(value, str):
+        text = repr(value[: limit + 1])
+    elif isinstance(value, dict | list | tuple):
+        text = _short_container(value, limit)
+    else:
+        try:
+            text = repr(value)
+        except (ValueError, RecursionError):
+            text = f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _short_container(value: dict | list | tuple, limit: int) -> str:
+    parts: list[str] = []
+    size = 0
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for k, v in items:
+        part = (f"{shown(k, 20)}: " if isinstance(value, dict) else "") + (
+            shown(v, 20) if not isinstance(v, dict | list | tuple) else ("{...}" if isinstance(v, dict) else "[...]"))
+        parts.append(part)
+        size += len(part) + 2
+        if size > limit:
+            break
+    open_, close = ("{", "}") if isinstance(value, dict) else ("[", "]")
+    return open_ + ", ".join(parts) + close
+
+
 def _driver_problems(config: StackConfig, where: str, model: ModelConfig) -> list[str]:
     """The GPU nodes' driver must run the model's pinned Triton image (llm_infra.triton.upstream)."""
     from .triton import upstream
@@ -92,8 +128,16 @@ class ConfigError(ValueError):
     """Stack configuration is invalid. Each line names a field, the value and what is expected."""
 
     def __init__(self, problems: list[str] | str) -> None:
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__("invalid llm-infra stack config:\n  " + "\n  ".join(self.problems))
+        self.problems = [_bounded(p) for p in ([problems] if isinstance(problems, str) else list(problems))]
+        # One problem is one line (what a CLI user and a CI log want); several get a line each.
+        sep = " " if len(self.problems) == 1 else "\n  "
+        super().__init__("invalid llm-infra stack config:" + sep + "\n  ".join(self.problems))
+
+
+def _bounded(problem: str, limit: int = 600) -> str:
+    """One line, of bounded length: a message never carries a whole hostile value."""
+    line = " ".join(str(problem).split()) if "\n" in str(problem) or "\r" in str(problem) else str(problem)
+    return line if len(line) <= limit else line[: limit - 1] + "\u2026"
 
 
 def parse_weights_uri(uri: str) -> tuple[str, str, str]:
@@ -110,7 +154,7 @@ def parse_weights_uri(uri: str) -> tuple[str, str, str]:
         return "azureblob", f"{m.group(1)}/{m.group(2)}", (m.group(3) or "").strip("/")
     raise ValueError(
         "expected s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or "
-        f"https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX, got {uri!r}"
+        f"https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX, got {shown(uri)}"
     )
 
 
@@ -142,7 +186,7 @@ class GpuPoolConfig(_Strict):
     @classmethod
     def _known_gpu(cls, v: str) -> str:
         if v not in GPU_MEMORY_GIB:
-            raise ValueError(f"expected one of {sorted(GPU_MEMORY_GIB)}, got {v!r}")
+            raise ValueError(f"expected one of {sorted(GPU_MEMORY_GIB)}, got {shown(v)}")
         return v
 
     @model_validator(mode="after")
@@ -193,7 +237,7 @@ class ActiveHours(_Strict):
     @classmethod
     def _cron(cls, v: str) -> str:
         if len(v.split()) != 5:
-            raise ValueError(f"expected a 5-field cron expression, got {v!r}")
+            raise ValueError(f"expected a 5-field cron expression, got {shown(v)}")
         return v
 
 
@@ -270,6 +314,9 @@ class ModelConfig(_Strict):
     """Data type of the served weights for the capacity check: bf16, fp16, fp8, int8 or int4. Defaults to bf16."""
     max_context: int | None = Field(default=None, ge=256, le=1_048_576)
     """Longest sequence served (vLLM max_model_len). Defaults to the shape's full context."""
+    acknowledge_remote_code: bool = False
+    """Allow `engine_args.trust_remote_code` in a production stack: the engine then runs Python shipped
+    with the weights. Defaults to false (refused in production)."""
 
     @field_validator("weights_uri")
     @classmethod
@@ -291,7 +338,7 @@ class ModelConfig(_Strict):
         from .planning.capacity import KNOWN_SHAPES
 
         if v is not None and v not in KNOWN_SHAPES:
-            raise ValueError(f"expected one of {sorted(KNOWN_SHAPES)}, got {v!r}")
+            raise ValueError(f"expected one of {sorted(KNOWN_SHAPES)}, got {shown(v)}")
         return v
 
     @property
@@ -313,7 +360,7 @@ class ModelConfig(_Strict):
         if self.backend == "python" and not self.python_model:
             raise _FieldError("python_model", "expected a path to the model.py of a python-backend model, got nothing")
         if self.backend != "python" and self.python_model:
-            raise _FieldError("python_model", f"expected no python_model for backend {self.backend!r}, got {self.python_model!r}")
+            raise _FieldError("python_model", f"expected no python_model for backend {self.backend!r}, got {shown(self.python_model)}")
         owned = sorted(_OWNED_ENGINE_ARGS[self.backend] & set(self.engine_args))
         if owned:
             raise _FieldError(
@@ -419,7 +466,7 @@ class MonitoringConfig(_Strict):
     @classmethod
     def _url(cls, v: str) -> str:
         if not re.match(r"^https?://[^\s/]+(:\d+)?(/\S*)?$", v):
-            raise ValueError(f"expected an http(s) URL, got {v!r}")
+            raise ValueError(f"expected an http(s) URL, got {shown(v)}")
         return v
 
 
@@ -472,6 +519,9 @@ class AwsConfig(_Strict):
     """IAM roles/users given cluster admin through access entries; include the one that runs `pulumi up`. Defaults to none."""
     model_publisher_arns: list[str] = Field(default_factory=list)
     """IAM principals that may encrypt new weights into the model bucket with the key. Defaults to none."""
+    external_admin_accounts: list[Annotated[str, Field(pattern=r"^\d{12}$")]] = Field(default_factory=list)
+    """Other AWS accounts whose principals may appear in admin_principal_arns and model_publisher_arns
+    (a reviewed exception). Defaults to none: only the stack's own account."""
     kubernetes_version: str = versions.EKS_KUBERNETES_VERSION
     """EKS Kubernetes minor version. Defaults to `versions.EKS_KUBERNETES_VERSION`."""
     log_retention_days: int = 365
@@ -493,14 +543,14 @@ class AwsConfig(_Strict):
     @classmethod
     def _k8s_version(cls, v: str) -> str:
         if v not in versions.CLUSTER_AUTOSCALER_IMAGES:
-            raise ValueError(f"expected one of {sorted(versions.CLUSTER_AUTOSCALER_IMAGES)}, got {v!r}")
+            raise ValueError(f"expected one of {sorted(versions.CLUSTER_AUTOSCALER_IMAGES)}, got {shown(v)}")
         return v
 
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, v: int) -> int:
         if v not in LOG_RETENTION_DAYS:
-            raise ValueError(f"expected a CloudWatch Logs retention period {list(LOG_RETENTION_DAYS)}, got {v!r}")
+            raise ValueError(f"expected a CloudWatch Logs retention period {list(LOG_RETENTION_DAYS)}, got {shown(v)}")
         return v
 
     @field_validator("vpc_cidr")
@@ -517,7 +567,7 @@ class AwsConfig(_Strict):
             for i, arn in enumerate(getattr(self, field)):
                 if not re.match(_IAM_PRINCIPAL, arn) or "*" in arn:
                     raise _FieldError(f"{field}[{i}]", "expected an IAM role or user ARN without wildcards "
-                                      f"(arn:aws:iam::123456789012:role/NAME), got {arn!r}")
+                                      f"(arn:aws:iam::123456789012:role/NAME), got {shown(arn)}")
         if (self.vpc_id is None) != (self.private_subnet_ids is None):
             missing = "private_subnet_ids" if self.private_subnet_ids is None else "vpc_id"
             raise _FieldError(missing, "expected vpc_id and private_subnet_ids together (an existing VPC), got only one")
@@ -526,14 +576,14 @@ class AwsConfig(_Strict):
                 raise _FieldError("private_subnet_ids", f"expected subnets in at least 2 zones, got {len(self.private_subnet_ids)}")
             for zone, subnet in self.private_subnet_ids.items():
                 if not re.match(r"^subnet-[0-9a-f]{8,17}$", subnet):
-                    raise _FieldError(f"private_subnet_ids.{zone}", f"expected a subnet id (subnet-...), got {subnet!r}")
+                    raise _FieldError(f"private_subnet_ids.{zone}", f"expected a subnet id (subnet-...), got {shown(subnet)}")
             if self.availability_zones is not None:
                 raise _FieldError("availability_zones", "expected to be left out with an existing VPC "
                                   "(the zones are private_subnet_ids' keys), got a list")
         if self.availability_zones is not None:
             zones = self.availability_zones
             if not 2 <= len(zones) <= 3 or len(set(zones)) != len(zones):
-                raise _FieldError("availability_zones", f"expected 2 or 3 distinct zones, got {zones!r}")
+                raise _FieldError("availability_zones", f"expected 2 or 3 distinct zones, got {shown(zones)}")
         if self.dedicated_tenancy == "host" and self.host_resource_group_arn is None:
             raise _FieldError("host_resource_group_arn", "expected the host resource group of the Dedicated Hosts "
                               "(EC2 Auto Scaling launches onto hosts only through one) with dedicated_tenancy 'host', got nothing")
@@ -627,11 +677,11 @@ class GcpConfig(_Strict):
             try:
                 net = ipaddress.IPv4Network(value, strict=True)
             except ValueError:
-                raise _FieldError(field, f"expected an IPv4 CIDR, got {value!r}") from None
+                raise _FieldError(field, f"expected an IPv4 CIDR, got {shown(value)}") from None
             if not net.is_private:
-                raise _FieldError(field, f"expected a private (RFC 1918) range, got {value!r}")
+                raise _FieldError(field, f"expected a private (RFC 1918) range, got {shown(value)}")
         if ipaddress.IPv4Network(self.master_cidr).prefixlen != 28:
-            raise _FieldError("master_cidr", f"expected a /28 (GKE's control-plane range), got {self.master_cidr!r}")
+            raise _FieldError("master_cidr", f"expected a /28 (GKE's control-plane range), got {shown(self.master_cidr)}")
         existing = {f: getattr(self, f) for f in ("network", "subnetwork", "pods_range_name", "services_range_name")}
         given = [f for f, v in existing.items() if v is not None]
         if given and len(given) != len(existing):
@@ -639,16 +689,16 @@ class GcpConfig(_Strict):
             raise _FieldError(missing, f"expected with {', '.join(given)} (an existing network needs network, "
                               "subnetwork, pods_range_name and services_range_name), got nothing")
         if self.zones is not None and (len(self.zones) < 1 or len(set(self.zones)) != len(self.zones)):
-            raise _FieldError("zones", f"expected distinct zones, got {self.zones!r}")
+            raise _FieldError("zones", f"expected distinct zones, got {shown(self.zones)}")
         email = self.node_service_account_email
         if email is not None:
             if re.match(r"^\d+-compute@developer\.gserviceaccount\.com$", email):
                 raise _FieldError("node_service_account_email",
                                   "expected a dedicated minimal service account: the default compute account has "
-                                  f"Editor on the project, got {email!r}")
+                                  f"Editor on the project, got {shown(email)}")
             if not re.match(rf"^[a-z][-a-z0-9]{{4,28}}[a-z0-9]@{re.escape(self.project_id)}\.iam\.gserviceaccount\.com$", email):
                 raise _FieldError("node_service_account_email",
-                                  f"expected NAME@{self.project_id}.iam.gserviceaccount.com, got {email!r}")
+                                  f"expected NAME@{self.project_id}.iam.gserviceaccount.com, got {shown(email)}")
         return self
 
     def node_zones(self, region: str) -> list[str]:
@@ -713,7 +763,7 @@ class AzureConfig(_Strict):
     @classmethod
     def _aks_version(cls, v: str) -> str:
         if v not in versions.SUPPORTED_KUBERNETES_VERSIONS:
-            raise ValueError(f"expected one of {list(versions.SUPPORTED_KUBERNETES_VERSIONS)}, got {v!r}")
+            raise ValueError(f"expected one of {list(versions.SUPPORTED_KUBERNETES_VERSIONS)}, got {shown(v)}")
         return v
 
     @field_validator("vnet_cidr")
@@ -738,11 +788,11 @@ class AzureConfig(_Strict):
                 raise _FieldError(f, "expected a subnet id (/subscriptions/SUB/resourceGroups/RG/providers/"
                                   f"Microsoft.Network/virtualNetworks/VNET/subnets/NAME), got {existing[f]!r}")
         if len(set(self.zones)) != len(self.zones) or not self.zones:
-            raise _FieldError("zones", f"expected distinct zones among '1', '2', '3', got {self.zones!r}")
+            raise _FieldError("zones", f"expected distinct zones among '1', '2', '3', got {shown(self.zones)}")
         from .azure.vm_sizes import GPU_VM_SIZES
 
         if self.system_vm_size in GPU_VM_SIZES:
-            raise _FieldError("system_vm_size", f"expected a VM size without GPUs for the system pool, got {self.system_vm_size!r}")
+            raise _FieldError("system_vm_size", f"expected a VM size without GPUs for the system pool, got {shown(self.system_vm_size)}")
         return self
 
     def resource_group(self, environment: str) -> str:
@@ -814,6 +864,10 @@ class StackConfig(_Strict):
     """GCP specifics (required with `cloud: gcp`). Defaults to none."""
     azure: AzureConfig | None = None
     """Azure specifics (required with `cloud: azure`). Defaults to none."""
+    image_registries: list[Annotated[str, Field(pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$", max_length=200)]] = Field(
+        default_factory=list)
+    """Registries (or registry/path prefixes) that model images may also come from, e.g. your cloud's mirror
+    `123456789012.dkr.ecr.eu-west-1.amazonaws.com/nvidia`. Defaults to none: only the pinned images' registries."""
 
     @model_validator(mode="after")
     def _cross_fields(self) -> StackConfig:
@@ -845,14 +899,14 @@ class StackConfig(_Strict):
         problems += _unique("gpu_pools", [p.name for p in self.gpu_pools])
         problems += _unique("models", [m.name for m in self.models])
         if self.production and self.isolation != "dedicated":
-            problems.append(f"isolation: expected 'dedicated' in a production stack, got {self.isolation!r}")
+            problems.append(f"isolation: expected 'dedicated' in a production stack, got {shown(self.isolation)}")
         pools = {p.name: p for p in self.gpu_pools}
         schemes = URI_SCHEMES_BY_CLOUD[self.cloud]
         for i, m in enumerate(self.models):
             where = f"models[{i}]"
             pool = pools.get(m.gpu_pool)
             if pool is None:
-                problems.append(f"{where}.gpu_pool: expected one of {sorted(pools)}, got {m.gpu_pool!r}")
+                problems.append(f"{where}.gpu_pool: expected one of {sorted(pools)}, got {shown(m.gpu_pool)}")
             elif m.gpus_per_replica > pool.gpus_per_node:
                 problems.append(
                     f"{where}.gpus_per_replica: expected <= gpus_per_node of pool {pool.name!r} "
@@ -863,7 +917,7 @@ class StackConfig(_Strict):
             if m.uri_scheme not in schemes:
                 problems.append(
                     f"{where}.weights_uri: expected a {'/'.join(s + '://' if s != 'azureblob' else 'https://ACCOUNT.blob.core.windows.net/' for s in schemes)} "
-                    f"URI for cloud {self.cloud!r}, got {m.weights_uri!r}"
+                    f"URI for cloud {self.cloud!r}, got {shown(m.weights_uri)}"
                 )
             problems += _driver_problems(self, where, m)
             if self.production and m.min_replicas < 2:
@@ -882,7 +936,10 @@ class StackConfig(_Strict):
                 )
         if self.existing is not None:
             for name in sorted(set(self.existing.model_identities) - {m.name for m in self.models}):
-                problems.append(f"existing.model_identities.{name}: expected the name of a model, got {name!r}")
+                problems.append(f"existing.model_identities.{name}: expected the name of a model, got {shown(name)}")
+        from .guardrails import stack_problems
+
+        problems += stack_problems(self)
         if problems:
             raise _Problems(problems)
         return self
@@ -903,7 +960,7 @@ def _aws_problems(config: StackConfig) -> list[str]:
     if region and aws.availability_zones is not None:
         for i, zone in enumerate(aws.availability_zones):
             if not zone.startswith(region):
-                problems.append(f"aws.availability_zones[{i}]: expected a zone of region {region!r}, got {zone!r}")
+                problems.append(f"aws.availability_zones[{i}]: expected a zone of region {region!r}, got {shown(zone)}")
     if config.isolation == "shared" and aws.dedicated_tenancy == "host":
         problems.append("aws.dedicated_tenancy: expected 'dedicated' (the default) with isolation 'shared', got 'host'")
     for i, pool in enumerate(config.gpu_pools):
@@ -920,9 +977,9 @@ def _aws_problems(config: StackConfig) -> list[str]:
                 problems.append(f"{where}.{unsupported[0]}: {unsupported[1]}")
         for j, zone in enumerate(pool.zones or []):
             if zone not in zones:
-                problems.append(f"{where}.zones[{j}]: expected one of the stack's zones {zones}, got {zone!r}")
+                problems.append(f"{where}.zones[{j}]: expected one of the stack's zones {zones}, got {shown(zone)}")
         if config.production and pool.zones is not None and len(set(pool.zones)) < 2:
-            problems.append(f"{where}.zones: expected at least 2 zones in a production stack, got {pool.zones!r}")
+            problems.append(f"{where}.zones: expected at least 2 zones in a production stack, got {shown(pool.zones)}")
     # The stack creates the model bucket and scopes each model's role to its prefix:
     # every model of the stack lives under its own prefix of that one bucket.
     buckets: dict[str, int] = {}
@@ -934,19 +991,19 @@ def _aws_problems(config: StackConfig) -> list[str]:
         where = f"models[{i}].weights_uri"
         if not _S3_BUCKET_NO_DOTS.match(bucket):
             problems.append(f"{where}: expected a bucket name of lowercase letters, digits and '-' (no dots: "
-                            f"TLS to virtual-hosted buckets), got {bucket!r}")
+                            f"TLS to virtual-hosted buckets), got {shown(bucket)}")
         if buckets and bucket not in buckets:
             first = next(iter(buckets))
             problems.append(f"{where}: expected the stack's model bucket {first!r} (models[{buckets[first]}]): "
-                            f"the stack creates one bucket, got {bucket!r}")
+                            f"the stack creates one bucket, got {shown(bucket)}")
         buckets.setdefault(bucket, i)
         if not prefix:
-            problems.append(f"{where}: expected s3://BUCKET/PREFIX with a prefix of the model's own, got {m.weights_uri!r}")
+            problems.append(f"{where}: expected s3://BUCKET/PREFIX with a prefix of the model's own, got {shown(m.weights_uri)}")
             continue
         for j, other in prefixes:
             if prefix == other or prefix.startswith(other + "/") or other.startswith(prefix + "/"):
                 problems.append(f"{where}: expected a prefix that does not overlap models[{j}]'s {other!r} "
-                                f"(each model's role reads its prefix only), got {prefix!r}")
+                                f"(each model's role reads its prefix only), got {shown(prefix)}")
         prefixes.append((i, prefix))
     return problems
 
@@ -965,9 +1022,9 @@ def _gcp_problems(config: StackConfig) -> list[str]:
     zones = gcp.node_zones(region)
     for i, zone in enumerate(gcp.zones or []):
         if region and not zone.startswith(region + "-"):
-            problems.append(f"gcp.zones[{i}]: expected a zone of region {region!r}, got {zone!r}")
+            problems.append(f"gcp.zones[{i}]: expected a zone of region {region!r}, got {shown(zone)}")
     if config.production and len(zones) < 2:
-        problems.append(f"gcp.zones: expected at least 2 zones in a production stack, got {zones!r}")
+        problems.append(f"gcp.zones: expected at least 2 zones in a production stack, got {shown(zones)}")
     for i, pool in enumerate(config.gpu_pools):
         where = f"gpu_pools[{i}]"
         bad = check_machine_type(pool.gpu, pool.gpus_per_node, pool.instance_type,
@@ -976,7 +1033,7 @@ def _gcp_problems(config: StackConfig) -> list[str]:
             problems.append(f"{where}.{bad[0]}: {bad[1]}")
         for j, zone in enumerate(pool.zones or []):
             if zone not in zones:
-                problems.append(f"{where}.zones[{j}]: expected one of the stack's zones {zones}, got {zone!r}")
+                problems.append(f"{where}.zones[{j}]: expected one of the stack's zones {zones}, got {shown(zone)}")
         if bad is None:
             for j, zone in enumerate(pool.zones or zones):
                 offered = gpu_zone_problem(pool.gpu, zone)
@@ -996,14 +1053,14 @@ def _gcp_problems(config: StackConfig) -> list[str]:
         if uri_bucket != bucket:
             problems.append(f"{where}: expected gs://{bucket}/PREFIX (the stack's model bucket"
                             f"{'' if gcp.model_bucket else ', from gcp.project_id and environment; set gcp.model_bucket to name another'}), "
-                            f"got {m.weights_uri!r}")
+                            f"got {shown(m.weights_uri)}")
         if not prefix:
-            problems.append(f"{where}: expected gs://{bucket}/PREFIX with a prefix of the model's own, got {m.weights_uri!r}")
+            problems.append(f"{where}: expected gs://{bucket}/PREFIX with a prefix of the model's own, got {shown(m.weights_uri)}")
             continue
         for j, other in prefixes:
             if prefix == other or prefix.startswith(other + "/") or other.startswith(prefix + "/"):
                 problems.append(f"{where}: expected a prefix that does not overlap models[{j}]'s {other!r} "
-                                f"(each model's service account reads its prefix only), got {prefix!r}")
+                                f"(each model's service account reads its prefix only), got {shown(prefix)}")
         prefixes.append((i, prefix))
     return problems
 
@@ -1013,10 +1070,10 @@ def _allowlisted_network(field: str, cidr: str, *, what: str, strict: bool = Tru
     try:
         net = ipaddress.IPv4Network(cidr, strict=strict)
     except ValueError:
-        raise _FieldError(field, f"expected an IPv4 CIDR such as 203.0.113.0/24, got {cidr!r}") from None
+        raise _FieldError(field, f"expected an IPv4 CIDR such as 203.0.113.0/24, got {shown(cidr)}") from None
     if net.prefixlen == 0:
         raise _FieldError(field, f"expected an explicit allowlist of networks (0.0.0.0/0 would open {what} to the "
-                          f"whole internet), got {cidr!r}")
+                          f"whole internet), got {shown(cidr)}")
 
 
 def _cidr_sized(v: str, smallest: int, largest: int) -> str:
@@ -1026,7 +1083,7 @@ def _cidr_sized(v: str, smallest: int, largest: int) -> str:
     except ValueError:
         net = None
     if net is None or not smallest <= net.prefixlen <= largest:
-        raise ValueError(f"expected an IPv4 CIDR from /{smallest} to /{largest}, got {v!r}")
+        raise ValueError(f"expected an IPv4 CIDR from /{smallest} to /{largest}, got {shown(v)}")
     return v
 
 
@@ -1064,7 +1121,7 @@ def _azure_problems(config: StackConfig) -> list[str]:
     pools = {p.name for p in config.gpu_pools}
     for j, name in enumerate(az.shared_host_gpu_pools):
         if name not in pools:
-            problems.append(f"azure.shared_host_gpu_pools[{j}]: expected the name of a GPU pool {sorted(pools)}, got {name!r}")
+            problems.append(f"azure.shared_host_gpu_pools[{j}]: expected the name of a GPU pool {sorted(pools)}, got {shown(name)}")
         elif config.isolation != "dedicated":
             problems.append(f"azure.shared_host_gpu_pools[{j}]: expected only with isolation 'dedicated' (an exception "
                             f"to it), got it with isolation {config.isolation!r}")
@@ -1087,10 +1144,10 @@ def _azure_problems(config: StackConfig) -> list[str]:
                                 f"explicitly, or set isolation 'shared'")
         for j, zone in enumerate(pool.zones or []):
             if zone not in az.zones:
-                problems.append(f"{where}.zones[{j}]: expected one of the stack's zones {az.zones}, got {zone!r}")
+                problems.append(f"{where}.zones[{j}]: expected one of the stack's zones {az.zones}, got {shown(zone)}")
         zones = pool.zones if pool.zones is not None else az.zones
         if config.production and len(set(zones)) < 2:
-            problems.append(f"{where}.zones: expected at least 2 zones in a production stack, got {zones!r}")
+            problems.append(f"{where}.zones: expected at least 2 zones in a production stack, got {shown(zones)}")
     # The stack creates one storage account and one container per model; each model's
     # identity reads its own container only.
     account: tuple[int, str] | None = None
@@ -1105,10 +1162,10 @@ def _azure_problems(config: StackConfig) -> list[str]:
             account = (i, name)
         elif name != account[1]:
             problems.append(f"{where}: expected the stack's storage account {account[1]!r} (models[{account[0]}]): "
-                            f"the stack creates one account, got {name!r}")
+                            f"the stack creates one account, got {shown(name)}")
         if container in containers:
             problems.append(f"{where}: expected a container of the model's own (each model's identity may read "
-                            f"its container only; models[{containers[container]}] uses {container!r}), got {container!r}")
+                            f"its container only; models[{containers[container]}] uses {container!r}), got {shown(container)}")
         containers.setdefault(container, i)
     return problems
 
@@ -1163,7 +1220,7 @@ def _describe(error: dict[str, Any]) -> list[str]:
     given = error.get("input")
     kind = error["type"]
     if kind == "extra_forbidden":
-        return [f"{path}: unknown key (expected one of the documented fields), got {given!r}"]
+        return [f"{path}: unknown key (expected one of the documented fields), got {shown(given)}"]
     if kind == "missing":
         return [f"{path}: required, got nothing"]
     msg = error["msg"]
@@ -1176,7 +1233,7 @@ def _describe(error: dict[str, Any]) -> list[str]:
         msg = re.sub(r" after validation, not \d+$", "", msg)
         if _DNS_LABEL in msg:
             msg = "a DNS label (lowercase letters, digits and '-', starting with a letter)"
-        msg = f"expected {msg}, got {given!r}"
+        msg = f"expected {msg}, got {shown(given)}"
     return [f"{path}: {msg}"]
 
 
@@ -1184,8 +1241,20 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     """Validate a plain mapping (keys without the `llm-infra:` prefix). Raises ConfigError."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"(root): expected a mapping of llm-infra config keys, got {type(raw).__name__}")
+    decoded: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in raw.items():
+        try:
+            decoded[key] = from_engine(key, value)
+        except ValueError as exc:
+            problems.append(f"{key}: {exc}")
+    from .guardrails import text_problems
+
+    problems += text_problems(decoded)
+    if problems:
+        raise ConfigError(problems)
     try:
-        return StackConfig.model_validate(dict(raw))
+        return StackConfig.model_validate(decoded)
     except ValidationError as exc:
         raise ConfigError(_problems(exc)) from None
 
@@ -1201,22 +1270,74 @@ def _problems(exc: ValidationError, prefix: str = "") -> list[str]:
 
 def load_stack_config() -> StackConfig:
     """Read and validate the running stack's `llm-infra:*` config (before any resource is registered)."""
-    import json
-
     import pulumi.runtime.config as runtime_config
 
     # The CLI hands config over as PULUMI_CONFIG; the runtime (and the mock engine) as a context var.
     everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     raw: dict[str, Any] = {}
+    problems: list[str] = []
     for full_key, value in everything.items():
         namespace, _, key = full_key.partition(":")
-        if namespace != CONFIG_NAMESPACE or key in SECRET_KEYS:
+        if namespace != CONFIG_NAMESPACE:
             continue
-        try:
-            raw[key] = json.loads(value)
-        except (TypeError, ValueError):
-            raw[key] = value
-    return parse_stack_config(raw)
+        if key in SECRET_KEYS:
+            if not (runtime_config.is_config_secret(full_key) or full_key in runtime_config.get_config_secret_keys_env()):
+                problems.append(f"{key}: expected a secret (pulumi config set --secret {full_key} ...), got a plaintext value")
+            continue
+        raw[key] = value
+    if problems:
+        raise ConfigError(problems)
+    config = parse_stack_config(raw)
+    kubeconfig = f"{CONFIG_NAMESPACE}:kubeconfig"
+    if config.cloud == "existing" and everything.get(kubeconfig) in (None, ""):
+        raise ConfigError(f"kubeconfig: expected the existing cluster's kubeconfig for cloud 'existing' (pulumi config "
+                          f"set --secret {kubeconfig} -- \"$(cat ~/.kube/config)\"), got nothing")
+    return config
+
+
+# Top-level keys whose value is one scalar; every other key holds JSON (a list or a mapping).
+_SCALAR_KEYS = {"cloud": str, "environment": str, "region": str, "isolation": str, "production": bool}
+
+
+def from_engine(key: str, value: Any) -> Any:
+    """A top-level config value as the program receives it from the engine, decoded.
+
+    The engine hands every value over as a string (`pulumi config set llm-infra:production
+    false` stores "false"; a YAML `false` arrives as "false" too); structured values as JSON.
+    A string key is taken as it is, a boolean is exactly "true" or "false" (what Pulumi.yaml's
+    `type: boolean` admits), anything else is parsed as JSON with numbers as Go reads them.
+    """
+    if not isinstance(value, str):  # a Python caller of parse_stack_config, or the mock harness
+        return value
+    kind = _SCALAR_KEYS.get(key)
+    if kind is str:
+        return value
+    if kind is bool:
+        if value not in ("true", "false"):
+            raise ValueError(f"expected true or false, got {shown(value)}")
+        return value == "true"
+    try:
+        return json.loads(value, parse_int=_json_int, parse_constant=_json_constant)
+    except ValueError as exc:
+        if isinstance(exc, json.JSONDecodeError):
+            return value  # not JSON: the model says what it expected instead of this text
+        raise
+
+
+def _json_int(text: str) -> int | float:
+    """encoding/json with UseNumber, then Int64, then Float64 (object.go unmarshalObject)."""
+    if len(text.lstrip("-")) <= 20:
+        number = int(text)
+        if -(1 << 63) <= number <= (1 << 64) - 1:
+            return number
+    number = float(text) if len(text) < 400 else math.inf
+    if math.isinf(number):
+        raise ValueError(f"expected a number Pulumi can represent, got {shown(text)}")
+    return number
+
+
+def _json_constant(text: str) -> float:
+    return float(text)  # NaN and infinities are refused, with their path, by guardrails.text_problems
 
 
 # --- the config models as schema types, for components served to other languages ----------
@@ -1293,8 +1414,14 @@ def validate_spec(model: type[M], value: Any, *, field: str) -> M:
         return value
     if not isinstance(value, Mapping):
         raise ConfigError(f"{field}: expected a mapping of {model.__name__} fields, got {type(value).__name__}")
+    from .guardrails import text_problems
+
+    plain = _known_plain(value, field)
+    problems = text_problems(plain, field)
+    if problems:
+        raise ConfigError(problems)
     try:
-        return model.model_validate(_known_plain(value, field))
+        return model.model_validate(plain)
     except ValidationError as exc:
         raise ConfigError(_problems(exc, prefix=f"{field}.")) from None
 
@@ -1306,5 +1433,5 @@ def cloud_stack_config(value: Any, cloud: str) -> StackConfig:
     """The `config` input of a cloud's platform cluster: a whole stack config for that cloud."""
     config = validate_spec(StackConfig, value, field="config")
     if config.cloud != cloud:
-        raise ConfigError(f"config.cloud: expected {cloud!r} for this cloud's platform cluster, got {config.cloud!r}")
+        raise ConfigError(f"config.cloud: expected {cloud!r} for this cloud's platform cluster, got {shown(config.cloud)}")
     return config

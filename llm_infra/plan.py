@@ -15,14 +15,16 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .config import SECRET_KEYS
 from .policies import MANDATORY, Context, Resource, Violation, all_rules, evaluate
 from .policies.pulumi_options import credential_outputs_are_secret
+from .stack_file import declared_config, read_project_file, read_stack_file
 from .testing import SECRET_MASK, CapturedResource, ProgramResult, mask_secrets, run_program, unwrap_secrets
 
 SECRET_PLACEHOLDER = "<secret: not read by the offline plan>"
@@ -35,6 +37,8 @@ class Project:
     main: Path
     stack_config_dir: Path
     declared_secrets: frozenset[str]
+    declarations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Pulumi.yaml's config declarations by full key, as the CLI merges them into each stack."""
 
 
 def find_project(start: Path | None = None) -> Project:
@@ -43,20 +47,16 @@ def find_project(start: Path | None = None) -> Project:
     for candidate in (here, *here.parents):
         spec = candidate / "Pulumi.yaml"
         if spec.is_file():
-            with spec.open() as stream:  # a stream's name goes into a YAML error's mark
-                data = yaml.safe_load(stream)
+            data = read_project_file(spec)
             name = data["name"]
-            secrets = {
-                key if ":" in key else f"{name}:{key}"
-                for key, decl in (data.get("config") or {}).items()
-                if isinstance(decl, dict) and decl.get("secret")
-            }
+            declarations = declared_config(name, data)
             return Project(
                 root=candidate,
                 name=name,
-                main=candidate / data.get("main", "."),
-                stack_config_dir=candidate / data.get("stackConfigDir", "."),
-                declared_secrets=frozenset(secrets),
+                main=candidate / str(data.get("main", ".")),
+                stack_config_dir=candidate / str(data.get("stackConfigDir", ".")),
+                declared_secrets=frozenset(k for k, d in declarations.items() if d.get("secret")),
+                declarations=declarations,
             )
     raise FileNotFoundError(f"no Pulumi.yaml in {here} or any parent directory")
 
@@ -68,21 +68,21 @@ def stack_names(project: Project | None = None) -> list[str]:
 
 
 def stack_config(name: str, project: Project | None = None) -> tuple[dict[str, Any], list[str]]:
-    """The stack's config as the CLI would hand it to the program, and which keys are secret."""
+    """The stack's config as the CLI would hand it to the program, and which keys are secret.
+
+    The stack file is read as the CLI reads it (`llm_infra.stack_file`): top-level scalars
+    are the strings the program receives, structured values lists and mappings. Secret
+    values are never read: each gets a placeholder marked secret, and so does the existing
+    cluster's kubeconfig, which every user sets on their own machine with `--secret`.
+    """
     project = project or find_project()
     path = project.stack_config_dir / f"Pulumi.{name}.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"stack {name!r}: expected {path}, which does not exist; stacks: {stack_names(project)}")
-    with path.open() as stream:  # a stream's name goes into a YAML error's mark
-        data = yaml.safe_load(stream) or {}
-    config: dict[str, Any] = {}
-    secret_keys = set(project.declared_secrets)
-    for key, value in (data.get("config") or {}).items():
-        full = key if ":" in key else f"{project.name}:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            secret_keys.add(full)
-            continue
-        config[full] = value
+    config, secret = read_stack_file(path, project.name, project.declarations, name)
+    secret_keys = set(secret)
+    if config.get(f"{project.name}:cloud") == "existing":
+        secret_keys |= {f"{project.name}:{key}" for key in SECRET_KEYS}
     for key in secret_keys:
         config[key] = SECRET_PLACEHOLDER
     return config, sorted(secret_keys)

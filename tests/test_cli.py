@@ -82,7 +82,8 @@ def test_a_project_whose_stack_is_not_an_llm_infra_stack_is_refused(tmp_path):
     project = tmp_path / "other"
     shutil.copytree(ROOT / "examples" / "platform-aws", project)
     stack = project / "Pulumi.dev.yaml"
-    stack.write_text(yaml.safe_dump({"config": {"platform-aws:accountId": "123456789012", "aws:region": "eu-west-1"}}))
+    stack.write_text(yaml.safe_dump({"config": {"platform-aws:accountId": "123456789012", "aws:region": "eu-west-1",
+                                            "platform-aws:adminRoleArn": "arn:aws:iam::123456789012:role/admin"}}))
     line = one_line_error(run("plan", "dev", cwd=project))
     assert f"{stack}: no llm-infra:* keys: not an llm-infra stack" in line, line
 

@@ -55,7 +55,7 @@ def _cases() -> list[dict]:
     for name in STACKS:
         config, _ = stack_config(name)
         result = stack(name)
-        context = Context(production=config.get("llm-infra:production", True) is not False,
+        context = Context(production=config.get("llm-infra:production", True) not in (False, "false"),
                           accounts=stack_accounts(config))
         assert [v for v in evaluate_plan(config, result) if v.rule not in OUTPUT_RULES] == evaluate(
             [Resource(r.type, r.name, r.inputs, r.protect, r.retain_on_delete, r.urn) for r in result.resources],
