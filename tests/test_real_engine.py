@@ -1,0 +1,209 @@
+"""`pulumi up` for real: the Pulumi CLI and the pulumi-kubernetes provider built by
+scripts/real-engine.sh, against a local control plane (etcd, kube-apiserver with RBAC and
+PodSecurity, controller-manager, scheduler, kwok nodes shaped like the stack's pools).
+
+`existing` runs its own stack program; each cloud stack runs its Kubernetes layer (the
+cloud's cluster contract with its cloud-side values fixed) on nodes shaped like its pools.
+These tests fail, never skip, when a program is missing: run scripts/real-engine.sh.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from llm_infra.config import StackConfig, parse_stack_config
+from llm_infra.contract import DEFAULT_GPU_POOL_LABEL
+from llm_infra.local import binaries
+from llm_infra.local.cluster import LocalCluster, inline_kubeconfig
+from llm_infra.local.engine import PROGRAMS, PulumiError, PulumiWorkspace, Run, python_project
+from llm_infra.local.nodes import node_shapes
+
+pytestmark = pytest.mark.real_engine
+
+REPO = Path(__file__).resolve().parents[1]
+STACKS_DIR = REPO / "stacks"
+# `existing` runs stacks/__main__.py; one stack per cloud runs its Kubernetes layer.
+STACKS = ["existing", "dev", "gcp-dev", "azure-dev"]
+
+
+def _config(stack: str) -> tuple[dict[str, Any], StackConfig]:
+    doc = yaml.safe_load((STACKS_DIR / f"Pulumi.{stack}.yaml").read_text())
+    raw = {k.split(":", 1)[1]: v for k, v in (doc.get("config") or {}).items() if k.startswith("llm-infra:")}
+    return doc, parse_stack_config(raw)
+
+
+def _storage_class(config: StackConfig) -> str:
+    if config.cloud == "existing":
+        assert config.existing is not None
+        return config.existing.storage_class
+    module = {"aws": "llm_infra.aws.cluster", "gcp": "llm_infra.gcp.cluster", "azure": "llm_infra.azure.cluster"}
+    import importlib
+
+    return importlib.import_module(module[config.cloud]).STORAGE_CLASS
+
+
+def _crd_files() -> list[Path]:
+    directory = Path(binaries.find_dir("crds"))
+    # What the workload's objects need: KEDA's ScaledObject, the Prometheus operator's monitors and rules.
+    wanted = ("keda.sh_scaledobjects.yaml", "keda.sh_triggerauthentications.yaml",
+              "monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_podmonitors.yaml",
+              "monitoring.coreos.com_prometheusrules.yaml")
+    return [directory / "crds" / name for name in wanted]
+
+
+@dataclass
+class Deployment:
+    stack: str
+    config: StackConfig
+    cluster: LocalCluster
+    workspace: PulumiWorkspace
+    up: Run | None
+    up_error: str | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def deployment(request, tmp_path_factory):
+    stack = request.param
+    doc, config = _config(stack)
+    tmp = tmp_path_factory.mktemp(f"real-{stack}")
+    cluster = LocalCluster(tmp / "cluster", nodes=node_shapes(config), storage_classes=[_storage_class(config)])
+    started = time.monotonic()
+    with cluster:
+        timings = {"control_plane_s": time.monotonic() - started}
+        for crd in _crd_files():
+            cluster.apply_crd(yaml.safe_load(crd.read_text()))
+        program = STACKS_DIR if config.cloud == "existing" else PROGRAMS / "kubernetes_layer"
+        project = python_project(tmp / "project", program)
+        config_file = tmp / "stack-config.yaml"
+        config_file.write_text(yaml.safe_dump({"config": doc.get("config") or {}}))
+        workspace = PulumiWorkspace(tmp / "pulumi", project, project / "config")
+        workspace.init_stack(stack, config_file,
+                             secrets={"llm-infra:kubeconfig": inline_kubeconfig(cluster.server, tmp / "cluster" / "pki")})
+        up, error = None, None
+        try:
+            up = workspace.up(watch=cluster.stuck)
+            timings["up_s"] = up.seconds
+        except PulumiError as exc:
+            error = str(exc)
+        yield Deployment(stack, config, cluster, workspace, up, error, timings)
+        if workspace.stack:
+            workspace.run("destroy", "--yes", "--skip-preview", "--stack", workspace.stack, check=False)
+
+
+def _deployed(deployment: Deployment) -> Deployment:
+    """Every test of a stack needs its `pulumi up` to have finished."""
+    if deployment.up_error:
+        pytest.fail(f"{deployment.stack}: {deployment.up_error[:3000]}")
+    return deployment
+
+
+def test_every_object_is_accepted(deployment: Deployment) -> None:
+    _deployed(deployment)
+    resources = deployment.workspace.resources()
+    kinds = {r["type"] for r in resources}
+    assert "kubernetes:apps/v1:StatefulSet" in kinds, sorted(kinds)
+    assert "kubernetes:monitoring.coreos.com/v1:ServiceMonitor" in kinds or not deployment.config.monitoring.enabled
+
+
+def test_tenant_namespaces_enforce_restricted(deployment: Deployment) -> None:
+    _deployed(deployment)
+    for ns in {m.namespace for m in deployment.config.models}:
+        labels = deployment.cluster.get(f"/api/v1/namespaces/{ns}")["metadata"].get("labels", {})
+        assert labels.get("pod-security.kubernetes.io/enforce") == "restricted", (ns, labels)
+
+
+def test_triton_pods_run_ready_on_their_pool(deployment: Deployment) -> None:
+    _deployed(deployment)
+    nodes = {n["metadata"]["name"]: n for n in deployment.cluster.get("/api/v1/nodes")["items"]}
+    for model in deployment.config.models:
+        pods = [p for p in deployment.cluster.pods(model.namespace)
+                if p["metadata"].get("labels", {}).get("llm-infra.io/model") == model.name]
+        assert pods, f"{model.name}: no pods"
+        for pod in pods:
+            node = pod["spec"].get("nodeName")
+            assert node, f"{pod['metadata']['name']}: not scheduled ({pod['status'].get('conditions')})"
+            assert nodes[node]["metadata"]["labels"].get(DEFAULT_GPU_POOL_LABEL) == model.gpu_pool, (node, model.gpu_pool)
+            ready = {c["type"]: c["status"] for c in pod["status"].get("conditions", [])}
+            assert ready.get("Ready") == "True", (pod["metadata"]["name"], pod["status"])
+
+
+def test_second_up_changes_nothing(deployment: Deployment) -> None:
+    _deployed(deployment)
+    again = deployment.workspace.run("up", "--yes", "--expect-no-changes", "--stack", deployment.stack, check=False)
+    deployment.timings["noop_up_s"] = again.seconds
+    assert again.returncode == 0, again.output[-6000:]
+
+
+def test_destroy_removes_everything(deployment: Deployment) -> None:
+    _deployed(deployment)
+    destroyed = deployment.workspace.destroy()
+    assert destroyed.returncode == 0
+    assert deployment.workspace.resources() == []
+    for ns in {m.namespace for m in deployment.config.models}:
+        try:
+            phase = deployment.cluster.get(f"/api/v1/namespaces/{ns}")["status"]["phase"]
+        except Exception as exc:  # 404: gone
+            assert "404" in str(exc), exc
+        else:
+            assert phase == "Terminating", (ns, phase)
+    deployment.workspace.stack = ""
+
+
+# --- fit: the node shapes against the real scheduler -------------------------------------------
+
+def _pod(name: str, node_pool: str, requests: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "nodeSelector": {DEFAULT_GPU_POOL_LABEL: node_pool},
+            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+            "containers": [{"name": "c", "image": "registry.invalid/none:0",
+                            "resources": {"requests": requests, "limits": {"nvidia.com/gpu": requests["nvidia.com/gpu"]}}}],
+        },
+    }
+
+
+def _scheduled(cluster: LocalCluster, name: str, timeout: float = 60) -> tuple[bool, str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        pod = cluster.get(f"/api/v1/namespaces/default/pods/{name}")
+        if pod["spec"].get("nodeName"):
+            return True, pod["spec"]["nodeName"]
+        for condition in pod["status"].get("conditions", []):
+            if condition["type"] == "PodScheduled" and condition.get("reason") == "Unschedulable":
+                return False, condition.get("message", "")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name}: neither scheduled nor unschedulable after {timeout}s")
+        time.sleep(0.5)
+
+
+def test_allocatable_is_what_the_scheduler_places(tmp_path: Path) -> None:
+    """A pod asking for exactly a GPU node's allocatable (the cloud's reservation formula) is placed;
+    one millicore or one MiB more is left Pending by the real scheduler."""
+    _, config = _config("dev")
+    pool = config.gpu_pools[0]
+    nodes = [n for n in node_shapes(config, max_nodes_per_pool=1) if n.labels.get(DEFAULT_GPU_POOL_LABEL) == pool.name]
+    alloc = nodes[0].allocatable
+    cpu, memory = int(alloc["cpu"].rstrip("m")), int(alloc["memory"].rstrip("Mi"))
+    with LocalCluster(tmp_path / "cluster", nodes=nodes) as cluster:
+        cluster.request("POST", "/api/v1/namespaces/default/pods",
+                        _pod("over-cpu", pool.name, {"cpu": f"{cpu + 1}m", "memory": "1Gi", "nvidia.com/gpu": "1"}))
+        cluster.request("POST", "/api/v1/namespaces/default/pods",
+                        _pod("over-memory", pool.name, {"cpu": "1", "memory": f"{memory + 1}Mi", "nvidia.com/gpu": "1"}))
+        placed, why = _scheduled(cluster, "over-cpu")
+        assert not placed and "Insufficient cpu" in why, why
+        placed, why = _scheduled(cluster, "over-memory")
+        assert not placed and "Insufficient memory" in why, why
+        cluster.request("DELETE", "/api/v1/namespaces/default/pods/over-cpu?gracePeriodSeconds=0")
+        cluster.request("DELETE", "/api/v1/namespaces/default/pods/over-memory?gracePeriodSeconds=0")
+        cluster.request("POST", "/api/v1/namespaces/default/pods",
+                        _pod("exact", pool.name, {"cpu": f"{cpu}m", "memory": f"{memory}Mi", "nvidia.com/gpu": "1"}))
+        placed, node = _scheduled(cluster, "exact")
+        assert placed and node == nodes[0].name, node
