@@ -69,7 +69,7 @@ def _cluster(args: argparse.Namespace) -> int:
             print(f"error: stack: expected {stack_config} to exist, got no such file", file=sys.stderr)
             return 1
     try:
-        crds = sorted(Path(binaries.find_dir("crds"), "crds").glob("*.yaml")) if args.crds else []
+        crds = local.workload_crd_files() if args.crds else []
         cluster = local.up(directory, stack_config, crds)
     except (binaries.MissingBinary, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -9,6 +9,8 @@ These tests fail, never skip, when a program is missing: run scripts/real-engine
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +22,7 @@ import yaml
 from llm_infra.config import StackConfig, parse_stack_config
 from llm_infra.contract import DEFAULT_GPU_POOL_LABEL
 from llm_infra.local import binaries
-from llm_infra.local.cluster import LocalCluster, inline_kubeconfig
+from llm_infra.local.cluster import LocalCluster, inline_kubeconfig, workload_crd_files
 from llm_infra.local.engine import PROGRAMS, PulumiError, PulumiWorkspace, Run, python_project
 from llm_infra.local.nodes import node_shapes
 
@@ -48,15 +50,6 @@ def _storage_class(config: StackConfig) -> str:
     return importlib.import_module(module[config.cloud]).STORAGE_CLASS
 
 
-def _crd_files() -> list[Path]:
-    directory = Path(binaries.find_dir("crds"))
-    # What the workload's objects need: KEDA's ScaledObject, the Prometheus operator's monitors and rules.
-    wanted = ("keda.sh_scaledobjects.yaml", "keda.sh_triggerauthentications.yaml",
-              "monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_podmonitors.yaml",
-              "monitoring.coreos.com_prometheusrules.yaml")
-    return [directory / "crds" / name for name in wanted]
-
-
 @dataclass
 class Deployment:
     stack: str
@@ -77,7 +70,7 @@ def deployment(request, tmp_path_factory):
     started = time.monotonic()
     with cluster:
         timings = {"control_plane_s": time.monotonic() - started}
-        for crd in _crd_files():
+        for crd in workload_crd_files():
             cluster.apply_crd(yaml.safe_load(crd.read_text()))
         program = STACKS_DIR if config.cloud == "existing" else PROGRAMS / "kubernetes_layer"
         project = python_project(tmp / "project", program)
@@ -92,7 +85,12 @@ def deployment(request, tmp_path_factory):
             timings["up_s"] = up.seconds
         except PulumiError as exc:
             error = str(exc)
-        yield Deployment(stack, config, cluster, workspace, up, error, timings)
+        deployment = Deployment(stack, config, cluster, workspace, up, error, timings)
+        yield deployment
+        report = os.environ.get("LLM_INFRA_REAL_ENGINE_TIMINGS")  # docs/benchmarks.md's numbers
+        if report:
+            with open(report, "a") as out:
+                out.write(json.dumps({"stack": stack, **timings}) + "\n")
         if workspace.stack:
             workspace.run("destroy", "--yes", "--skip-preview", "--stack", workspace.stack, check=False)
 
@@ -144,6 +142,7 @@ def test_second_up_changes_nothing(deployment: Deployment) -> None:
 def test_destroy_removes_everything(deployment: Deployment) -> None:
     _deployed(deployment)
     destroyed = deployment.workspace.destroy()
+    deployment.timings["destroy_s"] = destroyed.seconds
     assert destroyed.returncode == 0
     assert deployment.workspace.resources() == []
     for ns in {m.namespace for m in deployment.config.models}:

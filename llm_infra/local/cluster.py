@@ -83,6 +83,18 @@ def kwok_config(kwok_binary: str, storage_classes: list[str]) -> str:
     return "\n---\n".join(docs)
 
 
+# The CRDs the workload's objects need (KEDA's ScaledObject, the Prometheus operator's monitors and
+# rules), from the engine cache's `crds` build.
+WORKLOAD_CRDS = ("keda.sh_scaledobjects.yaml", "keda.sh_triggerauthentications.yaml",
+                 "monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_podmonitors.yaml",
+                 "monitoring.coreos.com_prometheusrules.yaml")
+
+
+def workload_crd_files() -> list[Path]:
+    directory = Path(binaries.find_dir("crds"), "crds")
+    return [directory / name for name in WORKLOAD_CRDS]
+
+
 class LocalCluster:
     def __init__(self, directory: Path, nodes: list[NodeShape] | None = None,
                  storage_classes: list[str] | None = None) -> None:
@@ -301,7 +313,8 @@ class LocalCluster:
         deadline = time.monotonic() + timeout
         while True:
             got = self.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
-            if any(c["type"] == "Established" and c["status"] == "True" for c in got["status"].get("conditions", [])):
+            conditions = (got.get("status") or {}).get("conditions") or []
+            if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"CRD {name} not Established after {timeout}s")
@@ -390,6 +403,8 @@ def up(directory: Path, stack_config: Path | None, crd_files: list[Path]) -> Loc
 def down(directory: Path, timeout: float = 20) -> list[str]:
     """Stop the processes `up` started in `directory` (each checked against its recorded binary)."""
     state_file = Path(directory) / "state.json"
+    if not state_file.exists():
+        return []
     state = json.loads(state_file.read_text())
     stopped = []
     for name, proc in reversed(list(state["processes"].items())):
