@@ -30,6 +30,11 @@ from pydantic import (
 )
 
 CONFIG_NAMESPACE = "llm-infra"
+
+# The model cache's sequential read rate the startup budget assumes, in MiB/s. Volumes whose
+# throughput is provisioned (EBS gp3, Azure Premium SSD v2) are provisioned at this rate;
+# elsewhere the platform computes the budget from the volume's documented rate.
+CACHE_READ_MIB_S = 200
 M = TypeVar("M", bound=BaseModel)
 
 # Secret keys: never read by the offline plan; the CLI stores them encrypted.
@@ -316,12 +321,18 @@ class ModelConfig(_Strict):
     def effective_max_load_seconds(self) -> int:
         """Worst-case time from container start to ready.
 
-        A conservative 200 MiB/s read of the cached weights from the persistent volume,
-        plus 180 s of CUDA context, engine and graph-capture start-up, with 50 % margin.
+        A read of the cached weights from the persistent volume at `CACHE_READ_MIB_S` (what the
+        clouds' cache volumes are provisioned for, or the platform passes the volume's real
+        rate: `load_budget_seconds`), plus 180 s of CUDA context, engine and graph-capture
+        start-up, with 50 % margin.
         """
         if self.max_load_seconds is not None:
             return self.max_load_seconds
-        read_s = self.weights_size_gib * 1024 / 200
+        return self.load_budget_seconds(CACHE_READ_MIB_S)
+
+    def load_budget_seconds(self, read_mib_s: float) -> int:
+        """The startup budget when the model cache reads at `read_mib_s`."""
+        read_s = self.weights_size_gib * 1024 / read_mib_s
         return int(math.ceil((read_s + 180) * 1.5))
 
     @property
@@ -630,6 +641,8 @@ class AzureConfig(_Strict):
     """Key Vault SKU, premium or standard: premium keeps the key in an HSM (RSA-HSM). Defaults to premium."""
     key_rotation_days: int = Field(default=180, ge=28, le=730)
     """Key Vault rotates the key (a new version) this many days after each version is created. Defaults to 180."""
+    log_retention_days: int = Field(default=365, ge=30, le=730)
+    """Days the Log Analytics workspace keeps the AKS control-plane logs (kube-audit, kube-audit-admin, guard, ...), 30-730. Defaults to 365."""
     disk_sku: Literal["Premium_LRS", "Premium_ZRS", "PremiumV2_LRS"] = "Premium_LRS"
     """Managed-disk SKU of the model-cache StorageClass: Premium_LRS, Premium_ZRS or PremiumV2_LRS. Defaults to Premium_LRS."""
     shared_host_gpu_pools: list[str] = Field(default_factory=list)
@@ -777,7 +790,8 @@ class StackConfig(_Strict):
 
 def _aws_problems(config: StackConfig) -> list[str]:
     """What AWS cannot build from this config (checked before anything is registered)."""
-    from .aws.instance_types import check_instance_type
+    from .aws.facts import tenancy_problem
+    from .aws.instance_types import check_instance_type, default_instance_type
 
     aws = config.aws or AwsConfig()
     problems: list[str] = []
@@ -794,11 +808,13 @@ def _aws_problems(config: StackConfig) -> list[str]:
         bad = check_instance_type(pool.gpu, pool.gpus_per_node, pool.instance_type)
         if bad is not None:
             problems.append(f"{where}.{bad[0]}: {bad[1]}")
-        # EC2: "The host tenancy is not supported for Spot Instances" (API SpotPlacement).
-        # Dedicated Instances do run as Spot, so dedicated + spot is allowed.
-        if pool.spot and config.isolation == "dedicated" and aws.dedicated_tenancy == "host":
-            problems.append(f"{where}.spot: expected false: EC2 runs no Spot Instances on Dedicated Hosts "
-                            "(aws.dedicated_tenancy 'host'), got true")
+        # Tenancy x capacity type x size, from the sourced table (aws/facts.py).
+        instance_type = pool.instance_type or default_instance_type(pool.gpu, pool.gpus_per_node)
+        tenancy = aws.dedicated_tenancy if config.isolation == "dedicated" else "default"
+        if bad is None and instance_type is not None:
+            unsupported = tenancy_problem(instance_type, tenancy=tenancy, spot=pool.spot)
+            if unsupported is not None:
+                problems.append(f"{where}.{unsupported[0]}: {unsupported[1]}")
         for j, zone in enumerate(pool.zones or []):
             if zone not in zones:
                 problems.append(f"{where}.zones[{j}]: expected one of the stack's zones {zones}, got {zone!r}")
@@ -834,6 +850,7 @@ def _aws_problems(config: StackConfig) -> list[str]:
 
 def _gcp_problems(config: StackConfig) -> list[str]:
     """What GKE cannot build from this config (checked before anything is registered)."""
+    from .gcp.facts import gpu_zone_problem
     from .gcp.machine_types import check_machine_type
     from .gcp.naming import default_model_bucket
 
@@ -857,6 +874,12 @@ def _gcp_problems(config: StackConfig) -> list[str]:
         for j, zone in enumerate(pool.zones or []):
             if zone not in zones:
                 problems.append(f"{where}.zones[{j}]: expected one of the stack's zones {zones}, got {zone!r}")
+        if bad is None:
+            for j, zone in enumerate(pool.zones or zones):
+                offered = gpu_zone_problem(pool.gpu, zone)
+                if offered is not None:
+                    field = f"zones[{j}]" if pool.zones else f"zones (gcp.zones[{j}])"
+                    problems.append(f"{where}.{field}: {offered}")
         if config.production and len(set(pool.zones or zones)) < 2:
             problems.append(f"{where}.zones: expected at least 2 zones in a production stack, got {pool.zones or zones!r}")
     # The stack creates one model bucket and scopes each model's service account to its prefix.
@@ -928,6 +951,7 @@ def _capacity_problems(where: str, model: ModelConfig, pool: GpuPoolConfig) -> l
 
 def _azure_problems(config: StackConfig) -> list[str]:
     """What Azure cannot build from this config (checked before anything is registered)."""
+    from .azure.facts import ENCRYPTION_AT_HOST, ENCRYPTION_AT_HOST_SOURCE
     from .azure.vm_sizes import check_vm_size, default_vm_size, dedicated_host_problem
 
     if config.azure is None:
@@ -948,6 +972,10 @@ def _azure_problems(config: StackConfig) -> list[str]:
             problems.append(f"{where}.{bad[0]}: {bad[1]}")
             continue
         size = pool.instance_type or default_vm_size(pool.gpu, pool.gpus_per_node) or ""
+        if size not in ENCRYPTION_AT_HOST:
+            # Every GPU pool turns on encryption at host (SECURITY.md 25); a size without it fails at create.
+            problems.append(f"{where}.instance_type: expected a VM size that supports encryption at host "
+                            f"({ENCRYPTION_AT_HOST_SOURCE.url}), got {size!r}")
         if config.isolation == "dedicated" and pool.name not in az.shared_host_gpu_pools:
             why = dedicated_host_problem(size)
             if why is not None:

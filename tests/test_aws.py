@@ -27,7 +27,7 @@ from llm_infra.config import parse_stack_config, parse_weights_uri
 from llm_infra.plan import find_project, run_stack, run_stack_program, stack_config
 from llm_infra.testing import CapturedResource, ProgramResult
 
-from _stacks import rejected
+from _stacks import rejected, with_changed_config
 
 AWS_STACKS = ["dev", "staging", "prod"]
 KEY = "aws:kms/key:Key"
@@ -99,6 +99,22 @@ def test_key_is_protected_and_retained(name):
     assert key.inputs["deletionWindowInDays"] == 30
     alias = plain(name).one("aws:kms/alias:Alias")
     assert alias.inputs["name"] == f"alias/llm-{name}"
+
+
+@pytest.mark.parametrize("name", AWS_STACKS)
+def test_the_cluster_creator_may_create_the_eks_grant_without_grant_is_for_aws_resource(name):
+    # EKS User Guide: CreateCluster does not support kms:GrantIsForAWSResource; with it as the only
+    # CreateGrant the deployer has, creating the cluster with secrets encryption fails.
+    cfg = config(name)
+    doc = policy(plain(name).one(KEY).inputs["policy"])
+    deployer = cfg.aws.admin_principal_arns[0]
+    usable = [s for s in doc["Statement"] if "kms:CreateGrant" in actions(s)
+              and "kms:GrantIsForAWSResource" not in json.dumps(s.get("Condition", {}))
+              and deployer in s.get("Condition", {}).get("ArnEquals", {}).get("aws:PrincipalArn", [])]
+    assert len(usable) == 1, doc
+    assert "kms:DescribeKey" in actions(usable[0])
+    assert usable[0]["Principal"] == {"AWS": f"arn:aws:iam::{cfg.aws.account_id}:root"}
+    assert sorted(usable[0]["Condition"]["ArnEquals"]["aws:PrincipalArn"]) == sorted(cfg.aws.admin_principal_arns)
 
 
 @pytest.mark.parametrize("name", AWS_STACKS)
@@ -572,17 +588,46 @@ def test_host_tenancy_with_spot_is_rejected_naming_the_pool():
         raw["llm-infra:aws"].update(
             dedicated_tenancy="host",
             host_resource_group_arn="arn:aws:resource-groups:eu-west-1:123456789012:group/gpu-hosts")
+        raw["llm-infra:gpu_pools"][0]["spot"] = True
     problems = rejected("staging", host_with_spot)
     assert problems == ["gpu_pools[0].spot: expected false: EC2 runs no Spot Instances on Dedicated Hosts "
-                        "(aws.dedicated_tenancy 'host'), got true"]
+                        "(aws.dedicated_tenancy 'host'; "
+                        "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_SpotPlacement.html), got true"]
 
 
-def test_dedicated_instances_on_spot_are_allowed():
-    # EC2 SpotPlacement: only the host tenancy is unsupported for Spot.
+def test_staging_runs_dedicated_instances_on_demand():
+    # Staging once asked for Dedicated Spot on g6.xlarge, which EC2 does not offer: the node group never launched.
     cfg = config("staging")
-    assert cfg.isolation == "dedicated" and all(p.spot for p in cfg.gpu_pools)
+    assert cfg.isolation == "dedicated" and not any(p.spot for p in cfg.gpu_pools)
+    for ng in plain("staging").of_type(NODE_GROUP):
+        if ng.inputs.get("labels", {}).get("llm-infra.io/gpu-pool"):
+            assert ng.inputs["capacityType"] == "ON_DEMAND"
     for lt in plain("staging").of_type(LT):
         assert lt.inputs["placement"] == {"tenancy": "dedicated"}
+
+
+def test_dedicated_spot_on_a_size_ec2_does_not_offer_is_rejected():
+    problems = rejected("staging", lambda raw: raw["llm-infra:gpu_pools"][0].update(spot=True))
+    assert problems == [
+        "gpu_pools[0].spot: expected false or the largest size of the family (g6.48xlarge): EC2 offers Dedicated "
+        "Spot Instances only on the largest or metal size of a family "
+        "(https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-requests.html), got spot with dedicated 'g6.2xlarge'"]
+
+
+def test_dedicated_spot_on_the_largest_size_is_planned():
+    def largest(raw):
+        raw["llm-infra:gpu_pools"][0].update(spot=True, instance_type="g6.48xlarge", gpus_per_node=8)
+    result = with_changed_config("staging", largest)
+    groups = [ng for ng in result.of_type(NODE_GROUP) if ng.inputs["capacityType"] == "SPOT"]
+    assert [ng.inputs["instanceTypes"] for ng in groups] == [["g6.48xlarge"]]
+    assert {lt.inputs["placement"]["tenancy"] for lt in result.of_type(LT)} == {"dedicated"}
+
+
+def test_dedicated_tenancy_on_a_family_without_a_sourced_row_is_rejected():
+    problems = rejected("prod", lambda raw: raw["llm-infra:gpu_pools"][1].update(
+        instance_type="p5en.48xlarge", gpu="nvidia-h200-141gb"))
+    assert any(p.startswith("gpu_pools[1].instance_type: expected an instance type offered as a Dedicated "
+                            "Instance") for p in problems), problems
 
 
 def test_host_tenancy_uses_the_host_resource_group():

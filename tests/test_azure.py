@@ -94,7 +94,7 @@ def test_api_server_is_private_and_in_the_vnet(any_stack):
     name, result = any_stack
     profile = only(result, CLUSTER).inputs["apiServerAccessProfile"]
     assert profile["enablePrivateCluster"] is True
-    assert "authorizedIpRanges" not in profile
+    assert "authorizedIPRanges" not in profile
     assert profile["enableVnetIntegration"] is True
     assert profile["subnetId"] == arm_id(name, "Microsoft.Network", "virtualNetworks", f"llm-{config(name).environment}-vnet",
                                          "subnets", "api-server")
@@ -132,6 +132,40 @@ def test_control_plane_may_use_the_key_before_the_cluster_exists(any_stack):
     # Never a subscription- or group-wide grant.
     assert all("/providers/" in scope for _, scope in grants), grants
     assert cluster.inputs["securityProfile"]["azureKeyVaultKms"]["keyVaultResourceId"]
+
+
+def test_control_plane_holds_reader_not_contributor_on_the_disk_encryption_set(any_stack):
+    # AKS (BYOK for managed disks): the cluster identity "needs Reader access to the DiskEncryptionSet".
+    name, result = any_stack
+    principal = identity_of(result, f"llm-{config(name).environment}-control-plane")["principalId"]
+    des = arm_id(name, "Microsoft.Compute", "diskEncryptionSets", f"llm-{config(name).environment}-des")
+    on_des = [a["roleDefinitionId"].rsplit("/", 1)[1] for a in assignments_of(result, principal)
+              if a["scope"].lower() == des.lower()]
+    assert on_des == [role_id("Reader")], on_des
+
+
+def test_control_plane_audit_logs_go_to_a_workspace_with_retention(any_stack):
+    name, result = any_stack
+    env = config(name).environment
+    setting = only(result, "azure-native:monitor:DiagnosticSetting")
+    assert setting.inputs["resourceUri"] == arm_id(name, "Microsoft.ContainerService", "managedClusters", f"llm-{env}")
+    enabled = {log["category"] for log in setting.inputs["logs"] if log["enabled"]}
+    assert {"kube-audit", "kube-audit-admin", "guard", "kube-apiserver"} <= enabled
+    workspace = only(result, "azure-native:operationalinsights:Workspace")
+    assert setting.inputs["workspaceId"] == arm_id(name, "Microsoft.OperationalInsights", "workspaces",
+                                                   workspace.inputs["workspaceName"])
+    assert workspace.inputs["retentionInDays"] == config(name).azure.log_retention_days == 365
+    assert workspace.inputs["features"]["disableLocalAuth"] is True
+
+
+def test_a_cluster_whose_audit_logs_go_nowhere_breaks_the_policy(prod):
+    from llm_infra.policies import Context, Resource, evaluate
+
+    resources = [Resource(r.type, r.name, r.inputs, r.protect, r.retain_on_delete, r.urn) for r in prod.resources
+                 if r.type != "azure-native:monitor:DiagnosticSetting"]
+    fired = [v.message for v in evaluate(resources, Context(production=True)) if v.rule == "aks-control-plane-logs"]
+    assert fired == ["cluster llm-prod: add a diagnostic setting that sends kube-audit, kube-audit-admin, guard "
+                     "to a Log Analytics workspace"]
 
 
 # --- 25: host encryption and the Disk Encryption Set -------------------------------------------------

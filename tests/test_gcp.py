@@ -123,6 +123,28 @@ def test_key_is_protected_and_retained(name):
 
 
 @pytest.mark.parametrize("name", GCP_STACKS)
+def test_the_storage_agent_comes_from_the_provider_lookup_that_creates_it(name, monkeypatch):
+    # A fresh project has no Cloud Storage agent until it is first looked up: an e-mail spelled by
+    # hand names an account that does not exist, and the key binding fails. The stack asks the
+    # provider (storage.projects.serviceAccount.get), and binds whatever that answers.
+    calls: list[tuple[str, dict]] = []
+
+    def call(self, args):
+        calls.append((args.token, dict(args.args)))
+        if args.token == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount":
+            return {"emailAddress": "looked-up-agent@gs-project-accounts.iam.gserviceaccount.com"}
+        return {}
+
+    monkeypatch.setattr(harness._Mocks, "call", call)
+    result = run_stack(name)
+    lookups = [a for t, a in calls if t == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount"]
+    assert [a.get("project") for a in lookups] == [config(name).gcp.project_id]
+    members = result.one(KEY_BINDING).inputs["members"]
+    assert "serviceAccount:looked-up-agent@gs-project-accounts.iam.gserviceaccount.com" in members
+    assert not any("@gs-project-accounts" in m and "looked-up-agent" not in m for m in members)
+
+
+@pytest.mark.parametrize("name", GCP_STACKS)
 def test_exactly_the_three_service_agents_may_use_the_key(name):
     result = plain(name)
     number = config(name).gcp.project_number
@@ -482,7 +504,8 @@ def test_machine_type_that_sole_tenant_nodes_cannot_run_isrejected():
 def test_the_same_gpu_runs_on_shared_hosts():
     raw, secret = stack_config("gcp-dev")
     raw = copy.deepcopy(raw)
-    raw["llm-infra:gpu_pools"][0].update(gpu="nvidia-h200-141gb", instance_type="a3-ultragpu-8g", gpus_per_node=8)
+    raw["llm-infra:gpu_pools"][0].update(gpu="nvidia-h200-141gb", instance_type="a3-ultragpu-8g", gpus_per_node=8,
+                                         zones=["europe-west4-a"])  # the only europe-west4 zone with A3 Ultra
     result = run_stack_program(raw, secret)
     assert gpu_pools(result)["l4"].inputs["nodeConfig"]["machineType"] == "a3-ultragpu-8g"
 
@@ -526,7 +549,7 @@ def test_wrong_cloud_uri_is_rejected_naming_the_model():
      "gcp.master_authorized_networks: expected"),
     ("gcp-dev", lambda raw: raw.pop("llm-infra:gcp"),
      "gcp: expected project_id, project_number and master_authorized_networks for cloud 'gcp', got nothing"),
-    ("gcp-prod", lambda raw: raw["llm-infra:gpu_pools"][0].update(zones=["europe-west4-a"]),
+    ("gcp-prod", lambda raw: raw["llm-infra:gpu_pools"][0].update(zones=["europe-west4-b"]),
      "gpu_pools[0].zones: expected at least 2 zones in a production stack"),
     ("gcp-prod", lambda raw: raw["llm-infra:gcp"].update(master_cidr="172.16.0.0/24"),
      "gcp.master_cidr: expected a /28"),

@@ -245,7 +245,7 @@ def _aks_gpu_pool() -> Resource:
 
 def aks_open_to_the_internet(rs):
     cluster = _aks()
-    cluster.inputs["apiServerAccessProfile"].update(enablePrivateCluster=False, authorizedIpRanges=["0.0.0.0/0"])
+    cluster.inputs["apiServerAccessProfile"].update(enablePrivateCluster=False, authorizedIPRanges=["0.0.0.0/0"])
     return [*rs, cluster]
 
 
@@ -281,6 +281,10 @@ def aks_without_network_policy(rs):
     cluster = _aks()
     cluster.inputs["networkProfile"].pop("networkPolicy")
     return [*rs, cluster]
+
+
+def aks_audit_logs_go_nowhere(rs):
+    return [*rs, _aks()]
 
 
 def key_vault_without_purge_protection(rs):
@@ -417,7 +421,136 @@ def model_bucket_unversioned(rs):
     return [*rs, *aws]
 
 
+# --- content of Kubernetes objects (kubernetes_content) ------------------------------------
+
+def ingress_from_every_namespace(rs):
+    policy = _find(rs, "NetworkPolicy", "llama-3-8b-triton")
+    policy.inputs["spec"]["ingress"][0]["from"][0]["namespaceSelector"] = {}
+    return rs
+
+
+def capability_added(rs):
+    _container(rs)["securityContext"]["capabilities"]["add"] = ["NET_ADMIN"]
+    return rs
+
+
+def host_port(rs):
+    _container(rs)["ports"][0]["hostPort"] = 8000
+    return rs
+
+
+def token_mounted(rs):
+    _triton(rs)["spec"]["automountServiceAccountToken"] = True
+    return rs
+
+
+def token_in_env(rs):
+    _container(rs)["env"].append({"name": "HF_TOKEN", "value": "hf_" + "x" * 34})
+    return rs
+
+
+def external_ips(rs):
+    _find(rs, "Service", "llama-3-8b").inputs["spec"]["externalIPs"] = ["203.0.113.10"]
+    return rs
+
+
+def ingress_object(rs):
+    service = _find(rs, "Service", "llama-3-8b")
+    meta = copy.deepcopy(service.inputs["metadata"])
+    backend = {"service": {"name": meta["name"], "port": {"number": 8000}}}
+    return [*rs, Resource("kubernetes:networking.k8s.io/v1:Ingress", service.name.replace("service", "ingress"), {
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta,
+        "spec": {"rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}]}})]
+
+
+def cluster_admin_binding(rs):
+    binding = next(r for r in resources_of("prod") if r.kind == "ClusterRoleBinding")
+    binding.inputs["roleRef"]["name"] = "cluster-admin"
+    return [*rs, binding]
+
+
+# --- trust, keys and scopes on the clouds ------------------------------------------------
+
+def role_trusts_everyone(rs):
+    aws = _aws_resources()
+    role = _one(aws, "aws:iam/role:Role", "models-llama-3-8b-role")
+    doc = _doc(role, "assumeRolePolicy")
+    doc["Statement"].append({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"})
+    _set_doc(role, doc, "assumeRolePolicy")
+    return [*rs, *aws]
+
+
+def gke_legacy_datapath(rs):
+    cluster = _gke()
+    cluster.inputs["datapathProvider"] = "LEGACY_DATAPATH"
+    return [*rs, cluster]
+
+
+def gcp_identity_for_a_whole_namespace(rs):
+    member = _gcp("gcp:serviceaccount/iAMMember:IAMMember", "llama-3-8b-workload-identity")
+    member.inputs["member"] = "serviceAccount:acme-llm-prod.svc.id.goog[llm-serving/*]"
+    return [*rs, member]
+
+
+def aks_node_public_ip(rs):
+    pool = _aks_gpu_pool()
+    pool.inputs["enableNodePublicIP"] = True
+    return [*rs, pool]
+
+
+def public_blob_container(rs):
+    container = _azure("azure-native:storage:BlobContainer", "llama-3-8b-container")
+    container.inputs["publicAccess"] = "Blob"
+    return [*rs, container]
+
+
+def federated_subject_wildcard(rs):
+    credential = _azure("azure-native:managedidentity:FederatedIdentityCredential", "llama-3-8b-federation")
+    credential.inputs["subject"] = "system:serviceaccount:llm-serving:*"
+    return [*rs, credential]
+
+
+def blob_reader_on_the_account(rs):
+    assignment = _azure("azure-native:authorization:RoleAssignment", "models-llama-3-8b-read")
+    assignment.inputs["scope"] = assignment.inputs["scope"].split("/blobServices/")[0]
+    return [*rs, assignment]
+
+
+def _with_operators() -> list[Resource]:
+    """The existing stack with `monitoring.install_operators` on: KEDA and the Prometheus stack as Helm releases."""
+    from _stacks import with_changed_config
+
+    def operators(raw):
+        raw.setdefault("llm-infra:monitoring", {})["install_operators"] = True
+
+    return [Resource(r.type, r.name, copy.deepcopy(r.inputs), r.protect, r.retain_on_delete, r.urn)
+            for r in with_changed_config("existing", operators).resources]
+
+
+def helm_creates_its_namespace(rs):
+    operators = _with_operators()
+    keda = next(r for r in operators if r.type == "kubernetes:helm.sh/v3:Release" and r.inputs["name"] == "keda")
+    keda.inputs["createNamespace"] = True
+    return [r for r in operators if not (r.kind == "Namespace" and r.inputs["metadata"]["name"] == "keda")]
+
+
 NEGATIVE: dict[str, Callable[[list[Resource]], list[Resource]]] = {
+    "helm-releases-in-prepared-namespaces": helm_creates_its_namespace,
+    "aws-trust-and-keys-in-own-account": role_trusts_everyone,
+    "gke-network-policy-enforced": gke_legacy_datapath,
+    "gcp-model-access-scoped": gcp_identity_for_a_whole_namespace,
+    "aks-nodes-without-public-ips": aks_node_public_ip,
+    "blob-containers-private": public_blob_container,
+    "federated-credentials-scoped": federated_subject_wildcard,
+    "azure-role-assignments-scoped": blob_reader_on_the_account,
+    "network-policy-no-open-peers": ingress_from_every_namespace,
+    "no-added-capabilities": capability_added,
+    "no-host-ports-or-namespaces": host_port,
+    "service-account-token-not-mounted": token_mounted,
+    "secrets-not-in-env": token_in_env,
+    "services-no-external-ips": external_ips,
+    "no-ingress-objects": ingress_object,
+    "rbac-least-privilege": cluster_admin_binding,
     "gpu-taint-tolerated-only-by-gpu-workloads": tolerate_without_gpu,
     "containers-hardened": privileged,
     "triton-non-root-with-gpu-limits": root_triton,
@@ -455,6 +588,7 @@ NEGATIVE: dict[str, Callable[[list[Resource]], list[Resource]]] = {
     "aks-dedicated-isolation": aks_dedicated_pool_without_host_group,
     "aks-shared-host-exception": aks_pool_on_shared_hosts_by_exception,
     "aks-network-policy": aks_without_network_policy,
+    "aks-control-plane-logs": aks_audit_logs_go_nowhere,
     "key-vault-hardened": key_vault_without_purge_protection,
     "model-storage-hardened": model_storage_with_shared_keys,
     "eks-secrets-encrypted": eks_secrets_with_aws_owned_key,
@@ -554,3 +688,124 @@ def test_aws_rules_stay_silent_on_values_unknown_at_preview():
         if r.type == "aws:s3/bucketVersioning:BucketVersioning":
             r.inputs["versioningConfiguration"] = unknown_string
     assert [v for v in evaluate(rs, Context(production=True)) if v.rule in AWS_RULES] == []
+
+
+def test_aks_public_api_server_limited_to_an_allowlist_passes():
+    # azure-native's key is authorizedIPRanges: a rule reading another spelling never sees the allowlist.
+    rs = resources_of("azure-prod")
+    cluster = _one(rs, "azure-native:containerservice:ManagedCluster")
+    cluster.inputs["apiServerAccessProfile"].update(enablePrivateCluster=False, authorizedIPRanges=["203.0.113.0/24"])
+    assert [v for v in evaluate(rs, Context()) if v.rule == "aks-api-server-private"] == []
+    cluster.inputs["apiServerAccessProfile"]["authorizedIPRanges"].append("0.0.0.0/0")
+    assert [v.message for v in evaluate(rs, Context()) if v.rule == "aks-api-server-private"] == [
+        "authorizedIPRanges contains 0.0.0.0/0: list the networks that may reach the API server"]
+
+
+# --- more content checks on real plans --------------------------------------------------
+
+def _fired(rs, rule_id, production=False):
+    return [v.message for v in evaluate(rs, Context(production=production)) if v.rule == rule_id]
+
+
+def test_an_explicit_metadata_egress_fires_unless_it_is_gkes_metadata_server():
+    rs = resources_of("existing")
+    policy = _find(rs, "NetworkPolicy", "llama-3-8b-triton")
+    policy.inputs["spec"]["egress"].append({"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}],
+                                            "ports": [{"protocol": "TCP", "port": 80}]})
+    assert _fired(rs, "egress-blocks-node-metadata")
+    # GKE's stacks keep exactly that /32 for the GKE metadata server, annotated by the workload.
+    assert _fired(resources_of("gcp-prod"), "egress-blocks-node-metadata") == []
+
+
+@pytest.mark.parametrize("cidr", ["169.254.0.0/16", "128.0.0.0/1", "160.0.0.0/3"])
+def test_any_block_that_contains_the_metadata_address_fires(cidr):
+    rs = resources_of("existing")
+    _find(rs, "NetworkPolicy", "llama-3-8b-triton").inputs["spec"]["egress"][0]["to"] = [{"ipBlock": {"cidr": cidr}}]
+    assert _fired(rs, "egress-blocks-node-metadata")
+
+
+def test_an_egress_rule_without_peers_fires_both_content_rules():
+    rs = resources_of("existing")
+    del _find(rs, "NetworkPolicy", "llama-3-8b-triton").inputs["spec"]["egress"][0]["to"]
+    assert _fired(rs, "egress-blocks-node-metadata")
+    assert _fired(rs, "network-policy-no-open-peers")
+
+
+def test_triton_without_restricted_admin_apis_fires():
+    rs = resources_of("existing")
+    args = _container(rs)["args"]
+    _container(rs)["args"] = [a for a in args if not a.startswith("--grpc-restricted-protocol")]
+    assert _fired(rs, "triton-locked-down") == [
+        "restrict Triton's ['model-repository', 'model-config', 'shared-memory', 'statistics', 'trace', 'logging'] "
+        "APIs: --grpc-restricted-protocol=model-repository,model-config,shared-memory,statistics,trace,logging:"
+        "<header>=<key> (clients of a model never need them)"]
+
+
+def test_the_policy_knows_the_apis_the_workload_restricts():
+    from llm_infra.policies.kubernetes import TRITON_RESTRICTED_APIS
+    from llm_infra.triton.args import RESTRICTED_APIS
+
+    assert TRITON_RESTRICTED_APIS == RESTRICTED_APIS
+
+
+def test_a_secret_read_into_env_fires():
+    rs = resources_of("existing")
+    _container(rs)["env"].append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}})
+    assert _fired(rs, "secrets-not-in-env")
+
+
+def test_wildcard_role_fires():
+    role = next(r for r in resources_of("prod") if r.kind == "ClusterRole")
+    role.inputs["rules"][0]["verbs"] = ["*"]
+    assert _fired([*resources_of("existing"), role], "rbac-least-privilege")
+
+
+# --- the stack's own account -------------------------------------------------------------
+
+def _in_own_account(stack_name: str, rs: list[Resource]) -> list[str]:
+    from llm_infra.plan import stack_accounts, stack_config
+
+    context = Context(production=False, accounts=stack_accounts(stack_config(stack_name)[0]))
+    assert context.accounts
+    return [v.message for v in evaluate(rs, context) if v.enforcement == MANDATORY]
+
+
+def test_a_role_trusting_a_foreign_account_fires():
+    aws = _aws_resources()
+    assert _in_own_account("prod", aws) == []
+    role = _one(aws, "aws:iam/role:Role", "models-llama-3-8b-role")
+    role.inputs["assumeRolePolicy"] = role.inputs["assumeRolePolicy"].replace("210987654321", "999999999999")
+    assert any("trusts 'arn:aws:iam::999999999999:oidc-provider/" in m for m in _in_own_account("prod", aws))
+
+
+def test_a_key_of_a_foreign_account_fires():
+    aws = _aws_resources()
+    lt = _one(aws, "aws:ec2/launchTemplate:LaunchTemplate", "pool-h100-lt")
+    lt.inputs["blockDeviceMappings"][0]["ebs"]["kmsKeyId"] = "arn:aws:kms:eu-west-1:999999999999:key/theirs"
+    assert any(m.startswith("blockDeviceMappings[0].ebs.kmsKeyId uses a key of account 999999999999")
+               for m in _in_own_account("prod", aws))
+
+
+def test_a_foreign_workload_pool_fires_on_gcp():
+    member = _gcp("gcp:serviceaccount/iAMMember:IAMMember", "llama-3-8b-workload-identity")
+    member.inputs["member"] = "serviceAccount:other-project.svc.id.goog[llm-serving/triton-llama-3-8b]"
+    assert any("another project's workload pool" in m for m in _in_own_account("gcp-prod", [member]))
+
+
+def test_a_role_assignment_in_a_foreign_subscription_fires_on_azure():
+    assignment = _azure("azure-native:authorization:RoleAssignment", "models-llama-3-8b-read")
+    assert _in_own_account("azure-prod", [assignment]) == []
+    assignment.inputs["scope"] = assignment.inputs["scope"].replace("7c9e1a40-2d6b-4f83-b5e7-0a4c3d9f1e62",
+                                                                    "00000000-0000-0000-0000-000000000000")
+    assert any("not the stack's" in m for m in _in_own_account("azure-prod", [assignment]))
+
+
+def test_operator_namespaces_are_the_stacks_own_and_labelled():
+    operators = _with_operators()
+    releases = [r for r in operators if r.type == "kubernetes:helm.sh/v3:Release"]
+    namespaces = {r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"] for r in operators if r.kind == "Namespace"}
+    assert {r.inputs["namespace"] for r in releases} == {"keda", "monitoring"}
+    for release in releases:
+        assert release.inputs["createNamespace"] is False
+        assert namespaces[release.inputs["namespace"]]["pod-security.kubernetes.io/enforce"] in ("baseline", "privileged")
+    assert [v for v in evaluate(operators, Context(production=False)) if v.enforcement == MANDATORY] == []

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from llm_infra.config import BatchingConfig, ModelConfig
+from llm_infra.triton.args import ADMIN_HEADER, RESTRICTED_APIS
 from llm_infra.triton.local_server import LocalTritonServer
 from llm_infra.triton.metrics import PENDING_REQUESTS, TRITON_METRICS
 from llm_infra.triton.model_repository import write_model_repository
@@ -151,8 +152,60 @@ def test_model_control_is_locked_down(server):
     assert requests.get(f"{server.http_url}/v2/models/{TOY.name}/ready", timeout=5).status_code == 200
 
 
+RESTRICTED_HTTP = {
+    "model-repository": ("POST", "/v2/repository/index"),
+    "model-config": ("GET", "/v2/models/toy/config"),
+    "shared-memory": ("GET", "/v2/systemsharedmemory/status"),
+    "statistics": ("GET", "/v2/models/stats"),
+    "trace": ("GET", "/v2/trace/setting"),
+    "logging": ("GET", "/v2/logging"),
+}
+
+
+def test_every_restricted_api_is_named_in_the_test():
+    assert set(RESTRICTED_HTTP) == set(RESTRICTED_APIS)
+
+
+@pytest.mark.parametrize("api", sorted(RESTRICTED_HTTP))
+def test_admin_apis_answer_403_without_the_admin_header(server, api):
+    method, path = RESTRICTED_HTTP[api]
+    refused = requests.request(method, f"{server.http_url}{path}", timeout=10, headers={"Connection": "close"})
+    assert refused.status_code == 403, refused.text
+    assert ADMIN_HEADER in refused.json()["error"]
+    wrong = requests.request(method, f"{server.http_url}{path}", timeout=10,
+                             headers={"Connection": "close", ADMIN_HEADER: "guess"})
+    assert wrong.status_code == 403
+    allowed = requests.request(method, f"{server.http_url}{path}", timeout=10,
+                               headers={"Connection": "close", ADMIN_HEADER: server.admin_key})
+    assert allowed.status_code == 200, allowed.text
+
+
+def test_health_metadata_and_inference_stay_open(server):
+    assert requests.get(f"{server.http_url}/v2/health/ready", timeout=5).status_code == 200
+    assert requests.get(f"{server.http_url}/v2/models/{TOY.name}", timeout=5).status_code == 200
+    assert texts(infer(server, TOY.name, ["open"], [2])) == ["op"]
+
+
+def test_admin_grpc_protocols_are_refused_without_the_admin_header(server):
+    import tritonclient.grpc as grpcclient
+    from tritonclient.utils import InferenceServerException
+
+    client = grpcclient.InferenceServerClient(server.grpc_url)
+    try:
+        with pytest.raises(InferenceServerException, match="restricted"):
+            client.get_model_repository_index()
+        with pytest.raises(InferenceServerException, match="restricted"):
+            client.get_log_settings()
+        header = {f"triton-grpc-protocol-{ADMIN_HEADER}": server.admin_key}
+        assert client.get_model_repository_index(headers=header) is not None
+        assert client.is_server_ready()
+    finally:
+        client.close()
+
+
 def test_config_endpoint_reports_the_generated_config(server):
-    served = requests.get(f"{server.http_url}/v2/models/{TOY.name}/config", timeout=5).json()
+    served = requests.get(f"{server.http_url}/v2/models/{TOY.name}/config", timeout=5,
+                          headers={ADMIN_HEADER: server.admin_key}).json()
     assert served["backend"] == "python"
     assert served["max_batch_size"] == TOY.batching.max_batch_size
     assert int(served["dynamic_batching"]["max_queue_delay_microseconds"]) == TOY.batching.max_queue_delay_us

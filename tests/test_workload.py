@@ -37,7 +37,7 @@ MODEL = dict(
 
 
 def run_workload(production: bool = True, metadata_identity_egress: bool = False,
-                 workload_tolerations: tuple = (), **overrides) -> ProgramResult:
+                 workload_tolerations: tuple = (), store_egress_cidrs: tuple = (), **overrides) -> ProgramResult:
     model = ModelConfig.model_validate({**MODEL, **overrides})
     bound: list[ModelIdentityRequest] = []
 
@@ -56,6 +56,7 @@ def run_workload(production: bool = True, metadata_identity_egress: bool = False
             bind_model_identity=bind,
             metadata_identity_egress=metadata_identity_egress,
             workload_tolerations=workload_tolerations,
+            store_egress_cidrs=tuple(store_egress_cidrs),
         )
         TritonLlmWorkload("llama", {"model": model, "cluster": contract.workload_cluster(), "production": production,
                                     "monitoring": MonitoringConfig()}, bind_identity=contract.bind_model_identity)

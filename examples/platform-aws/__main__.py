@@ -36,7 +36,8 @@ stack_config = parse_stack_config({
     "gpu_pools": [{
         "name": "l4",
         "gpu": "nvidia-l4",
-        "instance_type": "g6.xlarge",
+        # 8 vCPU / 32 GiB: a replica's 4 CPU and 24 GiB do not fit a g6.xlarge (llm_infra/fit.py).
+        "instance_type": "g6.2xlarge",
         "gpus_per_node": 1,
         "min_nodes": 2 if production else 0,
         "max_nodes": 4,
@@ -49,6 +50,8 @@ stack_config = parse_stack_config({
         "weights_size_gib": 16,
         "revision": "0e9e39f2",
         "gpu_pool": "l4",
+        # vLLM maps the weights (reclaimable page cache); 24 GiB leaves the node agents room.
+        "memory_gib": 24,
         "min_replicas": 2 if production else 1,
         "max_replicas": 3,
         "shape": "Llama-3.1-8B",

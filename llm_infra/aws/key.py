@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import naming
+from .facts import CREATE_CLUSTER_GRANT_SOURCE  # noqa: F401 (the source of the ClusterCreatorGrant statement)
 from .policy import document
 
 # Key administration, spelled out (no kms:* for anyone): enough to manage, rotate,
@@ -51,6 +52,10 @@ class AwsKeyArgs(TypedDict):
     """IRSA role of the EBS CSI driver (encrypted persistent volumes)."""
     model_role_arns: NotRequired[Sequence[pulumi.Input[str]]]
     """IRSA roles of the model workloads: decrypt through S3 only. Defaults to none."""
+    cluster_creator_arns: NotRequired[Sequence[str]]
+    """Principals that create the EKS cluster (the deployer): `kms:DescribeKey` and `kms:CreateGrant` without
+    `kms:GrantIsForAWSResource`, which CreateCluster does not support. Defaults to any principal of the
+    account whose IAM policy allows it (the EKS default key policy's delegation to IAM)."""
     publisher_arns: NotRequired[Sequence[str]]
     """Principals that upload weights to the model bucket (encrypt through S3 only). Defaults to none."""
     deletion_window_in_days: NotRequired[int]
@@ -84,6 +89,7 @@ class AwsKey(pulumi.ComponentResource):
             lambda a: f"arn:{part}:logs:{region}:{a}:log-group:{naming.log_group_name(cluster)}")
         s3_service = f"s3.{region}.{naming.dns_suffix(region)}"
         for_aws_resource = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+        creators = list(args.get("cluster_creator_arns") or [])
 
         def only(principals: Sequence[pulumi.Input[str]]) -> dict:
             return {"ArnEquals": {"aws:PrincipalArn": list(principals)}}
@@ -91,9 +97,12 @@ class AwsKey(pulumi.ComponentResource):
         statements: list[dict] = [
             {"Sid": "KeyAdministration", "Effect": "Allow", "Principal": {"AWS": root},
              "Action": ADMIN_ACTIONS, "Resource": "*"},
-            # Creating the cluster with secrets encryption makes EKS create a grant as the deployer.
-            {"Sid": "GrantsForAwsServices", "Effect": "Allow", "Principal": {"AWS": root},
-             "Action": ["kms:CreateGrant"], "Resource": "*", "Condition": for_aws_resource},
+            # CreateCluster with secrets encryption creates a grant as the deployer, and the EKS User Guide
+            # says it does not support kms:GrantIsForAWSResource: the creator needs CreateGrant without it
+            # (CREATE_CLUSTER_GRANT_SOURCE).
+            {"Sid": "ClusterCreatorGrant", "Effect": "Allow", "Principal": {"AWS": root},
+             "Action": ["kms:CreateGrant", "kms:DescribeKey"], "Resource": "*",
+             **({"Condition": only(creators)} if creators else {})},
             {"Sid": "EksSecretsEncryption", "Effect": "Allow", "Principal": {"AWS": root},
              "Action": CLUSTER_ACTIONS, "Resource": "*", "Condition": only([args["cluster_role_arn"]])},
             # EC2 Auto Scaling launches the node groups' encrypted volumes as this service-linked role.

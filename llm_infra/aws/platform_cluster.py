@@ -86,6 +86,8 @@ class AwsPlatformCluster(pulumi.ComponentResource):
             "ebs_csi_role_arn": role_arn(naming.role_name(cluster_name, "ebs-csi")),
             "model_role_arns": [role_arn(naming.model_role_name(cluster_name, m)) for m in models],
             "publisher_arns": aws_config.model_publisher_arns,
+            # The deployer is one of the admin principals (AwsConfig.admin_principal_arns says so).
+            "cluster_creator_arns": aws_config.admin_principal_arns,
         }, opts=child)
 
         dedicated = config.isolation == "dedicated"

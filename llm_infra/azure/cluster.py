@@ -7,7 +7,7 @@
   the key permission must exist before the cluster). It gets, before the cluster exists:
   `Key Vault Crypto User` on the key (etcd KMS), `Key Vault Contributor` on the vault
   (AKS creates the KMS private link into the private vault), `Network Contributor` on
-  the node and API server subnets, and `Contributor` on the Disk Encryption Set (AKS docs,
+  the node and API server subnets, and `Reader` on the Disk Encryption Set (AKS docs,
   "Bring your own keys": the CSI driver encrypts new volumes with the set).
 - etcd KMS (`security_profile.azure_key_vault_kms`) with the key's versioned URI, and
   `key_vault_network_access: Private` when the vault is private. Rotation: Key Vault adds a
@@ -26,6 +26,7 @@
 
 import base64
 import json
+import math
 from collections.abc import Sequence
 from typing import Any, NotRequired, TypedDict
 
@@ -35,6 +36,8 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from .. import versions
+from ..config import CACHE_READ_MIB_S
+from .facts import CONTROL_PLANE_LOG_CATEGORIES, DISK_ENCRYPTION_SET_ROLE, PREMIUM_V2_BASELINE_IOPS
 from .naming import AKS_SERVER_APP_ID, after, assignment_name, resource_id, role_definition_id
 
 STORAGE_CLASS = "llm-encrypted-premium"
@@ -71,6 +74,9 @@ class AksClusterArgs(TypedDict):
     """Whether the vault's public network access is disabled (KMS reaches it privately). Defaults to `True`."""
     authorized_ip_ranges: NotRequired[Sequence[str]]
     """CIDRs allowed to reach a public API server. Defaults to none: a private cluster."""
+    log_retention_days: NotRequired[int]
+    """Days the Log Analytics workspace keeps the control-plane logs (kube-audit, kube-audit-admin, guard, ...),
+    30-730. Defaults to 365."""
     kubernetes_version: NotRequired[str]
     """Kubernetes minor version. Defaults to `versions.AKS_KUBERNETES_VERSION`."""
     upgrade_channel: NotRequired[str]
@@ -146,8 +152,9 @@ class AksCluster(pulumi.ComponentResource):
             grant("kms-key", "Key Vault Crypto User", args["key_resource_id"], "etcd KMS encrypts and decrypts with the key"),
             grant("node-subnet", "Network Contributor", args["node_subnet_id"], "joins nodes and load balancers to the subnet"),
             grant("api-server-subnet", "Network Contributor", args["api_server_subnet_id"], "API server VNet integration"),
-            grant("disk-encryption-set", "Contributor", args["disk_encryption_set_id"],
-                  "creates disks encrypted through the Disk Encryption Set"),
+            # AKS documents Reader on the Disk Encryption Set for the cluster identity (DISK_ENCRYPTION_SET_ROLE_SOURCE).
+            grant("disk-encryption-set", DISK_ENCRYPTION_SET_ROLE, args["disk_encryption_set_id"],
+                  "reads the Disk Encryption Set its disks are encrypted through"),
         ]
         if vault_private:
             grants.append(grant("kms-private-link", "Key Vault Contributor", args["vault_id"],
@@ -228,6 +235,33 @@ class AksCluster(pulumi.ComponentResource):
         self.cluster = cluster
         self.control_plane_identity = identity
 
+        # Control-plane logs (audit included) go nowhere until a diagnostic setting routes them.
+        retention = args.get("log_retention_days", 365)
+        workspace_name = f"{cluster_name}-control-plane-logs"
+        workspace = azure_native.operationalinsights.Workspace(
+            f"{name}-logs",
+            workspace_name=workspace_name, resource_group_name=rg, location=location,
+            sku=azure_native.operationalinsights.WorkspaceSkuArgs(name="PerGB2018"),
+            retention_in_days=retention,
+            # Entra ID only; diagnostic settings deliver over Azure's backbone, so public ingestion stays off.
+            features=azure_native.operationalinsights.WorkspaceFeaturesArgs(disable_local_auth=True),
+            public_network_access_for_ingestion="Disabled",
+            opts=child,
+        )
+        self.log_workspace_id = after(workspace, resource_id(
+            sub, rg, "Microsoft.OperationalInsights", "workspaces", workspace_name))
+        azure_native.monitor.DiagnosticSetting(
+            f"{name}-control-plane-logs",
+            name="llm-infra-control-plane",
+            resource_uri=after(cluster, resource_id(sub, rg, "Microsoft.ContainerService", "managedClusters",
+                                                    cluster_name)),
+            workspace_id=self.log_workspace_id,
+            log_analytics_destination_type="Dedicated",
+            logs=[azure_native.monitor.DiagnosticsLogSettingsArgs(category=c, enabled=True)
+                  for c in CONTROL_PLANE_LOG_CATEGORIES],
+            opts=child,
+        )
+
         fqdn = cluster.private_fqdn if private else cluster.fqdn
         credentials = azure_native.containerservice.list_managed_cluster_user_credentials_output(
             resource_group_name=rg, resource_name=after(cluster, cluster_name), format="exec",
@@ -250,6 +284,10 @@ class AksCluster(pulumi.ComponentResource):
                 # No SAS export or import of the disks over the network.
                 "networkAccessPolicy": "DenyAll",
                 "fsType": "ext4",
+                # Premium SSD v2 is provisioned at the rate the startup budget reads (MB/s, decimal).
+                **({"DiskIOPSReadWrite": str(PREMIUM_V2_BASELINE_IOPS),
+                    "DiskMBpsReadWrite": str(math.ceil(CACHE_READ_MIB_S * 2**20 / 1e6))}
+                   if args.get("disk_sku", "Premium_LRS") == "PremiumV2_LRS" else {}),
             },
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,

@@ -17,6 +17,7 @@ ROLES: dict[str, str] = {
     "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
     "Network Contributor": "4d97b98b-1d4f-4787-a291-c67834d212e7",
     "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
 }
 ROLE_NAMES_BY_ID = {v: k for k, v in ROLES.items()}
 

@@ -19,14 +19,14 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from ..config import StackConfigSpec, cloud_stack_config, parse_weights_uri
-from ..contract import ClusterContract
+from ..contract import PRIVATE_RANGES, ClusterContract
 from . import naming
 from .cluster import AksCluster
 from .disk_encryption_set import AzureDiskEncryptionSet
 from .gpu_node_pool import GPU_POOL_LABEL, AksGpuNodePool
 from .key import AzureKey
 from .model_store import AzureModelStore
-from .network import AzureNetwork
+from .network import AzureNetwork, plan_subnets
 
 # The taint AKS puts on every node of a spot pool (scaleSetPriority Spot).
 SPOT_TOLERATION = {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot",
@@ -104,6 +104,7 @@ class AzurePlatformCluster(pulumi.ComponentResource):
             "key_uri_with_version": key.key_uri_with_version, "vault_is_private": True,
             "disk_encryption_set_id": des.disk_encryption_set_id,
             "authorized_ip_ranges": az.authorized_ip_ranges, "kubernetes_version": az.kubernetes_version,
+            "log_retention_days": az.log_retention_days,
             "upgrade_channel": az.upgrade_channel, "sku_tier": az.sku_tier, "network_policy": az.network_policy,
             "system_vm_size": az.system_vm_size, "system_nodes": az.system_nodes, "zones": az.zones,
             "disk_sku": az.disk_sku,
@@ -157,6 +158,10 @@ class AzurePlatformCluster(pulumi.ComponentResource):
             bind_model_identity=store.bind,
             oidc_issuer=aks.oidc_issuer,
             metadata_identity_egress=False,  # tokens come from the projected service-account token
+            # Blobs are read through the store's private endpoint; in subnets the stack did not
+            # carve, its address is not known here, so the private ranges stay open on 443.
+            store_egress_cidrs=(plan_subnets(az.vnet_cidr)["endpoints"],) if az.existing_endpoint_subnet_id is None
+            else PRIVATE_RANGES,
             zone_label="topology.kubernetes.io/zone",
             gpu_pool_label=GPU_POOL_LABEL,
             # AKS taints every spot node; Triton pods must tolerate it to run on a spot pool.

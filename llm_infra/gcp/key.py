@@ -8,7 +8,9 @@ those three are exactly the members of the key's `cryptoKeyEncrypterDecrypter` b
 
 - GKE: `service-<project number>@container-engine-robot.iam.gserviceaccount.com`
 - Compute Engine: `service-<project number>@compute-system.iam.gserviceaccount.com`
-- Cloud Storage: `service-<project number>@gs-project-accounts.iam.gserviceaccount.com`
+- Cloud Storage: `service-<project number>@gs-project-accounts.iam.gserviceaccount.com`, looked up
+  through the provider (`gcp.storage.get_project_service_account`), which also creates it on a
+  project that has none yet
 
 Workloads never get the key: GCS decrypts for any reader allowed to read the object.
 The key ring and key are Pulumi-protected and retained on delete (Cloud KMS cannot delete
@@ -79,7 +81,16 @@ class GcpKey(pulumi.ComponentResource):
             labels={"llm-infra-managed-by": "pulumi"},
             opts=keep,
         )
-        members = naming.key_service_agents(args["project_number"])
+        # GKE's and Compute Engine's agents exist once their APIs are on; the Cloud Storage agent does
+        # not exist on a fresh project until it is first looked up, and the lookup creates it
+        # (facts.SERVICE_AGENTS["storage.googleapis.com"]): ask the provider rather than spell its e-mail.
+        storage_agent = gcp.storage.get_project_service_account_output(
+            project=project, opts=pulumi.InvokeOutputOptions(parent=self))
+        members: list[pulumi.Input[str]] = [
+            f"serviceAccount:{naming.gke_service_agent(args['project_number'])}",
+            f"serviceAccount:{naming.compute_service_agent(args['project_number'])}",
+            storage_agent.email_address.apply(lambda email: f"serviceAccount:{email}"),
+        ]
         # Authoritative for the role: exactly these three agents may encrypt and decrypt.
         binding = gcp.kms.CryptoKeyIAMBinding(
             f"{name}-encrypters",
@@ -96,5 +107,5 @@ class GcpKey(pulumi.ComponentResource):
         key_path = f"{ring_path}/cryptoKeys/{args['name']}"
         self.key_id = pulumi.Output.all(key.id, binding.id).apply(lambda _: key_path)
         self.key_ring_id = ring.id.apply(lambda _: ring_path)
-        self.members = pulumi.Output.from_input(members)
+        self.members = pulumi.Output.all(*members)
         self.register_outputs({"key_id": self.key_id, "key_ring_id": self.key_ring_id, "members": self.members})

@@ -19,6 +19,9 @@ from llm_infra.kubernetes.device_plugin import GPU_TAINT_KEY, checkov_skips, gpu
 
 METRICS_PORT = 9400
 POD_RESOURCES_DIR = "/var/lib/kubelet/pod-resources"
+# Per GPU node; llm_infra.fit subtracts them from the node before placing a model replica.
+REQUESTS = {"cpu": "100m", "memory": "512Mi"}
+LIMITS = {"cpu": "1", "memory": "1Gi"}
 DEFAULT_COUNTERS = "/etc/dcgm-exporter/default-counters.csv"
 PROFILING_COUNTERS = "/etc/dcgm-exporter/dcp-metrics-included.csv"
 
@@ -138,10 +141,7 @@ class DcgmExporter(pulumi.ComponentResource):
                 read_only_root_filesystem=True,
                 seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
             ),
-            resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": "100m", "memory": "512Mi"},
-                limits={"cpu": "1", "memory": "1Gi"},
-            ),
+            resources=k8s.core.v1.ResourceRequirementsArgs(requests=dict(REQUESTS), limits=dict(LIMITS)),
             liveness_probe=probe,
             readiness_probe=probe,
             volume_mounts=[

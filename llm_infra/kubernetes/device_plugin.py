@@ -17,6 +17,9 @@ import yaml
 from llm_infra import versions
 
 NAMESPACE = "kube-system"
+# Per GPU node; llm_infra.fit subtracts them from the node before placing a model replica.
+REQUESTS = {"cpu": "50m", "memory": "64Mi"}
+LIMITS = {"cpu": "500m", "memory": "256Mi"}
 # Same name as NVIDIA's static manifest: a second, hand-applied copy on the cluster then
 # makes `pulumi up` fail loudly instead of two plugins fighting over the kubelet socket.
 DAEMONSET_NAME = "nvidia-device-plugin-daemonset"
@@ -134,10 +137,7 @@ class NvidiaDevicePlugin(pulumi.ComponentResource):
                 read_only_root_filesystem=True,
                 seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
             ),
-            resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": "50m", "memory": "64Mi"},
-                limits={"cpu": "500m", "memory": "256Mi"},
-            ),
+            resources=k8s.core.v1.ResourceRequirementsArgs(requests=dict(REQUESTS), limits=dict(LIMITS)),
             volume_mounts=mounts,
         )
 

@@ -52,6 +52,9 @@ class Context:
     """What a rule knows about the stack."""
 
     production: bool = True
+    accounts: frozenset[str] = frozenset()
+    """The cloud accounts the stack deploys into (AWS account ids, Azure subscription ids, GCP projects); rules
+    that judge principals and keys by owner stay with the wildcard checks where it is empty (not known)."""
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,10 @@ class Rule:
 
 def all_rules() -> list[Rule]:
     """Every rule of every layer that has landed."""
-    from . import aws, azure, gcp, kubernetes, pulumi_options
+    from . import aws, azure, gcp, kubernetes, kubernetes_content, pulumi_options
 
-    return [*kubernetes.RULES, *pulumi_options.RULES, *aws.RULES, *gcp.RULES, *azure.RULES]
+    return [*kubernetes.RULES, *kubernetes_content.RULES, *pulumi_options.RULES, *aws.RULES, *gcp.RULES,
+            *azure.RULES]
 
 
 def evaluate(resources: Iterable[Resource], context: Context, rules: list[Rule] | None = None) -> list[Violation]:

@@ -495,7 +495,12 @@ def iam_no_wildcard_actions(r: Resource, _: Context) -> Iterator[str]:
         for i, p in enumerate(_list(r.inputs.get("inlinePolicies"))):
             for message in _wildcard_actions(_document(_get(p, "policy"))):
                 yield f"inlinePolicies[{i}]: {message}"
-    arns = _list(r.inputs.get("managedPolicyArns")) if r.type == ROLE else [r.inputs.get("policyArn")]
+    if r.type == ROLE:
+        arns = _list(r.inputs.get("managedPolicyArns"))
+    elif r.type in POLICY_ARN_ATTACHMENTS:
+        arns = [r.inputs.get("policyArn")]
+    else:
+        arns = []
     for arn in arns:
         if _aws_managed(arn) and _policy_name(arn) in ADMIN_POLICIES:
             yield f"do not attach {arn}: it allows every action; attach a policy that lists what is needed"
@@ -636,7 +641,66 @@ def s3_bucket_hardened(resources: list[Resource], _: Context) -> Iterator[str]:
             yield f"bucket {bucket.inputs.get('bucket') or bucket.name}: add {what}"
 
 
+# --- 43: trust and keys stay inside the stack's own account ---------------------------------
+
+_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12}):")
+KEY_REFERENCES = ("kmsKeyId", "kmsKeyArn", "keyArn", "kmsMasterKeyId")
+
+
+def _account_of(value: Any) -> str | None:
+    if isinstance(value, str) and _known(value):
+        if re.fullmatch(r"\d{12}", value):
+            return value
+        m = _ACCOUNT.match(value)
+        return m.group(1) if m else None
+    return None
+
+
+def _key_references(obj: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            where = f"{path}.{k}" if path else str(k)
+            if k in KEY_REFERENCES:
+                yield where, v
+            else:
+                yield from _key_references(v, where)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _key_references(v, f"{path}[{i}]")
+
+
+def aws_trust_and_keys_in_own_account(r: Resource, context: Context) -> Iterator[str]:
+    accounts = {a for a in context.accounts if re.fullmatch(r"\d{12}", a)}
+    if r.type == ROLE:
+        for statement in _allows(_document(r.inputs.get("assumeRolePolicy"))):
+            sid = statement.get("Sid") or "(no Sid)"
+            if _wildcard_principal(statement):
+                yield f"trust policy statement {sid!r} lets principal '*' assume the role: name who may"
+            for kind in ("AWS", "Federated"):
+                for principal in _principals(statement, kind):
+                    account = _account_of(principal)
+                    if accounts and account is not None and account not in accounts:
+                        yield (f"trust policy statement {sid!r} trusts {principal!r} of account {account}, not the "
+                               f"stack's {sorted(accounts)}: name the foreign account in config if it is meant")
+    if r.type in (KMS_KEY, KMS_KEY_POLICY) and accounts:
+        for statement in _allows(_document(r.inputs.get("policy"))):
+            for principal in _principals(statement, "AWS"):
+                account = _account_of(principal)
+                if account is not None and account not in accounts:
+                    yield (f"key policy statement {statement.get('Sid') or '(no Sid)'!r} grants {principal!r} of "
+                           f"account {account}: keys serve the stack's own account {sorted(accounts)}")
+    if accounts:
+        for where, value in _key_references(r.inputs):
+            account = _account_of(value)
+            if account is not None and account not in accounts:
+                yield (f"{where} uses a key of account {account}: use the stack's own key (account "
+                       f"{sorted(accounts)}); a foreign key's owner can read or revoke everything it encrypts")
+
+
 RULES: list[Rule] = [
+    Rule("aws-trust-and-keys-in-own-account", "No role trusts '*' or a foreign account; key policies grant only the "
+         "stack's account; every key used belongs to it.", "43", "resource", aws_trust_and_keys_in_own_account,
+         resource_types=("aws:",)),
     Rule("eks-secrets-encrypted", "EKS Secrets are envelope-encrypted with the customer KMS key.", "1",
          "resource", eks_secrets_encrypted, resource_types=(CLUSTER,)),
     Rule("aws-kms-key-hardened", "KMS keys rotate, wait 30 days before deletion, and trust no '*' principal.", "2",

@@ -255,8 +255,71 @@ def gke_gpu_pools_tainted(r: Resource, _: Context) -> Iterator[str]:
         yield "taint the GPU node pool nvidia.com/gpu=present:NO_SCHEDULE so that only GPU workloads land there"
 
 
+# --- 28 on GKE: NetworkPolicies are enforced (Dataplane V2, or Calico) ----------------------
+
+
+def gke_network_policy_enforced(r: Resource, _: Context) -> Iterator[str]:
+    datapath = r.inputs.get("datapathProvider")
+    calico = _get(r.inputs, "networkPolicy", "enabled")
+    if not known(datapath) and datapath is not None:
+        return
+    if datapath != "ADVANCED_DATAPATH" and calico is not True:
+        yield (f"set datapathProvider ADVANCED_DATAPATH (GKE Dataplane V2): without it GKE does not enforce "
+               f"NetworkPolicies, and every default deny is decoration, got {datapath!r}")
+
+
+# --- 11 and 43 on GCP: each model's identity reads its own folder, and only its pods use it ------
+
+WORKLOAD_IDENTITY_MEMBER = re.compile(r"^serviceAccount:[a-z0-9-]+\.svc\.id\.goog\[[a-z0-9-]+/[a-z0-9-]+\]$")
+READ_ROLES = ("roles/storage.objectViewer", "roles/storage.legacyObjectReader")
+BUCKET_IAM = ("gcp:storage/bucketIAMMember:BucketIAMMember", "gcp:storage/bucketIAMBinding:BucketIAMBinding",
+              "gcp:storage/bucketIAMPolicy:BucketIAMPolicy")
+PROJECT_IAM = ("gcp:projects/iAMMember:IAMMember", "gcp:projects/iAMBinding:IAMBinding")
+SERVICE_ACCOUNT_IAM = ("gcp:serviceaccount/iAMMember:IAMMember", "gcp:serviceaccount/iAMBinding:IAMBinding")
+FOLDER_IAM = ("gcp:storage/managedFolderIamMember:ManagedFolderIamMember",
+              "gcp:storage/managedFolderIamBinding:ManagedFolderIamBinding")
+# Project roles that reach every bucket, key or identity of the project.
+BROAD_PROJECT_ROLES = re.compile(r"^roles/(owner|editor|storage\.|iam\.serviceAccount(TokenCreator|User|Admin)|"
+                                 r"iam\.workloadIdentityUser|cloudkms\.)")
+
+
+def _members(r: Resource) -> list[Any]:
+    """`member` of an *IAMMember, `members` of an *IAMBinding."""
+    members = r.inputs.get("members") if "Binding:" in r.type else [r.inputs.get("member")]
+    return members if isinstance(members, list) else []
+
+
+def gcp_model_access_scoped(r: Resource, context: Context) -> Iterator[str]:
+    role = r.inputs.get("role")
+    members = [m for m in _members(r) if isinstance(m, str) and known(m)]
+    if r.type in SERVICE_ACCOUNT_IAM and role == "roles/iam.workloadIdentityUser":
+        for m in members:
+            if not WORKLOAD_IDENTITY_MEMBER.match(m):
+                yield (f"workloadIdentityUser member {m!r}: name exactly one Kubernetes service account, "
+                       "'serviceAccount:<project>.svc.id.goog[<namespace>/<name>]'")
+            elif context.accounts and m.split(":", 1)[1].split(".svc.id.goog", 1)[0] not in context.accounts:
+                yield f"workloadIdentityUser member {m!r} is another project's workload pool: only the stack's cluster"
+    elif r.type in FOLDER_IAM:
+        if isinstance(role, str) and known(role) and role not in READ_ROLES:
+            yield f"a model's folder grants {role!r}: model identities only read ({list(READ_ROLES)})"
+        for m in members:
+            if not m.startswith("serviceAccount:"):
+                yield f"a model's folder grants {m!r}: only the model's own service account reads it"
+    elif r.type in BUCKET_IAM:
+        yield ("grant model identities read on their managed folder, never on the whole bucket "
+               f"(role {role!r} for {members})")
+    elif r.type in PROJECT_IAM:
+        if isinstance(role, str) and known(role) and BROAD_PROJECT_ROLES.match(role):
+            yield f"do not grant {role!r} on the project to {members}: it reaches every model's weights, key or identity"
+
+
 POOLS = (CLUSTER, NODE_POOL)
 RULES: list[Rule] = [
+    Rule("gke-network-policy-enforced", "GKE enforces NetworkPolicies (Dataplane V2).", "28, 34", "resource",
+         gke_network_policy_enforced, resource_types=(CLUSTER,)),
+    Rule("gcp-model-access-scoped", "Each model identity reads its own managed folder; only its Kubernetes service "
+         "account may use it; no bucket-wide or broad project grants.", "11, 43", "resource", gcp_model_access_scoped,
+         resource_types=(*SERVICE_ACCOUNT_IAM, *FOLDER_IAM, *BUCKET_IAM, *PROJECT_IAM)),
     Rule("gke-secrets-encrypted", "GKE Secrets are encrypted in etcd with the customer key.", "13",
          "resource", gke_secrets_encrypted, resource_types=(CLUSTER,)),
     Rule("gke-boot-disks-cmek", "GKE node boot disks are encrypted with the customer key.", "14",

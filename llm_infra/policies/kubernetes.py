@@ -17,6 +17,8 @@ ALLOWED_HOST_PATHS = {
     "/var/lib/kubelet/pod-resources": True,  # DCGM exporter attributes GPUs to pods: read-only
 }
 TRITON_LABEL = ("app.kubernetes.io/name", "triton")
+# Triton API groups only operators use (llm_infra.triton.args.RESTRICTED_APIS; a test keeps them equal).
+TRITON_RESTRICTED_APIS = ("model-repository", "model-config", "shared-memory", "statistics", "trace", "logging")
 
 
 def _get(obj: Any, *path: str) -> Any:
@@ -249,6 +251,18 @@ def triton_locked_down(r: Resource, _: Context) -> Iterator[str]:
         yield "run tritonserver with --strict-readiness=true (ready only when every model is)"
     if _arg(triton, "--exit-timeout-secs") is None:
         yield "set tritonserver --exit-timeout-secs explicitly (the grace period is sized from it)"
+    for flag in ("--http-restricted-api", "--grpc-restricted-protocol"):
+        restricted: set[str] = set()
+        for a in triton.get("args") or []:
+            if isinstance(a, str) and a.startswith(flag + "="):
+                apis, _, header = a.split("=", 1)[1].partition(":")
+                key, _, value = header.partition("=")
+                if key and value:
+                    restricted |= set(apis.split(","))
+        missing = [api for api in TRITON_RESTRICTED_APIS if api not in restricted]
+        if missing:
+            yield (f"restrict Triton's {missing} APIs: {flag}={','.join(TRITON_RESTRICTED_APIS)}:<header>=<key> "
+                   "(clients of a model never need them)")
 
 
 def triton_probes(r: Resource, _: Context) -> Iterator[str]:
@@ -383,9 +397,8 @@ RULES: list[Rule] = [
          resource_types=K8S),
     Rule("network-policy-selects-every-pod", "Every workload's namespace has a default-deny NetworkPolicy.", "34",
          "stack", network_policy_selects_every_pod),
-    Rule("egress-blocks-node-metadata", "No egress rule reaches the node's metadata service.", "34", "stack",
-         triton_network_policy_blocks_node_metadata),
-    Rule("triton-locked-down", "Triton: model control none, strict readiness, explicit exit timeout.", "35",
+    Rule("triton-locked-down", "Triton: model control none, strict readiness, explicit exit timeout, admin APIs "
+         "restricted.", "35, 46",
          "resource", triton_locked_down, resource_types=K8S),
     Rule("triton-probes", "Triton probes use its health endpoints; startup covers the worst-case load.", "36",
          "resource", triton_probes, resource_types=K8S),

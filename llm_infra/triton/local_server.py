@@ -14,6 +14,7 @@ directory and loopback-only addresses.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -91,6 +92,9 @@ class LocalTritonServer:
         self._log_path: Path | None = None
         self._final_log = ""
         self._terminating = False
+        # The restricted APIs (model control, config, statistics, trace, logging, shared memory) answer
+        # only requests carrying this key in the admin header.
+        self.admin_key = secrets.token_hex(16)
 
     # -- what tests use -------------------------------------------------------------
 
@@ -227,6 +231,7 @@ class LocalTritonServer:
                 http_port=self.http_port,
                 grpc_port=self.grpc_port,
                 metrics_port=self.metrics_port,
+                admin_key=self.admin_key,
             ),
             f"--backend-directory={server_dir / 'backends'}",
             f"--cache-directory={server_dir / 'caches'}",

@@ -8,6 +8,7 @@ Triton's queue metrics, and the ServiceMonitor, PrometheusRule and dashboard to 
 """
 
 import hashlib
+import ipaddress
 import json
 import math
 from collections.abc import Mapping
@@ -21,13 +22,14 @@ from ..config import ConfigError, ModelConfig, MonitoringConfig, schema_type, va
 from ..contract import (
     DEFAULT_GPU_POOL_LABEL,
     DEFAULT_ZONE_LABEL,
+    PRIVATE_RANGES,
     IdentityBinder,
     ModelIdentityRequest,
     WorkloadCluster,
     WorkloadIdentity,
 )
 from . import metrics
-from .args import GRPC_PORT, HTTP_PORT, METRICS_PORT, tritonserver_args
+from .args import ADMIN_KEY_ENV, GRPC_PORT, HTTP_PORT, METRICS_PORT, tritonserver_args
 from .cache_sync import CACHE_MOUNT, WEIGHTS_DIR, sync_env, sync_script
 from .model_repository import render_model_repository
 
@@ -43,6 +45,24 @@ LINK_LOCAL = "169.254.0.0/16"
 ModelSpec = schema_type(ModelConfig)
 MonitoringSpec = schema_type(MonitoringConfig)
 
+
+
+# The cache-sync init container's resources and the size of the pod's /tmp.
+SYNC_REQUESTS = {"cpu": "1", "memory": "1Gi"}
+SYNC_LIMITS = {"cpu": "2", "memory": "2Gi"}
+TMP_SIZE_GIB = 4
+
+
+def triton_resources(model: ModelConfig) -> dict[str, dict[str, str]]:
+    """Requests and limits of the Triton container (guaranteed: requests = limits).
+
+    Ephemeral storage covers the /tmp emptyDir (the image's layers are the node's, not the pod's);
+    /dev/shm is memory-backed and is charged to the memory limit.
+    """
+    gpus = str(model.gpus_per_replica)
+    amounts = {"cpu": str(model.cpu), "memory": f"{model.effective_memory_gib}Gi",
+               "ephemeral-storage": f"{TMP_SIZE_GIB}Gi", GPU_RESOURCE: gpus}
+    return {"requests": dict(amounts), "limits": dict(amounts)}
 
 class TritonLlmWorkloadArgs(TypedDict):
     model: ModelSpec
@@ -82,6 +102,14 @@ def _cluster(cluster: object) -> WorkloadCluster:
     unknown = sorted(set(cluster) - set(WorkloadCluster.__annotations__))
     if unknown:
         raise ConfigError(f"cluster.{unknown[0]}: unknown key (expected one of {sorted(WorkloadCluster.__annotations__)})")
+    for i, cidr in enumerate(cluster.get("store_egress_cidrs") or ()):
+        try:
+            network = ipaddress.ip_network(cidr)
+        except (TypeError, ValueError):
+            raise ConfigError(f"cluster.store_egress_cidrs[{i}]: expected a CIDR, got {str(cidr)[:64]!r}") from None
+        if not network.is_private or network.is_link_local:
+            raise ConfigError(f"cluster.store_egress_cidrs[{i}]: expected a private endpoint's range (RFC 1918), "
+                              f"got {cidr!r}")
     return cluster  # type: ignore[return-value]
 
 
@@ -180,8 +208,6 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         replicas_fixed = model.min_replicas == model.max_replicas
         grace = model.termination_grace_seconds
         startup_failures = math.ceil(model.effective_max_load_seconds / STARTUP_PROBE_PERIOD_SECONDS)
-        gpus = str(model.gpus_per_replica)
-        memory = f"{model.effective_memory_gib}Gi"
         scheme = model.uri_scheme
         env_sync = [{"name": k, "value": v} for k, v in sync_env(model.weights_uri, model.revision).items()]
         env_sync += [{"name": "HOME", "value": "/tmp"}, {"name": "CLOUDSDK_CONFIG", "value": "/tmp/gcloud"},
@@ -210,6 +236,8 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
             ],
             "env": [
+                # Unlocks Triton's restricted APIs (see triton.args): the pod's own UID, never stored.
+                {"name": ADMIN_KEY_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}},
                 {"name": "HOME", "value": "/tmp"},
                 {"name": "HF_HOME", "value": f"{CACHE_MOUNT}/hf"},
                 # Weights come only from the cache; never from a public hub at run time.
@@ -218,10 +246,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
                 {"name": "DO_NOT_TRACK", "value": "1"},
             ],
-            "resources": {
-                "requests": {"cpu": str(model.cpu), "memory": memory, GPU_RESOURCE: gpus},
-                "limits": {"cpu": str(model.cpu), "memory": memory, GPU_RESOURCE: gpus},
-            },
+            "resources": triton_resources(model),
             "startupProbe": {"httpGet": http_probe, "periodSeconds": STARTUP_PROBE_PERIOD_SECONDS,
                              "timeoutSeconds": 5, "failureThreshold": startup_failures},
             "readinessProbe": {"httpGet": http_probe, "periodSeconds": 5, "timeoutSeconds": 3,
@@ -245,7 +270,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             "imagePullPolicy": "Always",  # re-checks registry authorization; cached layers are reused
             "command": ["/bin/sh", "-c", sync_script(model.weights_uri)],
             "env": env_sync,
-            "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
+            "resources": {"requests": dict(SYNC_REQUESTS), "limits": dict(SYNC_LIMITS)},
             "securityContext": _hardened_container_security(),
             "volumeMounts": [{"name": "model-cache", "mountPath": CACHE_MOUNT},
                              {"name": "tmp", "mountPath": "/tmp"}],
@@ -281,7 +306,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                     "items": [{"key": _config_map_key(p), "path": p} for p in sorted(files)],
                 }},
                 {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{model.shm_size_gib}Gi"}},
-                {"name": "tmp", "emptyDir": {"sizeLimit": "4Gi"}},
+                {"name": "tmp", "emptyDir": {"sizeLimit": f"{TMP_SIZE_GIB}Gi"}},
             ],
         }
         statefulset_spec: dict = {
@@ -333,10 +358,14 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             opts=child,
         )
 
+        # Weights and token exchange: HTTPS to the object store and the cloud's identity endpoint,
+        # never to the link-local metadata service that holds the node's credentials, nor to any
+        # private address (the VPC, other pods and services) but the store's private endpoint.
+        # A NetworkPolicy selects pods, not containers, and names no hostnames: the sync init
+        # container and Triton share this rule, and public endpoints are reached by address range.
         egress = [{
-            # Weights and token exchange: HTTPS to the object store and the cloud's STS,
-            # never to the link-local metadata service that holds the node's credentials.
-            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [LINK_LOCAL]}}],
+            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [LINK_LOCAL, *PRIVATE_RANGES]}},
+                   *({"ipBlock": {"cidr": cidr}} for cidr in cluster.get("store_egress_cidrs", ()))],
             "ports": [{"protocol": "TCP", "port": 443}],
         }]
         if cluster.get("metadata_identity_egress", False):
@@ -354,9 +383,13 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring.namespace}}}],
                 "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
             })
+        policy_meta: dict = {"name": f"{model.name}-triton", "namespace": ns, "labels": labels}
+        if cluster.get("metadata_identity_egress", False):
+            # Read by llm_infra.policies: this /32 is GKE's metadata server (pods see their own identity).
+            policy_meta["annotations"] = {"llm-infra.io/metadata-egress": "gke-metadata-server"}
         k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy",
-            metadata={"name": f"{model.name}-triton", "namespace": ns, "labels": labels},
+            metadata=policy_meta,
             spec={"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress", "Egress"],
                   "ingress": ingress, "egress": egress},
             opts=child,

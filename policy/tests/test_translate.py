@@ -43,9 +43,11 @@ def resources() -> list[dict]:
 NONPRODUCTION = json.loads((Path(__file__).resolve().parents[1] / "nonproduction.json").read_text())
 
 
-def run(resources: list[dict], production: bool = False) -> list[str]:
+def run(resources: list[dict], production: bool = False, accounts: list[str] | None = None) -> list[str]:
     # Per-policy config as `--policy-pack-config nonproduction.json` hands it over.
-    configs = {} if production else NONPRODUCTION
+    configs = {} if production else copy.deepcopy(NONPRODUCTION)
+    if accounts:
+        configs = {p.name: {**configs.get(p.name, {}), "accounts": accounts} for p in policies()}
     reported: list[str] = []
     report = lambda message, urn=None: reported.append(message)  # noqa: E731
     stack = []
@@ -92,7 +94,7 @@ def test_a_violation_is_reported_with_the_rule_and_what_to_change(resources):
 def test_nonproduction_config_relaxes_exactly_the_rules_that_read_production():
     import inspect
 
-    from llm_infra.policies import all_rules
+    from llm_infra_policies import all_rules
 
     reads_production = {r.id for r in all_rules() if ".production" in inspect.getsource(r.check)}
     assert set(NONPRODUCTION) == reads_production
@@ -113,3 +115,19 @@ def test_an_unprotected_key_is_reported(resources):
     key = {"type": "aws:kms/key:Key", "name": "key", "protect": False, "inputs": {"enableKeyRotation": True}}
     reported = run([*resources, key])
     assert any(m.startswith("[keys-protected-and-retained] protect the key") for m in reported)
+
+
+@pytest.fixture(scope="module")
+def cases() -> list[dict]:
+    return json.loads((Path(os.environ["LLM_INFRA_PLAN_DIR"]) / "cases.json").read_text())
+
+
+def test_the_pack_reports_exactly_what_the_plan_finds(cases):
+    # Every shipped stack, and every rule's negative case (a shipped stack's plan, broken).
+    assert len(cases) > 60
+    disagreements = {}
+    for case in cases:
+        reported = sorted(run(case["resources"], case["production"], case["accounts"]))
+        if reported != case["expected"]:
+            disagreements[case["name"]] = {"pack": reported, "plan": case["expected"]}
+    assert disagreements == {}

@@ -1,0 +1,152 @@
+"""Do a model's replicas fit the nodes of their pool? Checked before anything is registered.
+
+A replica's requests (CPU, memory with its memory-backed /dev/shm, ephemeral storage) must
+fit one node's allocatable, computed with the cloud's documented reservation formula from
+its fact table (`aws/facts.py`, `gcp/facts.py`, `azure/facts.py`), less the requests of the
+DaemonSets this stack places on every GPU node (the device plugin where the cloud lacks
+one, the DCGM exporter where the cloud collects no GPU metrics), read from the modules that
+render them. Add-ons the cloud itself runs on every node (CNI, kube-proxy, CSI node
+plugins) are not counted: their requests are the cloud's and change without us.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from .config import ConfigError, GpuPoolConfig, ModelConfig, StackConfig
+from .facts import Allocatable
+from .kubernetes import dcgm_exporter, device_plugin
+from .triton.workload import SYNC_REQUESTS, triton_resources
+
+_BINARY = {"Ki": 2**-10, "Mi": 1.0, "Gi": 2**10, "Ti": 2**20}
+
+
+def cpu_millicores(quantity: str) -> int:
+    return int(quantity[:-1]) if quantity.endswith("m") else int(float(quantity) * 1000)
+
+
+def mebibytes(quantity: str) -> float:
+    for suffix, factor in _BINARY.items():
+        if quantity.endswith(suffix):
+            return float(quantity[: -len(suffix)]) * factor
+    return float(quantity) / 2**20
+
+
+def gpu_node_daemonsets(cloud: str, config: StackConfig) -> dict[str, dict[str, str]]:
+    """Requests of the DaemonSets the stack runs on every GPU node of `cloud`, by name."""
+    facts = _facts(cloud)
+    out: dict[str, dict[str, str]] = {}
+    if not facts.MANAGES_DEVICE_PLUGIN:
+        out["nvidia-device-plugin"] = device_plugin.REQUESTS
+    if config.monitoring.dcgm_exporter and not facts.MANAGES_GPU_METRICS:
+        out["dcgm-exporter"] = dcgm_exporter.REQUESTS
+    return out
+
+
+def replica_requests(model: ModelConfig) -> tuple[int, float, float]:
+    """(CPU millicores, memory MiB, ephemeral GiB) one replica asks of its node: the larger of its
+    init container and its containers, as the scheduler counts them."""
+    triton = triton_resources(model)["requests"]
+    cpu = max(cpu_millicores(triton["cpu"]), cpu_millicores(SYNC_REQUESTS["cpu"]))
+    memory = max(mebibytes(triton["memory"]), mebibytes(SYNC_REQUESTS["memory"]))
+    return cpu, memory, mebibytes(triton["ephemeral-storage"]) / 1024
+
+
+def _facts(cloud: str):
+    if cloud == "aws":
+        from .aws import facts
+    elif cloud == "gcp":
+        from .gcp import facts
+    else:
+        from .azure import facts
+    return facts
+
+
+def _aws_node(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocatable | None]:
+    from .aws.facts import node_allocatable
+    from .aws.instance_types import default_instance_type
+    from .config import AwsConfig
+
+    kind = pool.instance_type or default_instance_type(pool.gpu, pool.gpus_per_node) or ""
+    return kind, node_allocatable(kind, (config.aws or AwsConfig()).node_volume_size_gib)
+
+
+def _gcp_node(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocatable | None]:
+    from .gcp.facts import node_allocatable
+    from .gcp.machine_types import machine_type_for
+
+    assert config.gcp is not None
+    kind = machine_type_for(pool.gpu, pool.gpus_per_node, pool.instance_type)
+    return kind, node_allocatable(kind, config.gcp.node_disk_size_gb)
+
+
+AZURE_GPU_OS_DISK_GIB = 256
+"""OS disk of an AKS GPU node (`AzureGpuNodePool`'s default, which the platform keeps)."""
+
+
+def _azure_node(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocatable | None]:
+    from .azure.facts import node_allocatable
+    from .azure.vm_sizes import default_vm_size
+
+    assert config.azure is not None
+    kind = pool.instance_type or default_vm_size(pool.gpu, pool.gpus_per_node) or ""
+    return kind, node_allocatable(kind, AZURE_GPU_OS_DISK_GIB, config.azure.kubernetes_version)
+
+
+_NODES: dict[str, Callable[[StackConfig, GpuPoolConfig], tuple[str, Allocatable | None]]] = {
+    "aws": _aws_node, "gcp": _gcp_node, "azure": _azure_node,
+}
+
+
+def fit_problems(config: StackConfig) -> list[str]:
+    """One line per model whose replica does not fit a node of its pool (empty for `existing`:
+    llm-infra does not know the nodes of a cluster it did not build)."""
+    node_of = _NODES.get(config.cloud)
+    if node_of is None:
+        return []
+    daemonsets = gpu_node_daemonsets(config.cloud, config)
+    ds_cpu = sum(cpu_millicores(r["cpu"]) for r in daemonsets.values())
+    ds_memory = sum(mebibytes(r["memory"]) for r in daemonsets.values())
+    ds_note = (f" less the GPU-node DaemonSets ({', '.join(daemonsets)}: {ds_cpu}m CPU, {ds_memory:.0f} MiB)"
+               if daemonsets else "")
+    pools = {p.name: p for p in config.gpu_pools}
+    problems: list[str] = []
+    for i, model in enumerate(config.models):
+        pool = pools.get(model.gpu_pool)
+        if pool is None:
+            continue  # reported by the config check
+        where = f"models[{i}]"
+        kind, node = node_of(config, pool)
+        if node is None:
+            problems.append(f"gpu_pools[{config.gpu_pools.index(pool)}].instance_type: expected a type with a "
+                            f"sourced row in llm-infra's {config.cloud} fact table (its vCPUs, memory and node "
+                            f"reservations decide whether {model.name!r} fits), got {kind!r}")
+            continue
+        cpu, memory, ephemeral = replica_requests(model)
+        free_cpu = node.cpu_millicores - ds_cpu
+        free_memory = node.memory_mib - ds_memory
+        if cpu > free_cpu:
+            problems.append(f"{where}.cpu: expected at most {free_cpu / 1000:g} CPU (pool {pool.name!r}: "
+                            f"{node.cpu_millicores}m allocatable on {node.how}{ds_note}), got {model.cpu}")
+        if memory > free_memory:
+            field = "memory_gib" if model.memory_gib is not None else "memory_gib (default 1.25 x weights + 8)"
+            problems.append(f"{where}.{field}: expected at most {math.floor(free_memory / 1024)} GiB (pool "
+                            f"{pool.name!r}: {node.memory_mib / 1024:.1f} GiB allocatable on {node.how}{ds_note}), "
+                            f"got {model.effective_memory_gib}; set memory_gib or a larger instance_type")
+        if model.shm_size_gib >= model.effective_memory_gib:
+            problems.append(f"{where}.shm_size_gib: expected less than the replica's memory "
+                            f"({model.effective_memory_gib} GiB): /dev/shm is memory-backed and charged to the "
+                            f"container's memory limit, got {model.shm_size_gib}")
+        if ephemeral > node.ephemeral_gib:
+            problems.append(f"{where}: expected the replica's {ephemeral:g} GiB of ephemeral storage to fit the "
+                            f"node's {node.ephemeral_gib:.0f} GiB allocatable (pool {pool.name!r}), got "
+                            f"{ephemeral:g} GiB")
+    return problems
+
+
+def check_fit(config: StackConfig) -> None:
+    """Raise ConfigError when a model's replica cannot be placed on a node of its pool."""
+    problems = fit_problems(config)
+    if problems:
+        raise ConfigError(problems)
