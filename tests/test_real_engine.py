@@ -206,3 +206,40 @@ def test_allocatable_is_what_the_scheduler_places(tmp_path: Path) -> None:
                         _pod("exact", pool.name, {"cpu": f"{cpu}m", "memory": f"{memory}Mi", "nvidia.com/gpu": "1"}))
         placed, node = _scheduled(cluster, "exact")
         assert placed and node == nodes[0].name, node
+
+
+def _replica_placed(tmp: Path, config: StackConfig) -> tuple[bool, str]:
+    """Whether the real scheduler places the first model's replica on a node of its pool shaped by
+    `config`, with the stack's GPU-node DaemonSets' requests already on that node."""
+    from llm_infra import fit
+
+    model = config.models[0]
+    nodes = [n for n in node_shapes(config, max_nodes_per_pool=1)
+             if n.labels.get(DEFAULT_GPU_POOL_LABEL) == model.gpu_pool]
+    cpu, memory, ephemeral = fit.replica_requests(model)
+    with LocalCluster(tmp, nodes=nodes) as cluster:
+        for name, requests in fit.gpu_node_daemonsets(config.cloud, config).items():
+            pod = _pod(name, model.gpu_pool, {**requests, "nvidia.com/gpu": "0"})
+            pod["spec"]["nodeName"] = nodes[0].name  # a DaemonSet pod is bound to its node
+            cluster.request("POST", "/api/v1/namespaces/default/pods", pod)
+        cluster.request("POST", "/api/v1/namespaces/default/pods", _pod("replica", model.gpu_pool, {
+            "cpu": f"{cpu}m", "memory": f"{int(memory)}Mi", "ephemeral-storage": f"{int(ephemeral * 1024)}Mi",
+            "nvidia.com/gpu": str(model.gpus_per_replica)}))
+        return _scheduled(cluster, "replica")
+
+
+def test_fit_rule_agrees_with_the_scheduler(tmp_path: Path) -> None:
+    """What config validation's fit rule accepts (dev: the 8B replica on g6.2xlarge) the real scheduler
+    places; the same stack on g6.xlarge, which the rule refuses, the scheduler leaves Pending."""
+    from llm_infra import fit
+
+    _, config = _config("dev")
+    assert fit.fit_problems(config) == []
+    placed, where = _replica_placed(tmp_path / "accepted", config)
+    assert placed, where
+
+    pool = config.gpu_pools[0].model_copy(update={"instance_type": "g6.xlarge"})
+    smaller = config.model_copy(update={"gpu_pools": [pool, *config.gpu_pools[1:]]})
+    assert fit.fit_problems(smaller), "the rule should refuse the 8B replica on g6.xlarge"
+    placed, why = _replica_placed(tmp_path / "refused", smaller)
+    assert not placed and "Insufficient" in why, why

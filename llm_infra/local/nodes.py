@@ -1,9 +1,10 @@
 """Simulated (kwok) nodes shaped like a stack's node pools.
 
-Each GPU pool becomes nodes with the instance type's allocatable CPU, memory and pods as
-its cloud reserves them, `nvidia.com/gpu` capacity, the pool label, the GPU taint the
-cloud layer puts on the pool, and zones; the system pool becomes untainted nodes. The
-reservation formulas are in RESERVATIONS below, one per cloud, each with its source.
+Each GPU pool becomes nodes with the instance type's allocatable CPU, memory and ephemeral
+storage as config validation computes them (`llm_infra.fit`, from the clouds' sourced fact
+tables), max pods per cloud (RESERVATIONS, sourced), `nvidia.com/gpu` capacity, the pool
+label, the GPU taint the cloud layer puts on the pool, and zones. The two system nodes use
+the reservation formulas below (the fact tables cover GPU types only).
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import StackConfig
+from ..config import GpuPoolConfig, StackConfig
 from ..contract import DEFAULT_GPU_POOL_LABEL, DEFAULT_ZONE_LABEL
 from ..planning.catalog import CATALOG, DEFAULT_SYSTEM_INSTANCE_TYPE, SYSTEM_INSTANCE_TYPES
-from ..planning.cost import pool_instance_type
 
 READ = "2026-12-01"
 
@@ -144,6 +144,21 @@ def _shape(cloud: str, name: str) -> tuple[int, float] | None:
     return None
 
 
+def gpu_allocatable(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, dict[str, str]]:
+    """A GPU pool's instance type and its node's allocatable: CPU, memory and ephemeral storage from the
+    cloud's fact table (`llm_infra.fit`, the numbers config validation checks replicas against),
+    pods from RESERVATIONS. `existing` nodes are shaped like AWS's type for the pool's GPU."""
+    from .. import fit
+
+    cloud = config.cloud if config.cloud in ("aws", "gcp", "azure") else "aws"
+    kind, alloc = fit._NODES[cloud](config, pool)
+    if alloc is None:
+        raise ValueError(f"gpu_pools[{pool.name}]: no node allocatable row for {kind!r} on {cloud}")
+    return kind, {"cpu": f"{alloc.cpu_millicores}m", "memory": f"{int(alloc.memory_mib)}Mi",
+                  "ephemeral-storage": f"{int(alloc.ephemeral_gib * 1024)}Mi",
+                  "pods": str(RESERVATIONS[cloud].max_pods)}
+
+
 def node_shapes(config: StackConfig, *, max_nodes_per_pool: int = 4) -> list[NodeShape]:
     """The kwok nodes for a stack: each GPU pool (up to `max_nodes_per_pool` nodes, spread over its
     zones) and two system nodes."""
@@ -152,13 +167,7 @@ def node_shapes(config: StackConfig, *, max_nodes_per_pool: int = 4) -> list[Nod
     zone_label = config.existing.zone_label if cloud == "existing" and config.existing else DEFAULT_ZONE_LABEL
     nodes: list[NodeShape] = []
     for pool in config.gpu_pools:
-        catalog_cloud = "aws" if cloud == "existing" else cloud
-        itype = pool_instance_type(catalog_cloud, pool.gpu, pool.gpus_per_node, pool.instance_type)
-        shape = _shape(catalog_cloud, itype) if itype else None
-        if shape is None:
-            raise ValueError(f"gpu_pools[{pool.name}]: instance type {itype!r} has no CPU/memory in the catalog")
-        vcpus, memory_gib = shape
-        alloc = allocatable(cloud, vcpus, memory_gib)
+        itype, alloc = gpu_allocatable(config, pool)
         taints = [{"key": "nvidia.com/gpu", "value": _GPU_TAINT_VALUE[cloud], "effect": "NoSchedule"}]
         if cloud == "azure" and pool.spot:
             taints.append(dict(_AKS_SPOT_TAINT))
@@ -173,19 +182,18 @@ def node_shapes(config: StackConfig, *, max_nodes_per_pool: int = 4) -> list[Nod
                 labels={DEFAULT_GPU_POOL_LABEL: pool.name, zone_label: pool_zones[i % len(pool_zones)],
                         "node.kubernetes.io/instance-type": itype or "", "nvidia.com/gpu.present": "true"},
                 taints=taints,
-                capacity={"cpu": str(vcpus), "memory": f"{int(memory_gib * 1024)}Mi", "pods": alloc["pods"],
-                          "nvidia.com/gpu": gpus},
+                capacity={**alloc, "nvidia.com/gpu": gpus},
                 allocatable={**alloc, "nvidia.com/gpu": gpus},
             ))
     system_type = DEFAULT_SYSTEM_INSTANCE_TYPE.get(cloud, "m8i.xlarge")
     vcpus, memory_gib = _shape("aws" if cloud == "existing" else cloud, system_type) or (4, 16.0)
-    alloc = allocatable(cloud, vcpus, memory_gib)
+    alloc = {**allocatable(cloud, vcpus, memory_gib), "ephemeral-storage": "50Gi"}
     for i in range(2):
         nodes.append(NodeShape(
             name=f"system-{i}",
             labels={zone_label: zones[i % len(zones)], "node.kubernetes.io/instance-type": system_type},
             taints=[],
-            capacity={"cpu": str(vcpus), "memory": f"{int(memory_gib * 1024)}Mi", "pods": alloc["pods"]},
+            capacity=alloc,
             allocatable=alloc,
         ))
     return nodes
