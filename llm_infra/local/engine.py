@@ -55,7 +55,7 @@ class PulumiWorkspace:
             d.mkdir(parents=True, exist_ok=True)
         self.pulumi = binaries.find("pulumi")
         # Every program the engine may start must come from the engine cache (no downloads).
-        for program in ("pulumi-resource-kubernetes", "pulumi-language-python-exec", "pulumi-language-yaml"):
+        for program in ("pulumi-resource-kubernetes", "pulumi-language-python-exec"):
             binaries.find(program)
         langhost = self.bin / "pulumi-language-python"
         langhost.write_text(f"#!/bin/sh\nexec {sys.executable} -m llm_infra.local.langhost \"$@\"\n")
