@@ -80,6 +80,19 @@ def _cluster(args: argparse.Namespace) -> int:
     return 0
 
 
+def _weights_revision(args: argparse.Namespace) -> int:
+    from .triton.cache_sync import CHECKSUM_LIST, write_checksum_list
+
+    try:
+        revision = write_checksum_list(args.weights_dir)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {Path(args.weights_dir) / CHECKSUM_LIST}; upload it with the weights and pin:", file=sys.stderr)
+    print(revision)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="llm-infra", description="Private LLM serving on GPUs, with Pulumi.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -96,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     cluster.add_argument("--crds", action="store_true", help="install the KEDA and Prometheus operator CRDs")
     cluster.add_argument("--project", help="Pulumi project directory (default: the one containing the working directory)")
     cluster.set_defaults(func=_cluster)
+    rev = sub.add_parser("weights-revision",
+                         help="write SHA256SUMS for a weights directory and print the revision that pins it")
+    rev.add_argument("weights_dir", help="local copy of the weights, as uploaded under the model's weights_uri")
+    rev.set_defaults(func=_weights_revision)
     args = parser.parse_args(argv)
     return args.func(args)
 

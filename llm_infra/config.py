@@ -71,6 +71,23 @@ _OWNED_ENGINE_ARGS: dict[str, frozenset[str]] = {
 }
 
 
+def _driver_problems(config: StackConfig, where: str, model: ModelConfig) -> list[str]:
+    """The GPU nodes' driver must run the model's pinned Triton image (llm_infra.triton.upstream)."""
+    from .triton import upstream
+
+    if config.cloud != "aws" or model.image is not None:
+        return []  # only EKS node images' drivers are tabled; a custom image is the user's to match
+    aws = config.aws or AwsConfig()
+    driver = upstream.node_driver("aws", aws.ami_type, aws.kubernetes_version)
+    if driver is None or upstream.driver_runs(driver.branch, model.backend):
+        return []
+    release = upstream.RELEASES[model.backend]
+    return [f"{where}.backend: the {model.backend} image (Triton {release.container}, CUDA {release.cuda}) needs "
+            f"NVIDIA driver {release.min_driver}+ (or {', '.join(f'R{b}' for b in release.datacenter_compat_drivers)} "
+            f"on data-center GPUs), but {aws.ami_type} nodes on Kubernetes {aws.kubernetes_version} run R{driver.branch} "
+            f"({driver.source}): use a newer aws.kubernetes_version or set models[].image"]
+
+
 class ConfigError(ValueError):
     """Stack configuration is invalid. Each line names a field, the value and what is expected."""
 
@@ -196,8 +213,11 @@ class ModelConfig(_Strict):
     """Where the weights live: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX."""
     weights_size_gib: float = Field(gt=0, le=4096)
     """Size of the weights in GiB (sizes the cache, memory and probe budget)."""
-    revision: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
-    """Pinned revision of the weights; a cache holding it skips the download. Defaults to none (always sync)."""
+    revision: str | None = None
+    """Pinned revision of the weights: the SHA-256 of the `SHA256SUMS` checksum list stored with them
+    (`llm-infra weights-revision DIR` prints it), so it pins their content. The init container refuses
+    weights that do not match it, and a replica whose cache holds it skips the download. Defaults to
+    none: every start checks the store's checksum list, and the weights follow whatever it says."""
     gpu_pool: DnsLabel
     """Name of the GPU pool the model runs on."""
     gpus_per_replica: int = Field(default=1, ge=1, le=8)
@@ -234,8 +254,9 @@ class ModelConfig(_Strict):
     max_queue_ms: float | None = Field(default=None, gt=0, le=60_000)
     """Also scale out when a request waits longer than this in Triton's queue. Defaults to
     off: a useful value must exceed one batch's compute time, which only the model's owner knows."""
-    max_waiting_requests_per_replica: int = Field(default=4, ge=1, le=4096)
-    """vLLM models: scale out when more requests than this wait inside each replica's engine. Defaults to 4."""
+    target_engine_utilization: float = Field(default=0.8, gt=0, le=1)
+    """vLLM and TensorRT-LLM models: scale out when requests in flight per replica exceed this share of
+    `batching.max_batch_size` (vLLM `max_num_seqs`, TensorRT-LLM's max active requests). Defaults to 0.8."""
     scale_down_stabilization_seconds: int = Field(default=300, ge=0, le=3600)
     """How long load must stay low before replicas are removed. Defaults to 300."""
     active_hours: ActiveHours | None = None
@@ -254,6 +275,14 @@ class ModelConfig(_Strict):
     @classmethod
     def _uri(cls, v: str) -> str:
         parse_weights_uri(v)
+        return v
+
+    @field_validator("revision")
+    @classmethod
+    def _revision_pins_content(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[0-9a-f]{64}", v):
+            raise ValueError("expected the SHA-256 of the weights' SHA256SUMS checksum list (64 lowercase hex "
+                             f"digits, printed by `llm-infra weights-revision DIR`), got {v!r}")
         return v
 
     @field_validator("shape")
@@ -350,6 +379,10 @@ class MonitoringConfig(_Strict):
     """Namespace of Prometheus and Grafana, the only one allowed to scrape. Defaults to `monitoring`."""
     prometheus_url: str = "http://prometheus-operated.monitoring.svc:9090"
     """Prometheus URL that KEDA queries. Defaults to the Prometheus Operator's service in `monitoring`."""
+    selector_labels: dict[str, str] = Field(default_factory=lambda: {"release": "kube-prometheus-stack"})
+    """Labels on the ServiceMonitors and PrometheusRules that Prometheus' `serviceMonitorSelector` and
+    `ruleSelector` match. Defaults to `release: kube-prometheus-stack`, what a kube-prometheus-stack Helm
+    release of that name (the one `install_operators` creates) selects."""
     install_operators: bool = False
     """Install KEDA and kube-prometheus-stack as pinned Helm releases. Defaults to false (the cluster has them)."""
     dcgm_exporter: bool = True
@@ -763,6 +796,7 @@ class StackConfig(_Strict):
                     f"{where}.weights_uri: expected a {'/'.join(s + '://' if s != 'azureblob' else 'https://ACCOUNT.blob.core.windows.net/' for s in schemes)} "
                     f"URI for cloud {self.cloud!r}, got {m.weights_uri!r}"
                 )
+            problems += _driver_problems(self, where, m)
             if self.production and m.min_replicas < 2:
                 problems.append(f"{where}.min_replicas: expected >= 2 in a production stack, got {m.min_replicas}")
             if m.min_replicas != m.max_replicas and not self.monitoring.enabled:

@@ -183,11 +183,14 @@ def model_repositories(result: ProgramResult) -> dict[str, dict[str, str]]:
     repos: dict[str, dict[str, str]] = {}
     for sts in result.kubernetes_objects("StatefulSet"):
         spec = sts.inputs["spec"]["template"]["spec"]
+        mounts = {m["name"]: m["mountPath"] for c in spec.get("containers", []) for m in c.get("volumeMounts", [])}
         for volume in spec.get("volumes", []):
-            if volume.get("name") != "model-repository":
+            # model-repository: the model itself; model-repository-<i>: models served beside it.
+            if not volume.get("name", "").startswith("model-repository") or volume["name"] not in mounts:
                 continue
             cm = config_maps[(sts.k8s_namespace, volume["configMap"]["name"])]
-            repos[sts.k8s_name] = {item["path"]: cm["data"][item["key"]] for item in volume["configMap"]["items"]}
+            directory = mounts[volume["name"]].rstrip("/").rsplit("/", 1)[-1]
+            repos[directory] = {item["path"]: cm["data"][item["key"]] for item in volume["configMap"]["items"]}
     return repos
 
 

@@ -136,6 +136,7 @@ class LlmPlatform(pulumi.ComponentResource):
                 "dcgm_exporter": config.monitoring.dcgm_exporter,
                 "monitoring": config.monitoring.enabled,
                 "monitoring_namespace": config.monitoring.namespace,
+                "service_monitor_labels": dict(config.monitoring.selector_labels),
             },
             opts=child.merge(pulumi.ResourceOptions(depends_on=operators)),
         )

@@ -7,23 +7,25 @@ clusters) without forking the library.
 
 from __future__ import annotations
 
-# Triton Inference Server 24.10 == Triton 2.51, the release that the nvidia-pytriton 0.7
-# wheel ships and that the test suite runs for real.
-TRITON_RELEASE = "24.10"
-TRITON_VERSION = "2.51.0"
-TRITON_IMAGES: dict[str, str] = {
-    "vllm": f"nvcr.io/nvidia/tritonserver:{TRITON_RELEASE}-vllm-python-py3",
-    "tensorrtllm": f"nvcr.io/nvidia/tritonserver:{TRITON_RELEASE}-trtllm-python-py3",
-    "python": f"nvcr.io/nvidia/tritonserver:{TRITON_RELEASE}-py3",
-}
+# Triton images per backend: the newest release whose backend source could be read at its
+# release branch or tag (vLLM and python: 26.01; TensorRT-LLM: 25.05). The version matrix
+# (Triton, vLLM, TensorRT-LLM, CUDA, minimum driver) with its sources is
+# llm_infra.triton.upstream.RELEASES; docs/versions.md shows it.
+from .triton.upstream import LOCAL_TRITON, RELEASES  # noqa: E402
+
+TRITON_IMAGES: dict[str, str] = {backend: release.image for backend, release in RELEASES.items()}
+# The Triton the test suite runs for real (nvidia-pytriton 0.7.0 wheel).
+TRITON_VERSION = LOCAL_TRITON.triton_version
 
 NVIDIA_DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.0"
 DCGM_EXPORTER_IMAGE = "nvcr.io/nvidia/k8s/dcgm-exporter:3.3.9-3.6.1-ubuntu22.04"
 
 # Images of the init container that syncs weights into the model cache, by URI scheme.
+# tests/test_cache_sync_real_cli.py runs the sync script with the same azure-cli and gcloud
+# releases (scripts/setup.sh); for S3 it runs aws-cli v1 from PyPI, which has no v2.
 MODEL_SYNC_IMAGES: dict[str, str] = {
     "s3": "public.ecr.aws/aws-cli/aws-cli:2.22.4",
-    "gs": "gcr.io/google.com/cloudsdktool/google-cloud-cli:502.0.0-slim",
+    "gs": "gcr.io/google.com/cloudsdktool/google-cloud-cli:528.0.0-slim",
     "azureblob": "mcr.microsoft.com/azure-cli:2.67.0",
 }
 

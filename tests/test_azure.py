@@ -353,7 +353,7 @@ def test_every_triton_pod_lands_on_its_pool_with_its_identity(any_stack):
         assert sa["metadata"]["annotations"]["azure.workload.identity/tenant-id"] == c.azure.tenant_id
         sync = next(x for x in pod["spec"]["initContainers"] if x["name"] == "cache-sync")
         env = {e["name"]: e.get("value") for e in sync["env"]}
-        assert env["STORE_ACCOUNT"] == m.weights_uri.split("//", 1)[1].split(".", 1)[0]
+        assert env["AZURE_STORAGE_ACCOUNT"] == m.weights_uri.split("//", 1)[1].split(".", 1)[0]
 
 
 def test_gpu_pools_are_tainted_labelled_and_scale_from_their_minimum(any_stack):

@@ -77,6 +77,8 @@ def test_every_shipped_stack_file_is_valid(name):
         ("models[0].engine_args", {"tensor_parallel_size": 4},
          r"^models\[0\]\.engine_args\.tensor_parallel_size: expected to be left out.*got 4$"),
         ("models[0].min_replicas", 0, r"^models\[0\]\.active_hours: expected a window .*got nothing$"),
+        ("models[0].revision", "0e9e39f2",
+         r"^models\[0\]\.revision: expected the SHA-256 of the weights' SHA256SUMS checksum list .*got '0e9e39f2'$"),
         ("models[0].weights_size_gib", "16", r"^models\[0\]\.weights_size_gib: expected a valid number, got '16'$"),
         ("models[0].tokenizer", "x", r"^models\[0\]\.tokenizer: unknown key .*got 'x'$"),
         ("environment", "Prod_1", r"^environment: expected a DNS label .*got 'Prod_1'$"),

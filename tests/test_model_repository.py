@@ -160,7 +160,7 @@ def test_tensorrtllm_batches_in_flight_with_the_spec_batch_size(spec, weights_di
     config = parse(render_model_repository(spec, weights_dir=weights_dir)["config.pbtxt"])
     params = parameters(config)
     assert params["gpt_model_type"] == "inflight_fused_batching"
-    assert params["gpt_model_path"] == weights_dir
+    assert params["gpt_model_path"] == f"{weights_dir}/engine"
     assert config.max_batch_size == spec.batching.max_batch_size
     assert config.model_transaction_policy.decoupled is True
     assert config.dynamic_batching.max_queue_delay_microseconds == spec.batching.max_queue_delay_us
@@ -190,7 +190,7 @@ def test_tensorrtllm_in_flight_batching_defaults():
     assert params["kv_cache_free_gpu_mem_fraction"] == "0.9"
     assert params["enable_chunked_context"] == "false"
     assert params["max_beam_width"] == "1"
-    assert params["gpt_model_path"] == "/cache/weights"
+    assert params["gpt_model_path"] == "/cache/weights/engine"  # trtllm-build output; tokenizer/ beside it
 
 
 def test_tensorrtllm_user_engine_args_become_string_parameters():
@@ -282,7 +282,12 @@ def test_write_model_repository_lays_out_one_directory_per_model(tmp_path):
     root = write_model_repository(specs, tmp_path / "repo")
     written = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
     assert written == [
-        "chat/1/model.json", "chat/config.pbtxt", "fast/config.pbtxt", "toy/1/model.py", "toy/config.pbtxt",
+        "chat/1/model.json", "chat/config.pbtxt",
+        # TensorRT-LLM: the engine model, its tokenizer models and the text ensemble clients call.
+        "fast-postprocessing/1/model.py", "fast-postprocessing/config.pbtxt",
+        "fast-preprocessing/1/model.py", "fast-preprocessing/config.pbtxt",
+        "fast-text/1/.keep", "fast-text/config.pbtxt",
+        "fast/config.pbtxt", "toy/1/model.py", "toy/config.pbtxt",
     ]
     for spec in specs:
         assert parse((root / spec.name / "config.pbtxt").read_text()).name == spec.name

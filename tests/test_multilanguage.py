@@ -223,7 +223,7 @@ def _registrations(result) -> list[tuple[str, str, str]]:
 
 MODEL = {
     "name": "mistral-7b", "backend": "vllm", "weights_uri": "s3://my-models/mistralai/Mistral-7B-Instruct-v0.3",
-    "weights_size_gib": 15, "revision": "v0.3", "gpu_pool": "l4", "min_replicas": 1, "max_replicas": 2,
+    "weights_size_gib": 15, "revision": "547a43522dbc3e4c4ef161cebd9b275907b852fedc6a4d63a59f1cbc3be8c09a", "gpu_pool": "l4", "min_replicas": 1, "max_replicas": 2,
     "clients": ["chat-frontend"], "batching": {"max_batch_size": 32, "preferred_batch_sizes": [8, 16]},
     "engine_args": {"gpu_memory_utilization": 0.85, "enforce_eager": True}, "shape": "Mistral-7B-v0.3",
 }

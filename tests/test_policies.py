@@ -100,8 +100,10 @@ def metadata_reachable(rs):
 
 
 def model_control_explicit(rs):
+    # The vLLM pod runs explicit mode for the engine health check, naming its model; loading
+    # every model of the repository ('*') is what the rule refuses.
     args = _container(rs)["args"]
-    args[args.index("--model-control-mode=none")] = "--model-control-mode=explicit"
+    args[:] = [a for a in args if not a.startswith("--load-model=")] + ["--load-model=*"]
     return rs
 
 

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import stat
-import subprocess
-from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -27,7 +23,7 @@ MODEL = dict(
     backend="vllm",
     weights_uri="s3://models-bucket/llama",
     weights_size_gib=16.0,
-    revision="abc123",
+    revision="6ca13d52ca70c883e0f0bb101e425a89e8624de51db2d2392593af6a84118090",
     gpu_pool="h100",
     gpus_per_replica=2,
     min_replicas=2,
@@ -115,7 +111,17 @@ def test_triton_requests_and_limits_its_gpus_and_lands_on_its_pool(prod):
 
 def test_triton_is_locked_down(prod):
     args = container(prod)["args"]
-    assert "--model-control-mode=none" in args
+    # vLLM: explicit mode so the engine health check can unload a dead engine's model; exactly
+    # this model loads and the model-repository API demands the pod's own key.
+    assert "--model-control-mode=explicit" in args and "--load-model=llama" in args
+    assert [a for a in args if a.startswith("--load-model=")] == ["--load-model=llama"]
+    assert any(a.startswith("--http-restricted-api=model-repository,") and a.endswith("=$(TRITON_ADMIN_KEY)")
+               for a in args)
+    assert any(a.startswith("--grpc-restricted-protocol=model-repository,") for a in args)
+    key = next(e for e in container(prod)["env"] if e["name"] == "TRITON_ADMIN_KEY")
+    assert key["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.uid"}}
+    python_args = container(run_workload(backend="python", python_model="builtin:toy_llm"))["args"]
+    assert "--model-control-mode=none" in python_args and not any(a.startswith("--load-model") for a in python_args)
     assert "--strict-readiness=true" in args
     assert "--model-repository=/models" in args
     assert any(a.startswith("--exit-timeout-secs=") for a in args)
@@ -130,9 +136,14 @@ def test_grace_period_covers_pre_stop_and_triton_exit_timeout(prod):
 
 def test_probes_use_triton_health_endpoints_and_startup_budget_covers_the_load(prod):
     triton = container(prod)
-    assert triton["startupProbe"]["httpGet"]["path"] == "/v2/health/ready"
-    assert triton["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
-    assert triton["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    # vLLM: the model's own ready endpoint, which fails once a dead engine unloaded the model
+    # (tests/test_client_contract.py shows it on the real server; /v2/health/ready stays 200).
+    assert triton["startupProbe"]["httpGet"]["path"] == "/v2/models/llama/ready"
+    assert triton["readinessProbe"]["httpGet"]["path"] == "/v2/models/llama/ready"
+    assert triton["livenessProbe"]["httpGet"]["path"] == "/v2/models/llama/ready"
+    python = container(run_workload(backend="python", python_model="builtin:toy_llm"))
+    assert python["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert python["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
     budget = triton["startupProbe"]["periodSeconds"] * triton["startupProbe"]["failureThreshold"]
     # 16 GiB read at 200 MiB/s plus start-up, with margin.
     assert budget >= 16 * 1024 / 200 + 180
@@ -227,14 +238,15 @@ def test_production_spreads_replicas_strictly_across_zones(prod):
     assert zone["whenUnsatisfiable"] == "ScheduleAnyway"
 
 
-def test_autoscaling_uses_tritons_queue_metrics_never_cpu(prod):
+def test_autoscaling_uses_inference_metrics_never_cpu(prod):
     so = prod.k8s("ScaledObject", "llama", "llm-serving")["spec"]
     assert so["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "llama"}
     assert (so["minReplicaCount"], so["maxReplicaCount"]) == (2, 4)
     assert "idleReplicaCount" not in so
     kinds = {t["type"] for t in so["triggers"]}
     assert kinds == {"prometheus"}  # never cpu or memory
-    ratio = next(t for t in so["triggers"] if t["name"] == "queue-compute-ratio")
+    python = run_workload(backend="python", python_model="builtin:toy_llm").k8s("ScaledObject", "llama")["spec"]
+    ratio = next(t for t in python["triggers"] if t["name"] == "queue-compute-ratio")
     assert ratio["metadata"]["query"] == metrics.queue_compute_ratio("llm-serving", "llama")
     assert metrics.QUEUE_DURATION_US in ratio["metadata"]["query"]
     assert metrics.COMPUTE_INFER_DURATION_US in ratio["metadata"]["query"]
@@ -243,18 +255,19 @@ def test_autoscaling_uses_tritons_queue_metrics_never_cpu(prod):
     assert not prod.kubernetes_objects("HorizontalPodAutoscaler")
 
 
-def test_vllm_models_also_scale_on_the_engines_waiting_queue(prod):
-    waiting = next(t for t in prod.k8s("ScaledObject", "llama")["spec"]["triggers"]
-                   if t["name"] == "vllm-requests-waiting")
-    assert waiting["metricType"] == "AverageValue" and waiting["metadata"]["threshold"] == "4"
-    assert waiting["metadata"]["query"] == 'sum(vllm:num_requests_waiting{namespace="llm-serving",model="llama"})'
-    python = run_workload(backend="python", python_model="builtin:toy_llm")
-    assert "vllm-requests-waiting" not in {t["name"] for t in python.k8s("ScaledObject", "llama")["spec"]["triggers"]}
+def test_vllm_models_scale_on_requests_in_the_engine_not_on_tritons_queue(prod):
+    # vLLM is decoupled: Triton's queue/compute ratio times the hand-off, and the backend
+    # exports no waiting gauge (vllm:num_requests_waiting stays in vLLM's own registry).
+    (trigger,) = prod.k8s("ScaledObject", "llama")["spec"]["triggers"]
+    assert trigger["name"] == "engine-requests-in-flight" and trigger["metricType"] == "AverageValue"
+    assert trigger["metadata"]["query"] == (
+        'sum(rate(vllm:e2e_request_latency_seconds_sum{namespace="llm-serving",model="llama"}[2m]))')
+    assert trigger["metadata"]["threshold"] == f"{0.8 * 64:g}"  # 0.8 x max_num_seqs per replica
 
 
 def test_queue_time_trigger_only_when_the_owner_sets_a_threshold(prod):
     names = {t["name"] for t in prod.k8s("ScaledObject", "llama")["spec"]["triggers"]}
-    assert names == {"queue-compute-ratio", "vllm-requests-waiting"}
+    assert names == {"engine-requests-in-flight"}
     timed = run_workload(max_queue_ms=1500)
     trigger = next(t for t in timed.k8s("ScaledObject", "llama")["spec"]["triggers"] if t["name"] == "queue-ms-per-request")
     assert trigger["metadata"]["threshold"] == "1500"
@@ -280,8 +293,8 @@ def test_monitoring_objects_watch_the_autoscaling_signal(prod):
     sm = prod.k8s("ServiceMonitor", "llama", "llm-serving")["spec"]
     assert sm["endpoints"][0]["port"] == "metrics"
     rules = prod.k8s("PrometheusRule", "llama-triton", "llm-serving")["spec"]["groups"][0]["rules"]
-    assert {r.get("record") for r in rules} >= {metrics.RATIO_RECORD, metrics.QUEUE_MS_RECORD}
-    assert {r.get("alert") for r in rules} >= {"TritonQueueSaturated", "TritonInferenceFailures"}
+    assert {r.get("record") for r in rules} >= {metrics.IN_FLIGHT_RECORD, metrics.QUEUE_MS_RECORD}
+    assert {r.get("alert") for r in rules} >= {"LlmEngineSaturated", "VllmEngineStalled", "TritonInferenceFailures"}
     dashboard = prod.k8s("ConfigMap", "llm-infra-llama-dashboard", "monitoring")
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
 
@@ -295,36 +308,17 @@ def test_model_repository_is_mounted_read_only_with_its_generated_files(prod):
     assert mount == {"name": "model-repository", "mountPath": "/models/llama", "readOnly": True}
 
 
-# --- the cache-sync script, run for real with a stand-in for the cloud CLI -------------
+# --- the cache-sync init container --------------------------------------------------------
+# Its script runs for real, with the real cloud CLIs against local stores, in
+# tests/test_cache_sync_real_cli.py.
 
 
-def _run_sync(tmp_path: Path, revision: str | None) -> int:
-    """Run the init container's script; return how many times it invoked the copy tool."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    calls = tmp_path / "calls"
-    tool = bin_dir / "aws"
-    # Stand-in for `aws s3 sync`: records the call and copies one file into the target dir.
-    tool.write_text(
-        f'#!/bin/sh\necho "$@" >> {calls}\nfor dest; do :; done\nmkdir -p "$dest"\necho w > "$dest/model.safetensors"\n'
-    )
-    tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
-    env = {**sync_env("s3://bucket/llama", revision), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    env = {k: v.replace("/cache", str(tmp_path / "cache")) for k, v in env.items()}
-    subprocess.run(["/bin/sh", "-c", sync_script("s3://bucket/llama")], env=env, check=True, capture_output=True)
-    return len(calls.read_text().splitlines()) if calls.exists() else 0
-
-
-def test_cache_sync_skips_the_download_when_the_pinned_revision_is_cached(tmp_path):
-    assert _run_sync(tmp_path, "rev1") == 1
-    assert (tmp_path / "cache" / "weights" / "model.safetensors").exists()
-    assert _run_sync(tmp_path, "rev1") == 1  # restarted replica: no download
-    assert _run_sync(tmp_path, "rev2") == 2  # new revision: sync again
-
-
-def test_cache_sync_without_a_pin_always_runs_the_incremental_sync(tmp_path):
-    assert _run_sync(tmp_path, None) == 1
-    assert _run_sync(tmp_path, None) == 2
+def test_the_cache_sync_init_container_runs_the_generated_script_with_its_env(prod):
+    sync = container(prod, "cache-sync")
+    assert sync["command"] == ["/bin/sh", "-c", sync_script(MODEL["weights_uri"])]
+    env = {e["name"]: e["value"] for e in sync["env"]}
+    assert env.items() >= sync_env(MODEL["weights_uri"], MODEL["revision"]).items()
+    assert not any("KEY" in name or "SECRET" in name for name in env)  # workload identity only
 
 
 # --- the same guarantees on every shipped stack ---------------------------------------
@@ -377,3 +371,90 @@ def test_a_workload_refuses_an_unknown_cluster_key_and_annotations_beside_an_ide
     with pytest.raises(ConfigError, match=r"service_account_annotations: expected to be left out when bind_identity"):
         run_program(lambda: program({"service_account_annotations": {"a": "b"}},
                                     bind_identity=lambda request, opts: WorkloadIdentity()))
+
+
+# -- issue 15: entrypoint, scraping, tensor parallelism ------------------------------------
+
+
+def test_the_image_entrypoint_runs_first(prod):
+    # `command` would replace /opt/nvidia/nvidia_entrypoint.sh, which sets up CUDA forward
+    # compatibility on older data-center drivers; Triton's command line goes in `args`.
+    triton = container(prod)
+    assert "command" not in triton
+    assert triton["args"][0] == "tritonserver"
+
+
+def test_the_pinned_image_is_the_release_of_the_version_matrix(prod):
+    from llm_infra.triton import upstream
+
+    assert container(prod)["image"] == upstream.RELEASES["vllm"].image == "nvcr.io/nvidia/tritonserver:26.01-vllm-python-py3"
+    trt = container(run_workload(backend="tensorrtllm"))
+    assert trt["image"] == upstream.RELEASES["tensorrtllm"].image
+
+
+def test_the_service_monitor_scrapes_each_pod_once_and_carries_the_prometheus_release_label(prod):
+    monitor = prod.k8s("ServiceMonitor", "llama")
+    services = [s for s in prod.kubernetes_objects() if s.kind == "Service"]
+    assert len(services) == 2
+    selected = [s for s in services
+                if all(s.inputs["metadata"]["labels"].get(k) == v
+                       for k, v in monitor["spec"]["selector"]["matchLabels"].items())]
+    assert [s.inputs["metadata"]["name"] for s in selected] == ["llama-headless"]
+    # A stock kube-prometheus-stack release named kube-prometheus-stack selects `release: <name>`.
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    rule = prod.k8s("PrometheusRule", "llama-triton")
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def test_the_prometheus_selector_labels_are_configurable():
+    model = ModelConfig.model_validate(MODEL)
+
+    def program() -> None:
+        provider = k8s.Provider("cluster-k8s", kubeconfig=pulumi.Output.secret("kubeconfig"))
+        TritonLlmWorkload("llama", {"model": model, "cluster": {"provider": provider, "storage_class": "sc"},
+                                    "monitoring": {"selector_labels": {"prometheus": "ops"}}})
+
+    result = run_program(program)
+    labels = result.k8s("ServiceMonitor", "llama")["metadata"]["labels"]
+    assert labels["prometheus"] == "ops" and "release" not in labels
+
+
+def test_vllm_tensor_parallel_runs_ray_with_room_in_tmp_and_shm(prod):
+    import json as _json
+
+    repo = prod.k8s("ConfigMap", "llama-model-repository")["data"]
+    engine = _json.loads(repo["1_model.json"])
+    assert engine["tensor_parallel_size"] == 2
+    assert engine["distributed_executor_backend"] == "ray"
+    volumes = {v["name"]: v for v in pod_spec(prod)["volumes"]}
+    assert volumes["tmp"]["emptyDir"]["sizeLimit"] == "8Gi"  # 4 + 2 per rank for Ray's session
+    assert volumes["dshm"]["emptyDir"]["medium"] == "Memory"
+    single = run_workload(gpus_per_replica=1, min_replicas=1, max_replicas=1, production=False)
+    engine = _json.loads(single.k8s("ConfigMap", "llama-model-repository")["data"]["1_model.json"])
+    assert "distributed_executor_backend" not in engine
+    assert {v["name"]: v for v in pod_spec(single)["volumes"]}["tmp"]["emptyDir"]["sizeLimit"] == "4Gi"
+
+
+def test_tensorrtllm_tensor_parallel_runs_in_orchestrator_mode():
+    from llm_infra.triton import upstream
+
+    result = run_workload(backend="tensorrtllm")
+    env = {e["name"]: e.get("value") for e in container(result)["env"]}
+    assert env["TRTLLM_ORCHESTRATOR"] == "1"
+    config = result.k8s("ConfigMap", "llama-model-repository")["data"]["config.pbtxt"]
+    worker = upstream.parameter_on_value("tensorrtllm", "executor_worker_path")
+    assert f'key: "executor_worker_path"\n  value {{\n    string_value: "{worker}"' in config
+    single = run_workload(backend="tensorrtllm", gpus_per_replica=1, min_replicas=1, max_replicas=1, production=False)
+    assert "TRTLLM_ORCHESTRATOR" not in {e["name"] for e in container(single)["env"]}
+
+
+def test_tensorrtllm_serves_its_tokenizer_models_and_text_ensemble_beside_the_engine():
+    from llm_infra.plan import model_repositories
+
+    result = run_workload(backend="tensorrtllm")
+    repos = model_repositories(result)
+    assert set(repos) == {"llama", "llama-preprocessing", "llama-postprocessing", "llama-text"}
+    mounts = {m["mountPath"] for m in container(result)["volumeMounts"] if m["name"].startswith("model-repository")}
+    assert mounts == {f"/models/{d}" for d in repos}
+    assert 'platform: "ensemble"' in repos["llama-text"]["config.pbtxt"]
+    assert 'string_value: "2"' in repos["llama-preprocessing"]["config.pbtxt"]  # expected_tp_size

@@ -48,7 +48,7 @@ stack_config = parse_stack_config({
         "backend": "vllm",
         "weights_uri": f"s3://{bucket}/meta-llama/Llama-3.1-8B-Instruct",
         "weights_size_gib": 16,
-        "revision": "0e9e39f2",
+        "revision": "5f3aa00d4e6e9f262f41a2dde526000ed502a6d4c886a5ac1ff2451efb961789",
         "gpu_pool": "l4",
         # vLLM maps the weights (reclaimable page cache); 24 GiB leaves the node agents room.
         "memory_gib": 24,

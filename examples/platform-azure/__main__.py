@@ -44,7 +44,7 @@ stack_config = parse_stack_config({
         # One container per model: the model's identity may read its own container only.
         "weights_uri": f"https://{account}.blob.core.windows.net/llama-3-8b/meta-llama/Llama-3.1-8B-Instruct",
         "weights_size_gib": 16,
-        "revision": "0e9e39f2",
+        "revision": "5f3aa00d4e6e9f262f41a2dde526000ed502a6d4c886a5ac1ff2451efb961789",
         "gpu_pool": "a100",
         "min_replicas": 2 if production else 1,
         "max_replicas": 3,

@@ -65,6 +65,10 @@ def _arg(container: Mapping, flag: str) -> str | None:
     return None
 
 
+def _args(container: Mapping, flag: str) -> list[str]:
+    return [a.split("=", 1)[1] for a in container.get("args") or [] if isinstance(a, str) and a.startswith(flag + "=")]
+
+
 def _seconds(value: Any) -> int | None:
     try:
         return int(value)
@@ -245,7 +249,14 @@ def triton_locked_down(r: Resource, _: Context) -> Iterator[str]:
     if triton is None:
         yield "Triton pod has no container named triton"
         return
-    if _arg(triton, "--model-control-mode") != "none":
+    mode = _arg(triton, "--model-control-mode")
+    if mode == "explicit":
+        # vLLM's engine health check unloads a model whose engine died; clients still may not
+        # load or unload: the model-repository API is restricted (checked below for every mode).
+        loads = _args(triton, "--load-model")
+        if not loads or "*" in loads:
+            yield "with --model-control-mode=explicit, name each model in --load-model (not '*')"
+    elif mode != "none":
         yield "run tritonserver with --model-control-mode=none (no model loads or unloads at run time)"
     if _arg(triton, "--strict-readiness") != "true":
         yield "run tritonserver with --strict-readiness=true (ready only when every model is)"
@@ -272,10 +283,14 @@ def triton_probes(r: Resource, _: Context) -> Iterator[str]:
     triton = _triton_container(spec)
     if triton is None:
         return
-    for probe, path in (("startupProbe", "/v2/health/ready"), ("readinessProbe", "/v2/health/ready"),
-                        ("livenessProbe", "/v2/health/live")):
-        if _get(triton, probe, "httpGet", "path") != path:
-            yield f"container triton: {probe} must GET {path}"
+    # A model the engine health check may unload is probed on its own ready endpoint: the
+    # server's strict readiness does not count an unloaded model.
+    model_ready = {f"/v2/models/{m}/ready" for m in _args(triton, "--load-model")}
+    for probe, paths in (("startupProbe", {"/v2/health/ready", *model_ready}),
+                         ("readinessProbe", {"/v2/health/ready", *model_ready}),
+                         ("livenessProbe", {"/v2/health/live", *model_ready})):
+        if _get(triton, probe, "httpGet", "path") not in paths:
+            yield f"container triton: {probe} must GET {' or '.join(sorted(paths))}"
     budget_needed = _seconds(_get(meta, "annotations", "llm-infra.io/max-load-seconds"))
     period = _seconds(_get(triton, "startupProbe", "periodSeconds")) or 10
     failures = _seconds(_get(triton, "startupProbe", "failureThreshold")) or 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 HTTP_PORT = 8000
 GRPC_PORT = 8001
 METRICS_PORT = 8002
@@ -27,6 +29,7 @@ def tritonserver_args(
     grpc_port: int = GRPC_PORT,
     metrics_port: int = METRICS_PORT,
     admin_key: str = f"$({ADMIN_KEY_ENV})",
+    unloadable_models: Sequence[str] = (),
 ) -> list[str]:
     """Arguments after `tritonserver`: a locked-down server that serves exactly the generated repository.
 
@@ -38,11 +41,19 @@ def tritonserver_args(
     `--http-restricted-api` / `--grpc-restricted-protocol` flags (format
     `<apis>:<header>=<value>`, server src/command_line_parser.cc@v2.51.0,
     ParseRestrictedFeatureOption) answer 403 to `RESTRICTED_APIS` without the admin header.
+
+    `unloadable_models` (vLLM models with the engine health check) switch to
+    `--model-control-mode=explicit` loading exactly those models: a dead engine then unloads
+    its model (the pinned vllm_backend's ENABLE_VLLM_HEALTH_CHECK needs that mode), the
+    model's ready endpoint fails and the probes take the pod out. Clients still cannot load
+    or unload: the model-repository API is one of the restricted ones.
     """
     restricted = ",".join(RESTRICTED_APIS)
+    control = (["--model-control-mode=explicit", *(f"--load-model={m}" for m in unloadable_models)]
+               if unloadable_models else ["--model-control-mode=none"])
     return [
         f"--model-repository={model_repository}",
-        "--model-control-mode=none",
+        *control,
         "--strict-readiness=true",
         f"--exit-timeout-secs={exit_timeout_seconds}",
         f"--http-port={http_port}",

@@ -80,10 +80,13 @@ class LocalTritonServer:
         *,
         exit_timeout_seconds: int = 30,
         ready_timeout_seconds: float = 120.0,
+        unloadable_models: tuple[str, ...] = (),
     ) -> None:
+        """`unloadable_models` as in `tritonserver_args` (explicit model control of those models)."""
         self.model_repository = Path(model_repository).resolve()
         self.exit_timeout_seconds = exit_timeout_seconds
         self.ready_timeout_seconds = ready_timeout_seconds
+        self.unloadable_models = tuple(unloadable_models)
         self.http_port = 0
         self.grpc_port = 0
         self.metrics_port = 0
@@ -231,6 +234,7 @@ class LocalTritonServer:
                 http_port=self.http_port,
                 grpc_port=self.grpc_port,
                 metrics_port=self.metrics_port,
+                unloadable_models=self.unloadable_models,
                 admin_key=self.admin_key,
             ),
             f"--backend-directory={server_dir / 'backends'}",

@@ -10,6 +10,9 @@ Layout of one model (Triton's repository layout, version 1 only):
     <model.name>/1/model.json   vllm: the engine arguments of the vLLM backend
     <model.name>/1/model.py     python: the user's TritonPythonModel (or a shipped one)
 
+TensorRT-LLM models get companions (`companion_models`): `<name>-preprocessing` and
+`<name>-postprocessing` (tokenizer) and the `<name>-text` ensemble that takes text.
+
 The weights are not part of the repository: the workload syncs them into the model
 cache, and the generated files point there (`weights_dir`, `/cache/weights` by default).
 """
@@ -24,6 +27,7 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as pb
 
 from llm_infra.config import ConfigError, EngineArgValue, ModelConfig
+from llm_infra.triton import upstream
 
 DEFAULT_WEIGHTS_DIR = "/cache/weights"
 """Where the workload puts a model's weights (the model cache volume)."""
@@ -92,6 +96,10 @@ def vllm_engine_args(model: ModelConfig, *, weights_dir: str = DEFAULT_WEIGHTS_D
         "max_num_seqs": model.batching.max_batch_size,
         **_VLLM_DEFAULT_ENGINE_ARGS,
     }
+    if model.gpus_per_replica > 1:
+        # Ray, as the vllm_backend's own multi-GPU CI runs it (ci/L0_multi_gpu_vllm/vllm_backend/
+        # test.sh@r26.01:127); its workers leave with the engine when Triton unloads the model.
+        args["distributed_executor_backend"] = "ray"
     if model.max_context is not None:
         # One source for the context length: the capacity check and the engine agree.
         args["max_model_len"] = model.max_context
@@ -138,9 +146,10 @@ def write_model_repository(
     half-written repository behind.
     """
     root = Path(directory)
-    rendered = {
-        m.name: render_model_repository(m, weights_dir=weights_dir, instance_kind=instance_kind) for m in models
-    }
+    rendered: dict[str, dict[str, str]] = {}
+    for m in models:
+        rendered[m.name] = render_model_repository(m, weights_dir=weights_dir, instance_kind=instance_kind)
+        rendered.update(companion_models(m, weights_dir=weights_dir))
     for name, files in rendered.items():
         for relative, content in files.items():
             path = root / name / relative
@@ -160,7 +169,13 @@ def _vllm(config: pb.ModelConfig) -> None:
     config.max_batch_size = 0
     config.instance_group.add(count=1, kind=pb.ModelInstanceGroup.KIND_MODEL)
     config.model_transaction_policy.decoupled = True
-    _set_parameters(config, {"REPORT_CUSTOM_METRICS": "true"})
+    # The value the pinned vllm_backend compares with (r24.10 wanted "yes", r24.12 on "true").
+    # ENABLE_VLLM_HEALTH_CHECK: a dead engine unloads the model (the server runs in explicit
+    # model-control mode for vLLM), so the pod's probes see it.
+    _set_parameters(config, {
+        "REPORT_CUSTOM_METRICS": upstream.parameter_on_value("vllm", "REPORT_CUSTOM_METRICS"),
+        "ENABLE_VLLM_HEALTH_CHECK": upstream.parameter_on_value("vllm", "ENABLE_VLLM_HEALTH_CHECK"),
+    })
 
 
 def _tensorrtllm(config: pb.ModelConfig, model: ModelConfig, weights_dir: str) -> None:
@@ -191,12 +206,101 @@ def _tensorrtllm(config: pb.ModelConfig, model: ModelConfig, weights_dir: str) -
 
     parameters = {
         "gpt_model_type": "inflight_fused_batching",
-        "gpt_model_path": weights_dir,
+        "gpt_model_path": trtllm_engine_dir(weights_dir),
         "max_beam_width": "1",
         **_TRTLLM_DEFAULT_PARAMETERS,
     }
+    if model.gpus_per_replica > 1:
+        # Orchestrator mode (the workload sets TRTLLM_ORCHESTRATOR=1) spawns this worker per rank.
+        parameters["executor_worker_path"] = upstream.parameter_on_value("tensorrtllm", "executor_worker_path")
     parameters.update({k: _parameter_value(v) for k, v in model.engine_args.items()})
     _set_parameters(config, parameters)
+
+
+def trtllm_engine_dir(weights_dir: str) -> str:
+    """Where a TensorRT-LLM model's engine (trtllm-build's output) lies in the synced weights."""
+    return f"{weights_dir}/engine"
+
+
+def trtllm_tokenizer_dir(weights_dir: str) -> str:
+    """Where a TensorRT-LLM model's Hugging Face tokenizer (tokenizer.json) lies in the synced weights."""
+    return f"{weights_dir}/tokenizer"
+
+
+TEXT_SUFFIX = "-text"
+"""The ensemble clients send text to: `<model>-text` (tensorrtllm models)."""
+
+
+def companion_models(
+    model: ModelConfig,
+    *,
+    weights_dir: str = DEFAULT_WEIGHTS_DIR,
+    instance_kind: int | str = pb.ModelInstanceGroup.KIND_CPU,
+) -> dict[str, dict[str, str]]:
+    """Models served beside the model itself: directory name -> files (relative paths).
+
+    TensorRT-LLM takes token ids; for clients that send text, `<model>-preprocessing`
+    (tokenizer, and the engine checked against the image's TensorRT-LLM version and the
+    replica's tensor parallelism at load), `<model>-postprocessing` and the `<model>-text`
+    ensemble chaining them. Other backends take text themselves: none.
+    """
+    if model.backend != "tensorrtllm":
+        return {}
+    from llm_infra.triton import upstream
+
+    kind = _instance_kind(instance_kind)
+    batch = model.batching.max_batch_size
+    tokenizer_dir = trtllm_tokenizer_dir(weights_dir)
+    pre_name, post_name, text_name = f"{model.name}-preprocessing", f"{model.name}-postprocessing", model.name + TEXT_SUFFIX
+
+    pre = pb.ModelConfig(name=pre_name, backend="python", max_batch_size=batch)
+    pre.instance_group.add(count=1, kind=kind)
+    _input(pre, "text_input", pb.TYPE_STRING, [1])
+    _input(pre, "max_tokens", pb.TYPE_INT32, [1], optional=True)
+    for name, dims in (("input_ids", [-1]), ("input_lengths", [1]), ("request_output_len", [1]),
+                       ("end_id", [1]), ("pad_id", [1])):
+        pre.output.add(name=name, data_type=pb.TYPE_INT32, dims=dims)
+    _set_parameters(pre, {
+        "tokenizer_dir": tokenizer_dir,
+        "engine_dir": trtllm_engine_dir(weights_dir),
+        "expected_trtllm_version": upstream.RELEASES["tensorrtllm"].engine.split()[-1],
+        "expected_tp_size": str(model.gpus_per_replica),
+        "default_max_tokens": "256",
+    })
+
+    post = pb.ModelConfig(name=post_name, backend="python", max_batch_size=batch)
+    post.instance_group.add(count=1, kind=kind)
+    _input(post, "output_ids", pb.TYPE_INT32, [-1, -1])
+    _input(post, "sequence_length", pb.TYPE_INT32, [-1])
+    post.output.add(name="text_output", data_type=pb.TYPE_STRING, dims=[-1])
+    _set_parameters(post, {"tokenizer_dir": tokenizer_dir})
+
+    text = pb.ModelConfig(name=text_name, platform="ensemble", max_batch_size=batch)
+    _input(text, "text_input", pb.TYPE_STRING, [1])
+    _input(text, "max_tokens", pb.TYPE_INT32, [1])
+    _input(text, "stream", pb.TYPE_BOOL, [1], optional=True)
+    text.output.add(name="text_output", data_type=pb.TYPE_STRING, dims=[-1])
+    steps = text.ensemble_scheduling.step
+    step = steps.add(model_name=pre_name, model_version=-1)
+    step.input_map.update({"text_input": "text_input", "max_tokens": "max_tokens"})
+    step.output_map.update({k: f"_{k}" for k in ("input_ids", "input_lengths", "request_output_len", "end_id", "pad_id")})
+    step = steps.add(model_name=model.name, model_version=-1)
+    step.input_map.update({k: f"_{k}" for k in ("input_ids", "input_lengths", "request_output_len", "end_id", "pad_id")})
+    step.input_map["streaming"] = "stream"
+    step.output_map.update({"output_ids": "_output_ids", "sequence_length": "_sequence_length"})
+    step = steps.add(model_name=post_name, model_version=-1)
+    step.input_map.update({"output_ids": "_output_ids", "sequence_length": "_sequence_length"})
+    step.output_map["text_output"] = "text_output"
+
+    def source(name: str) -> str:
+        return (BUILTIN_MODELS_DIR / f"_trtllm_{name}.py").read_text(encoding="utf-8")
+
+    return {
+        pre_name: {"config.pbtxt": text_format.MessageToString(pre), f"{VERSION}/model.py": source("preprocessing")},
+        post_name: {"config.pbtxt": text_format.MessageToString(post), f"{VERSION}/model.py": source("postprocessing")},
+        # An ensemble needs its (empty) version directory.
+        text_name: {"config.pbtxt": text_format.MessageToString(text), f"{VERSION}/.keep": ""},
+    }
 
 
 def _python(config: pb.ModelConfig, model: ModelConfig, weights_dir: str, kind: int) -> None:

@@ -3,8 +3,9 @@
 What it builds, all in the model's tenant namespace and through the cluster's explicit
 provider: a service account bound to the model's cloud identity, the generated model
 repository, a StatefulSet whose replicas each own a model cache on the encrypted storage
-class, a ClusterIP Service, a NetworkPolicy, a PodDisruptionBudget, KEDA autoscaling on
-Triton's queue metrics, and the ServiceMonitor, PrometheusRule and dashboard to watch it.
+class, a ClusterIP Service and a headless one, a NetworkPolicy, a PodDisruptionBudget, KEDA
+autoscaling on a saturation signal the pinned image exports (llm_infra.triton.metrics), and
+the ServiceMonitor, PrometheusRule and dashboard to watch it.
 """
 
 import hashlib
@@ -31,7 +32,7 @@ from ..contract import (
 from . import metrics
 from .args import ADMIN_KEY_ENV, GRPC_PORT, HTTP_PORT, METRICS_PORT, tritonserver_args
 from .cache_sync import CACHE_MOUNT, WEIGHTS_DIR, sync_env, sync_script
-from .model_repository import render_model_repository
+from .model_repository import companion_models, render_model_repository
 
 MODEL_REPOSITORY_MOUNT = "/models"
 STARTUP_PROBE_PERIOD_SECONDS = 10
@@ -40,17 +41,19 @@ GPU_RESOURCE = "nvidia.com/gpu"
 RUN_AS_UID = 10001
 # Link-local addresses hold every cloud's instance metadata service (node credentials).
 LINK_LOCAL = "169.254.0.0/16"
+# Tells the model's two Services apart: `clients` (ClusterIP) and `pods` (headless, scraped).
+SERVICE_ROLE_LABEL = "llm-infra.io/service"
+TMP_BASE_GIB = 4
+# Ray (vLLM's executor for TP > 1) keeps its session, logs and spilled objects under /tmp.
+TMP_PER_RAY_WORKER_GIB = 2
 
 
 ModelSpec = schema_type(ModelConfig)
 MonitoringSpec = schema_type(MonitoringConfig)
 
-
-
-# The cache-sync init container's resources and the size of the pod's /tmp.
+# The cache-sync init container's resources (the pod's /tmp: tmp_size_gib).
 SYNC_REQUESTS = {"cpu": "1", "memory": "1Gi"}
 SYNC_LIMITS = {"cpu": "2", "memory": "2Gi"}
-TMP_SIZE_GIB = 4
 
 
 def triton_resources(model: ModelConfig) -> dict[str, dict[str, str]]:
@@ -61,8 +64,9 @@ def triton_resources(model: ModelConfig) -> dict[str, dict[str, str]]:
     """
     gpus = str(model.gpus_per_replica)
     amounts = {"cpu": str(model.cpu), "memory": f"{model.effective_memory_gib}Gi",
-               "ephemeral-storage": f"{TMP_SIZE_GIB}Gi", GPU_RESOURCE: gpus}
+               "ephemeral-storage": f"{tmp_size_gib(model)}Gi", GPU_RESOURCE: gpus}
     return {"requests": dict(amounts), "limits": dict(amounts)}
+
 
 class TritonLlmWorkloadArgs(TypedDict):
     model: ModelSpec
@@ -111,6 +115,39 @@ def _cluster(cluster: object) -> WorkloadCluster:
             raise ConfigError(f"cluster.store_egress_cidrs[{i}]: expected a private endpoint's range (RFC 1918), "
                               f"got {cidr!r}")
     return cluster  # type: ignore[return-value]
+
+
+def backend_env(model: ModelConfig) -> list[dict]:
+    """Environment the backend needs beyond the common one."""
+    env: list[dict] = []
+    if model.backend == "tensorrtllm" and model.gpus_per_replica > 1:
+        # One Triton process, no mpirun: the backend spawns one trtllmExecutorWorker per
+        # tensor-parallel rank (orchestrator mode, model_instance_state.cc@v0.19.0:247).
+        env.append({"name": "TRTLLM_ORCHESTRATOR", "value": "1"})
+    if model.backend == "vllm" and model.gpus_per_replica > 1:
+        env.append({"name": "RAY_USAGE_STATS_ENABLED", "value": "0"})
+    return env
+
+
+def tmp_size_gib(model: ModelConfig) -> int:
+    """Size of the pod's /tmp: room for Ray's session when vLLM runs tensor-parallel."""
+    if model.backend == "vllm" and model.gpus_per_replica > 1:
+        return TMP_BASE_GIB + TMP_PER_RAY_WORKER_GIB * model.gpus_per_replica
+    return TMP_BASE_GIB
+
+
+def unloadable(model: ModelConfig) -> bool:
+    """Whether a dead engine unloads the model (the vLLM backend's engine health check)."""
+    return model.backend == "vllm"
+
+
+def readiness_path(model: ModelConfig) -> str:
+    """What the startup, readiness and liveness probes ask.
+
+    vLLM: the model's own ready endpoint, which fails once the engine health check unloaded
+    the model (the server itself stays up). Others: the server's strict readiness.
+    """
+    return f"/v2/models/{model.name}/ready" if unloadable(model) else "/v2/health/ready"
 
 
 def _labels(model: ModelConfig) -> dict[str, str]:
@@ -195,12 +232,15 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         )
 
         files = render_model_repository(model, weights_dir=WEIGHTS_DIR)
-        repo_digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+        # TensorRT-LLM: the tokenizer models and the text ensemble, each its own directory.
+        companions = companion_models(model, weights_dir=WEIGHTS_DIR)
+        repo_digest = hashlib.sha256(json.dumps([files, companions], sort_keys=True).encode()).hexdigest()[:16]
         repo_cm_name = f"{model.name}-model-repository"
         k8s.core.v1.ConfigMap(
             f"{name}-model-repository",
             metadata={"name": repo_cm_name, "namespace": ns, "labels": labels},
-            data={_config_map_key(p): content for p, content in files.items()},
+            data={**{_config_map_key(p): content for p, content in files.items()},
+                  **{_config_map_key(f"{d}/{p}"): content for d, fs in companions.items() for p, content in fs.items()}},
             immutable=False,
             opts=child,
         )
@@ -222,14 +262,17 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         }
         zone_skew = "DoNotSchedule" if production else "ScheduleAnyway"
 
-        http_probe = {"path": "/v2/health/ready", "port": "http"}
+        http_probe = {"path": readiness_path(model), "port": "http"}
+        live_probe = {"path": readiness_path(model) if unloadable(model) else "/v2/health/live", "port": "http"}
         triton = {
             "name": "triton",
             "image": args.get("image") or model.image or versions.TRITON_IMAGES[model.backend],
             "imagePullPolicy": "Always",  # re-checks registry authorization; cached layers are reused
-            "command": ["tritonserver"],
-            "args": tritonserver_args(model_repository=MODEL_REPOSITORY_MOUNT,
-                                      exit_timeout_seconds=model.exit_timeout_seconds),
+            # No `command`: the image's entrypoint (/opt/nvidia/nvidia_entrypoint.sh) sets up CUDA
+            # forward compatibility for older data-center drivers, then runs these arguments.
+            "args": ["tritonserver", *tritonserver_args(
+                model_repository=MODEL_REPOSITORY_MOUNT, exit_timeout_seconds=model.exit_timeout_seconds,
+                unloadable_models=[model.name] if unloadable(model) else [])],
             "ports": [
                 {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
                 {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
@@ -245,13 +288,15 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 {"name": "TRANSFORMERS_OFFLINE", "value": "1"},
                 {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
                 {"name": "DO_NOT_TRACK", "value": "1"},
+                *backend_env(model),
             ],
             "resources": triton_resources(model),
             "startupProbe": {"httpGet": http_probe, "periodSeconds": STARTUP_PROBE_PERIOD_SECONDS,
                              "timeoutSeconds": 5, "failureThreshold": startup_failures},
             "readinessProbe": {"httpGet": http_probe, "periodSeconds": 5, "timeoutSeconds": 3,
                                "failureThreshold": 3},
-            "livenessProbe": {"httpGet": {"path": "/v2/health/live", "port": "http"}, "periodSeconds": 10,
+            # vLLM: a model unloaded by the engine health check restarts the container (the engine reloads).
+            "livenessProbe": {"httpGet": live_probe, "periodSeconds": 10,
                               "timeoutSeconds": 5, "failureThreshold": 6},
             # Endpoints controllers and load balancers stop sending traffic before Triton
             # starts draining; Triton then finishes in-flight requests within exit_timeout.
@@ -259,6 +304,8 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             "securityContext": _hardened_container_security(),
             "volumeMounts": [
                 {"name": "model-repository", "mountPath": f"{MODEL_REPOSITORY_MOUNT}/{model.name}", "readOnly": True},
+                *({"name": f"model-repository-{i + 1}", "mountPath": f"{MODEL_REPOSITORY_MOUNT}/{d}", "readOnly": True}
+                  for i, d in enumerate(sorted(companions))),
                 {"name": "model-cache", "mountPath": CACHE_MOUNT},
                 {"name": "dshm", "mountPath": "/dev/shm"},
                 {"name": "tmp", "mountPath": "/tmp"},
@@ -305,8 +352,12 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                     "name": repo_cm_name,
                     "items": [{"key": _config_map_key(p), "path": p} for p in sorted(files)],
                 }},
+                *({"name": f"model-repository-{i + 1}", "configMap": {
+                    "name": repo_cm_name,
+                    "items": [{"key": _config_map_key(f"{d}/{p}"), "path": p} for p in sorted(companions[d])],
+                }} for i, d in enumerate(sorted(companions))),
                 {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{model.shm_size_gib}Gi"}},
-                {"name": "tmp", "emptyDir": {"sizeLimit": f"{TMP_SIZE_GIB}Gi"}},
+                {"name": "tmp", "emptyDir": {"sizeLimit": f"{tmp_size_gib(model)}Gi"}},
             ],
         }
         statefulset_spec: dict = {
@@ -347,13 +398,14 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         ]
         service = k8s.core.v1.Service(
             f"{name}-service",
-            metadata={"name": model.name, "namespace": ns, "labels": labels},
+            metadata={"name": model.name, "namespace": ns, "labels": {**labels, SERVICE_ROLE_LABEL: "clients"}},
             spec={"type": "ClusterIP", "selector": selector, "ports": ports},
             opts=child,
         )
         k8s.core.v1.Service(
             f"{name}-headless",
-            metadata={"name": f"{model.name}-headless", "namespace": ns, "labels": labels},
+            metadata={"name": f"{model.name}-headless", "namespace": ns,
+                      "labels": {**labels, SERVICE_ROLE_LABEL: "pods"}},
             spec={"clusterIP": "None", "selector": selector, "ports": ports},
             opts=child,
         )
@@ -423,8 +475,9 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         })
 
     def _scaled_object(self, name, model: ModelConfig, monitoring: MonitoringConfig, ns, labels, child) -> None:
-        triggers = [
-            {
+        in_flight = metrics.engine_in_flight(model.backend, ns, model.name)
+        if in_flight is None:
+            triggers = [{
                 "type": "prometheus",
                 "name": "queue-compute-ratio",
                 "metricType": "Value",
@@ -433,22 +486,21 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                     "query": metrics.queue_compute_ratio(ns, model.name),
                     "threshold": f"{model.target_queue_compute_ratio:g}",
                 },
-            },
-        ]
-        if model.backend == "vllm":
-            # vLLM accepts every request at once (decoupled), so Triton's queue stays empty
-            # and the ratio above cannot see saturation; the engine's waiting queue can.
-            triggers.append({
+            }]
+        else:
+            # Decoupled: Triton's queue/compute ratio times the hand-off to the engine, not
+            # generation; scale on the requests inside the engines against their capacity.
+            per_replica = model.target_engine_utilization * model.batching.max_batch_size
+            triggers = [{
                 "type": "prometheus",
-                "name": "vllm-requests-waiting",
+                "name": "engine-requests-in-flight",
                 "metricType": "AverageValue",
                 "metadata": {
                     "serverAddress": monitoring.prometheus_url,
-                    "query": metrics.vllm_requests_waiting(ns, model.name),
-                    "threshold": str(model.max_waiting_requests_per_replica),
-                    "ignoreNullValues": "true",
+                    "query": in_flight,
+                    "threshold": f"{per_replica:g}",
                 },
-            })
+            }]
         if model.max_queue_ms is not None:
             triggers.append({
                 "type": "prometheus",
@@ -494,57 +546,27 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         )
 
     def _monitoring(self, name, model: ModelConfig, monitoring: MonitoringConfig, ns, labels, selector, child) -> None:
+        watched = {**labels, **monitoring.selector_labels}
         k8s.apiextensions.CustomResource(
             f"{name}-service-monitor",
             api_version="monitoring.coreos.com/v1",
             kind="ServiceMonitor",
-            metadata={"name": model.name, "namespace": ns, "labels": labels},
+            metadata={"name": model.name, "namespace": ns, "labels": watched},
             spec={
-                "selector": {"matchLabels": selector},
+                # Only the headless Service: the ClusterIP one has the same pods, and matching
+                # both scrapes every pod twice.
+                "selector": {"matchLabels": {**selector, SERVICE_ROLE_LABEL: "pods"}},
                 "namespaceSelector": {"matchNames": [ns]},
                 "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "15s", "scheme": "http"}],
             },
             opts=child,
         )
-        sel = metrics.selector(ns, model.name)
-        rules = [
-            {"record": metrics.RATIO_RECORD, "expr": metrics.queue_compute_ratio(ns, model.name),
-             "labels": {"namespace": ns, "model": model.name}},
-            {"record": metrics.QUEUE_MS_RECORD, "expr": metrics.queue_ms_per_request(ns, model.name),
-             "labels": {"namespace": ns, "model": model.name}},
-            {"record": metrics.FAILURE_RATIO_RECORD, "expr": metrics.failure_ratio(ns, model.name),
-             "labels": {"namespace": ns, "model": model.name}},
-            {
-                "alert": "TritonQueueSaturated",
-                "expr": f'{metrics.RATIO_RECORD}{{{sel}}} > {model.target_queue_compute_ratio:g}',
-                "for": "10m",
-                "labels": {"severity": "warning"},
-                "annotations": {
-                    "summary": f"Requests to {model.name} wait longer in Triton's queue than they compute.",
-                    "description": "Autoscaling has not caught up: check max_replicas and GPU pool capacity.",
-                },
-            },
-            {
-                "alert": "TritonInferenceFailures",
-                "expr": f'{metrics.FAILURE_RATIO_RECORD}{{{sel}}} > 0.05',
-                "for": "5m",
-                "labels": {"severity": "critical"},
-                "annotations": {"summary": f"More than 5% of {model.name} inferences fail."},
-            },
-            {
-                "alert": "TritonPendingRequestsStuck",
-                "expr": f"sum({metrics.PENDING_REQUESTS}{{{sel}}}) > 0 and "
-                        f"sum(rate({metrics.REQUEST_SUCCESS}{{{sel}}}[5m])) == 0",
-                "for": "10m",
-                "labels": {"severity": "critical"},
-                "annotations": {"summary": f"{model.name} has pending requests but completes none."},
-            },
-        ]
+        rules = _rules(model, ns)
         k8s.apiextensions.CustomResource(
             f"{name}-prometheus-rule",
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
-            metadata={"name": f"{model.name}-triton", "namespace": ns, "labels": labels},
+            metadata={"name": f"{model.name}-triton", "namespace": ns, "labels": watched},
             spec={"groups": [{"name": f"llm-infra-{model.name}", "interval": "30s", "rules": rules}]},
             opts=child,
         )
@@ -552,26 +574,126 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             f"{name}-dashboard",
             metadata={"name": f"llm-infra-{model.name}-dashboard", "namespace": monitoring.namespace,
                       "labels": {**labels, "grafana_dashboard": "1"}},
-            data={f"llm-infra-{model.name}.json": json.dumps(_dashboard(ns, model.name), indent=1, sort_keys=True)},
+            data={f"llm-infra-{model.name}.json": json.dumps(_dashboard(model, ns), indent=1, sort_keys=True)},
             opts=child,
         )
 
 
-def _dashboard(ns: str, model: str) -> dict:
-    """A Grafana dashboard of the signals the autoscaler and alerts use."""
-    sel = metrics.selector(ns, model)
-    panels = [
-        ("Queue / compute ratio (autoscaling signal)", f'{metrics.RATIO_RECORD}{{{sel}}}'),
-        ("Queue time per request (ms)", f'{metrics.QUEUE_MS_RECORD}{{{sel}}}'),
-        ("Successful inferences / s", f"sum(rate({metrics.REQUEST_SUCCESS}{{{sel}}}[1m]))"),
-        ("Failure ratio", f'{metrics.FAILURE_RATIO_RECORD}{{{sel}}}'),
-        ("Pending requests", f"sum({metrics.PENDING_REQUESTS}{{{sel}}})"),
-        ("Batch size (inferences per execution)",
-         f"sum(rate({metrics.INFERENCE_COUNT}{{{sel}}}[1m])) / clamp_min(sum(rate({metrics.EXEC_COUNT}{{{sel}}}[1m])), 0.001)"),
+def _rules(model: ModelConfig, ns: str) -> list[dict]:
+    """Recording rules and alerts on signals that move for the model's backend."""
+    sel = metrics.selector(ns, model.name)
+    keep = {"namespace": ns, "model": model.name}
+    rules: list[dict] = [
+        {"record": metrics.QUEUE_MS_RECORD, "expr": metrics.queue_ms_per_request(ns, model.name), "labels": keep},
+        {"record": metrics.FAILURE_RATIO_RECORD, "expr": metrics.failure_ratio(ns, model.name), "labels": keep},
+        {
+            # Triton counts a failed request here for every backend; for the decoupled ones it
+            # sees only errors before the hand-off, so the backend-specific rules below add theirs.
+            "alert": "TritonInferenceFailures",
+            "expr": f"{metrics.FAILURE_RATIO_RECORD}{{{sel}}} > 0.05",
+            "for": "5m",
+            "labels": {"severity": "critical"},
+            "annotations": {"summary": f"More than 5% of {model.name} inferences fail in Triton."},
+        },
     ]
+    in_flight = metrics.engine_in_flight(model.backend, ns, model.name)
+    if in_flight is None:
+        rules += [
+            {"record": metrics.RATIO_RECORD, "expr": metrics.queue_compute_ratio(ns, model.name), "labels": keep},
+            {
+                "alert": "TritonQueueSaturated",
+                "expr": f"{metrics.RATIO_RECORD}{{{sel}}} > {model.target_queue_compute_ratio:g}",
+                "for": "10m",
+                "labels": {"severity": "warning"},
+                "annotations": {
+                    "summary": f"Requests to {model.name} wait longer in Triton's queue than they compute.",
+                    "description": "Autoscaling has not caught up: check max_replicas and GPU pool capacity.",
+                },
+            },
+        ]
+    else:
+        capacity = model.max_replicas * model.batching.max_batch_size
+        rules += [
+            {"record": metrics.IN_FLIGHT_RECORD, "expr": in_flight, "labels": keep},
+            {
+                "alert": "LlmEngineSaturated",
+                "expr": f"{metrics.IN_FLIGHT_RECORD}{{{sel}}} > {0.95 * capacity:g}",
+                "for": "10m",
+                "labels": {"severity": "warning"},
+                "annotations": {
+                    "summary": f"{model.name} runs near max_replicas x max_batch_size ({capacity}) requests.",
+                    "description": "Requests queue inside the engines: raise max_replicas or GPU pool capacity.",
+                },
+            },
+        ]
+    if model.backend == "vllm":
+        rules += [
+            {"record": metrics.UNFINISHED_RATIO_RECORD, "expr": metrics.vllm_unfinished_ratio(ns, model.name),
+             "labels": keep},
+            {
+                "alert": "VllmRequestsFailing",
+                "expr": f"{metrics.UNFINISHED_RATIO_RECORD}{{{sel}}} > 0.05",
+                "for": "15m",
+                "labels": {"severity": "critical"},
+                "annotations": {
+                    "summary": f"More than 5% of the requests Triton hands {model.name}'s vLLM engine never finish.",
+                    "description": "Triton counts these as successes; the engine rejected them, failed or hangs.",
+                },
+            },
+            {
+                "alert": "VllmEngineStalled",
+                "expr": metrics.vllm_stalled(ns, model.name),
+                "for": "10m",
+                "labels": {"severity": "critical"},
+                "annotations": {"summary": f"{model.name} accepts requests but its vLLM engine finishes none."},
+            },
+        ]
+    else:
+        rules.append({
+            "alert": "TritonPendingRequestsStuck",
+            "expr": metrics.triton_stalled(ns, model.name),
+            "for": "10m",
+            "labels": {"severity": "critical"},
+            "annotations": {"summary": f"{model.name} has pending requests but completes none."},
+        })
+    return rules
+
+
+def _dashboard(model: ModelConfig, ns: str) -> dict:
+    """A Grafana dashboard of the signals the autoscaler and alerts use."""
+    sel = metrics.selector(ns, model.name)
+    panels = [
+        ("Successful inferences / s (Triton)", f"sum(rate({metrics.REQUEST_SUCCESS}{{{sel}}}[1m]))"),
+        ("Failure ratio (Triton)", f"{metrics.FAILURE_RATIO_RECORD}{{{sel}}}"),
+        ("Queue time per request (ms)", f"{metrics.QUEUE_MS_RECORD}{{{sel}}}"),
+    ]
+    if model.backend == "vllm":
+        panels += [
+            ("Requests in flight in the engines (autoscaling signal)", f"{metrics.IN_FLIGHT_RECORD}{{{sel}}}"),
+            ("Requests the engine never finished (share)", f"{metrics.UNFINISHED_RATIO_RECORD}{{{sel}}}"),
+            ("Time to first token p95 (s)",
+             f"histogram_quantile(0.95, sum by (le) (rate({metrics.VLLM_TTFT}_bucket{{{sel}}}[5m])))"),
+            ("Generated tokens / s", f"sum(rate({metrics.VLLM_GENERATION_TOKENS}{{{sel}}}[1m]))"),
+        ]
+    elif model.backend == "tensorrtllm":
+        panels += [
+            ("Active requests (autoscaling signal)", f"{metrics.IN_FLIGHT_RECORD}{{{sel}}}"),
+            ("Max active requests", f'sum({metrics.TRTLLM_REQUESTS}{{{sel},request_type="max"}})'),
+            ("KV-cache blocks used (fraction)",
+             f'max({metrics.TRTLLM_KV_BLOCKS}{{{sel},kv_cache_block_type="fraction"}})'),
+        ]
+    else:
+        panels += [
+            ("Queue / compute ratio (autoscaling signal)", f"{metrics.RATIO_RECORD}{{{sel}}}"),
+            ("Pending requests", f"sum({metrics.PENDING_REQUESTS}{{{sel}}})"),
+            ("Batch size (inferences per execution)",
+             f"sum(rate({metrics.INFERENCE_COUNT}{{{sel}}}[1m])) / "
+             f"clamp_min(sum(rate({metrics.EXEC_COUNT}{{{sel}}}[1m])), 0.001)"),
+        ]
+    ns_model = f"{ns}/{model.name}"
     return {
-        "title": f"llm-infra / {ns} / {model}",
-        "uid": hashlib.sha1(f"{ns}/{model}".encode()).hexdigest()[:12],
+        "title": f"llm-infra / {ns} / {model.name}",
+        "uid": hashlib.sha1(ns_model.encode()).hexdigest()[:12],
         "schemaVersion": 39,
         "time": {"from": "now-3h", "to": "now"},
         "panels": [

@@ -85,7 +85,7 @@ def test_the_planned_stack_passes_the_pack(resources):
 def test_a_violation_is_reported_with_the_rule_and_what_to_change(resources):
     broken = copy.deepcopy(resources)
     args = _triton(broken)["args"]
-    args[args.index("--model-control-mode=none")] = "--model-control-mode=explicit"
+    args[args.index("--model-control-mode=explicit")] = "--model-control-mode=poll"
     reported = run(broken)
     assert reported == ["[triton-locked-down] run tritonserver with --model-control-mode=none "
                         "(no model loads or unloads at run time)"]
