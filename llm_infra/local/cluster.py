@@ -327,7 +327,11 @@ class LocalCluster:
             self._check_alive()
             ready = set()
             for node in self.get("/api/v1/nodes")["items"]:
-                if any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", [])):
+                conditions = node["status"].get("conditions", [])
+                taints = {t["key"] for t in node["spec"].get("taints") or []}
+                # Ready, and the node lifecycle controller has lifted the not-ready taint.
+                if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions) and \
+                        "node.kubernetes.io/not-ready" not in taints:
                     ready.add(node["metadata"]["name"])
             if want <= ready:
                 return
