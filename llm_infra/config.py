@@ -370,6 +370,27 @@ class ModelConfig(_Strict):
         return self.pre_stop_seconds + self.exit_timeout_seconds + 15
 
 
+class ChartSource(_Strict):
+    """Where a Helm chart comes from: a chart repository and version, or a chart on disk (an offline mirror)."""
+
+    repo: str | None = None
+    """Chart repository URL (`https://...` or `oci://...`). Defaults to the upstream repository in `llm_infra.versions`."""
+    version: str | None = None
+    """Chart version. Defaults to the version pinned in `llm_infra.versions`."""
+    path: str | None = None
+    """A chart directory or `.tgz` on the deploying machine, instead of a repository. Defaults to none."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ChartSource:
+        if self.path is not None and (self.repo is not None or self.version is not None):
+            raise ValueError(f"path: expected a chart path or a repo and version, not both, got path {self.path!r}")
+        if self.path is not None and (not self.path.strip() or self.path.startswith(("/proc", "/sys", "/dev", "~"))):
+            raise ValueError(f"path: expected a chart directory or archive, got {self.path!r}")
+        if self.repo is not None and not re.match(r"^(https?|oci|file)://\S+$", self.repo):
+            raise ValueError(f"repo: expected an https://, oci:// or file:// URL, got {self.repo!r}")
+        return self
+
+
 class MonitoringConfig(_Strict):
     """Prometheus Operator objects, Grafana dashboards and KEDA autoscaling."""
 
@@ -383,8 +404,14 @@ class MonitoringConfig(_Strict):
     """Labels on the ServiceMonitors and PrometheusRules that Prometheus' `serviceMonitorSelector` and
     `ruleSelector` match. Defaults to `release: kube-prometheus-stack`, what a kube-prometheus-stack Helm
     release of that name (the one `install_operators` creates) selects."""
-    install_operators: bool = False
-    """Install KEDA and kube-prometheus-stack as pinned Helm releases. Defaults to false (the cluster has them)."""
+    install_operators: bool | None = None
+    """Install KEDA and kube-prometheus-stack as pinned Helm releases before any of their custom resources.
+    Defaults to true on a cluster the stack creates (aws, gcp, azure) and false on `existing` (the cluster has them)."""
+    keda_chart: ChartSource = Field(default_factory=ChartSource)
+    """Where the KEDA chart comes from. Defaults to the repository and version pinned in `llm_infra.versions`."""
+    prometheus_chart: ChartSource = Field(default_factory=ChartSource)
+    """Where the kube-prometheus-stack chart comes from. Defaults to the repository and version pinned in
+    `llm_infra.versions`."""
     dcgm_exporter: bool = True
     """Run the DCGM exporter for GPU metrics where the cloud does not collect them. Defaults to true."""
 
@@ -722,6 +749,37 @@ class AzureConfig(_Strict):
         return self.resource_group_name or f"llm-{environment}"
 
 
+class AccessConfig(_Strict):
+    """How the deployer (a person or a CI runner) reaches the cluster's private API endpoint (docs/access.md)."""
+
+    deployer_cidrs: list[str] = Field(default_factory=list)
+    """Networks `pulumi up` runs from, routed into the stack's network (VPC peering, Transit Gateway, VPN,
+    Interconnect, ExpressRoute): the stack opens the private API endpoint to exactly these (EKS: 443 on the
+    cluster security group; GKE: authorized networks and the control plane's routes; AKS: the API server's
+    name resolvable outside the VNet). Defaults to none: only from inside the stack's own network."""
+
+    @field_validator("deployer_cidrs")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for i, cidr in enumerate(v):
+            _allowlisted_network(f"deployer_cidrs[{i}]", cidr, what="the API endpoint")
+            if not ipaddress.IPv4Network(cidr).is_private:
+                raise _FieldError(f"deployer_cidrs[{i}]", f"expected a private network routed into the stack's "
+                                  f"network (the API endpoint has no public address), got {cidr!r}")
+        return v
+
+
+class TeardownConfig(_Strict):
+    """What `pulumi destroy` may delete (docs/teardown.md). Customer keys are always protected and retained."""
+
+    delete_model_data: bool = False
+    """Let `pulumi destroy` delete the model store with the weights in it. Defaults to false: the store, its
+    objects and the settings that guard it stay in the cloud (retained), still encrypted with the retained key."""
+    cluster_deletion_protection: bool | None = None
+    """The cloud's own deletion protection on the cluster (EKS, GKE; AKS has none): `pulumi destroy` cannot
+    delete a protected cluster. Defaults to on for production stacks and on GKE, off for other EKS stacks."""
+
+
 class StackConfig(_Strict):
     """Everything a stack needs; shared by every cloud."""
 
@@ -743,6 +801,11 @@ class StackConfig(_Strict):
     """Monitoring and autoscaling. Defaults to enabled, in namespace `monitoring`."""
     device_plugin: DevicePluginConfig = Field(default_factory=DevicePluginConfig)
     """NVIDIA device plugin settings. Defaults to one `nvidia.com/gpu` per physical GPU."""
+    access: AccessConfig = Field(default_factory=AccessConfig)
+    """How the deployer reaches the private API endpoint. Defaults to only from inside the stack's network."""
+    teardown: TeardownConfig = Field(default_factory=TeardownConfig)
+    """What `pulumi destroy` may delete. Defaults to keeping the keys and the model data, and to the cloud's
+    deletion protection on production (and GKE) clusters."""
     existing: ExistingClusterConfig | None = None
     """The cluster the user runs (only and required with `cloud: existing`). Defaults to none."""
     aws: AwsConfig | None = None
@@ -763,6 +826,12 @@ class StackConfig(_Strict):
             problems.append(f"gcp: expected only with cloud 'gcp', got it with cloud {self.cloud!r}")
         if self.cloud == "gcp":
             problems += _gcp_problems(self)
+            if self.gcp is not None:
+                authorized = [ipaddress.IPv4Network(n.cidr_block, strict=False) for n in self.gcp.master_authorized_networks]
+                for i, cidr in enumerate(self.access.deployer_cidrs):
+                    if not any(ipaddress.IPv4Network(cidr).subnet_of(a) for a in authorized):
+                        problems.append(f"access.deployer_cidrs[{i}]: expected inside one of gcp.master_authorized_networks "
+                                        f"(GKE admits only those to the API endpoint), got {cidr!r}")
         if self.cloud != "azure" and self.azure is not None:
             problems.append(f"azure: expected only with cloud 'azure', got it with cloud {self.cloud!r}")
         if self.cloud == "azure":

@@ -23,7 +23,7 @@ import yaml
 
 from .policies import MANDATORY, Context, Resource, Violation, all_rules, evaluate
 from .policies.pulumi_options import credential_outputs_are_secret
-from .testing import SECRET_MASK, CapturedResource, ProgramResult, mask_secrets, run_program
+from .testing import SECRET_MASK, CapturedResource, ProgramResult, mask_secrets, run_program, unwrap_secrets
 
 SECRET_PLACEHOLDER = "<secret: not read by the offline plan>"
 
@@ -174,7 +174,18 @@ def manifests(result: ProgramResult) -> list[dict[str, Any]]:
         meta = obj.get("metadata", {})
         return rank, kind, meta.get("namespace", ""), meta.get("name", "")
 
-    return sorted((mask_secrets(r.inputs) for r in result.kubernetes_objects()), key=key)
+    return sorted((mask_secrets(_secret_keys_shown(r.inputs)) for r in result.kubernetes_objects()), key=key)
+
+
+def _secret_keys_shown(obj: dict[str, Any]) -> dict[str, Any]:
+    """A Secret's `data`/`stringData` arrive secret as a whole: mask each value, keep the keys (a valid manifest)."""
+    if obj.get("kind") != "Secret":
+        return obj
+    shown = dict(obj)
+    for field in ("data", "stringData"):
+        if isinstance(shown.get(field), dict):
+            shown[field] = {k: SECRET_MASK for k in unwrap_secrets(shown[field]) or {}}
+    return shown
 
 
 def model_repositories(result: ProgramResult) -> dict[str, dict[str, str]]:
@@ -278,6 +289,9 @@ def summary(name: str, result: ProgramResult, violations: list[Violation] | None
             f"    cache: {claim['resources']['requests']['storage']} per replica on StorageClass "
             f"{claim['storageClassName']}; identity: service account {pod['serviceAccountName']}"
         )
+        waits = sts.custom_timeouts
+        lines.append(f"    pulumi up waits for readiness up to: create {waits.get('create', '10m (provider default)')}, "
+                     f"update {waits.get('update', '10m (provider default)')}")
     lines += ["", "encryption and secrets:"]
     for r in result.resources:
         for path in r.secret_paths:
@@ -288,6 +302,11 @@ def summary(name: str, result: ProgramResult, violations: list[Violation] | None
                       for sts in result.kubernetes_objects("StatefulSet")})
     for sc in storage:
         lines.append(f"  model caches: StorageClass {sc} (volumes encrypted with the cluster's customer key)")
+    from . import plan_sections
+
+    for section in (plan_sections.access(result), plan_sections.operators(result), plan_sections.teardown(result)):
+        if section:
+            lines += ["", *section]
     if planning:
         lines += ["", planning]
     if violations is not None:

@@ -8,14 +8,14 @@ from collections import defaultdict
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from . import versions
 from .config import ConfigError, StackConfig, StackConfigSpec, validate_spec
-from .cache_volume import with_load_budget
+from .cache_volume import cache_read_mib_s, with_load_budget
 from .fit import check_fit
 from .contract import ClusterContract
 from .kubernetes.gpu_layer import GpuSoftwareLayer
+from .kubernetes.operators import ClusterOperators, chart_spec
 from .kubernetes.tenant_namespace import TenantNamespace
 from .planning.stack import plan_stack
 from .triton.workload import TritonLlmWorkload
@@ -107,7 +107,15 @@ class LlmPlatform(pulumi.ComponentResource):
 
             existing = config.existing
             assert existing is not None  # guaranteed by StackConfig for cloud 'existing'
-            self.cluster_outputs = {"kubeconfig": pulumi.Output.secret(args["kubeconfig"])}
+            self.cluster_outputs = {
+                "kubeconfig": pulumi.Output.secret(args["kubeconfig"]),
+                "deployer_access": pulumi.Output.from_input({
+                    "endpoint": "the API server named in the kubeconfig",
+                    "from": ["wherever that server is reachable: the runner needs a path to it"],
+                    "ingress": "none created (the cluster is not the stack's)",
+                    "runner": "GitHub workflows: a runner that reaches that API server (repository variable PULUMI_RUNNER)",
+                }),
+            }
             cluster = ExistingCluster(
                 f"{name}-cluster",
                 {
@@ -121,9 +129,16 @@ class LlmPlatform(pulumi.ComponentResource):
             ).contract
         self.cluster = cluster
 
+        # A cluster the stack creates has no KEDA or Prometheus Operator: install them first.
+        install_operators = config.monitoring.install_operators
+        if install_operators is None:
+            install_operators = contract is None and config.cloud != "existing"
         operators: list[pulumi.Resource] = []
-        if config.monitoring.install_operators:
-            operators = self._operators(name, config, cluster)
+        self.operator_install_order: pulumi.Output[list[str]] = pulumi.Output.from_input([])
+        if install_operators:
+            installed = self._operators(name, config, cluster)
+            operators = installed.releases
+            self.operator_install_order = installed.install_order
 
         gpu_layer = GpuSoftwareLayer(
             f"{name}-gpu",
@@ -157,7 +172,9 @@ class LlmPlatform(pulumi.ComponentResource):
                 # The startup budget reads the weights at the cache volume's real rate on this cloud.
                 {"model": with_load_budget(config, m) if contract is None else m,
                  "cluster": cluster.workload_cluster(), "production": config.production,
-                 "monitoring": config.monitoring},
+                 "monitoring": config.monitoring,
+                 # ... and pulumi waits for the weight copy at that volume's rate.
+                 **({"cache_write_mib_s": rate} if contract is None and (rate := cache_read_mib_s(config, m)) else {})},
                 opts=child.merge(pulumi.ResourceOptions(depends_on=[tenants[m.namespace], gpu_layer, *operators])),
                 bind_identity=cluster.bind_model_identity,
             )
@@ -182,50 +199,14 @@ class LlmPlatform(pulumi.ComponentResource):
             "kubeconfig": self.kubeconfig,
         })
 
-    def _operators(self, name: str, config: StackConfig, cluster: ClusterContract) -> list[pulumi.Resource]:
-        """KEDA and the Prometheus Operator stack as pinned Helm releases (opt-in)."""
-        opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
-        # The releases' namespaces are ours, labelled like every namespace of the platform (Pod
-        # Security Admission), never created by Helm unlabelled. KEDA's chart runs baseline-clean
-        # pods; the Prometheus stack's node exporter needs the host (hostNetwork, hostPID), so
-        # its namespace enforces privileged and warns at restricted.
-        namespaces = {}
-        for ns, level in (("keda", "baseline"), (config.monitoring.namespace, "privileged")):
-            labels = {"app.kubernetes.io/part-of": "llm-infra", "llm-infra.io/role": "operators",
-                      "pod-security.kubernetes.io/enforce": level, "pod-security.kubernetes.io/enforce-version": "latest",
-                      "pod-security.kubernetes.io/warn": "restricted", "pod-security.kubernetes.io/warn-version": "latest",
-                      "pod-security.kubernetes.io/audit": "restricted",
-                      "pod-security.kubernetes.io/audit-version": "latest"}
-            namespaces[ns] = k8s.core.v1.Namespace(f"{name}-{ns}-namespace", metadata={"name": ns, "labels": labels},
-                                                   opts=opts)
-        keda = k8s.helm.v3.Release(
-            f"{name}-keda",
-            name="keda",
-            chart=versions.KEDA_CHART["chart"],
-            version=versions.KEDA_CHART["version"],
-            repository_opts={"repo": versions.KEDA_CHART["repo"]},
-            namespace="keda",
-            create_namespace=False,
-            atomic=True,
-            opts=opts.merge(pulumi.ResourceOptions(depends_on=[namespaces["keda"]])),
-        )
-        prom = k8s.helm.v3.Release(
-            f"{name}-kube-prometheus-stack",
-            name="kube-prometheus-stack",
-            chart=versions.KUBE_PROMETHEUS_STACK_CHART["chart"],
-            version=versions.KUBE_PROMETHEUS_STACK_CHART["version"],
-            repository_opts={"repo": versions.KUBE_PROMETHEUS_STACK_CHART["repo"]},
-            namespace=config.monitoring.namespace,
-            create_namespace=False,
-            atomic=True,
-            values={
-                # Pick up every namespace's ServiceMonitors, rules and dashboards.
-                "prometheus": {"prometheusSpec": {
-                    "serviceMonitorSelectorNilUsesHelmValues": False,
-                    "ruleSelectorNilUsesHelmValues": False,
-                }},
-                "grafana": {"sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard"}}},
-            },
-            opts=opts.merge(pulumi.ResourceOptions(depends_on=[namespaces[config.monitoring.namespace]])),
-        )
-        return [keda, prom]
+    def _operators(self, name: str, config: StackConfig, cluster: ClusterContract) -> ClusterOperators:
+        """KEDA and kube-prometheus-stack as pinned Helm releases in locked-down namespaces."""
+        monitoring = config.monitoring
+        return ClusterOperators(f"{name}-operators", {
+            "provider": cluster.provider,  # type: ignore[typeddict-item]
+            "monitoring_namespace": monitoring.namespace,
+            # Prometheus scrapes the models, the GPU exporter and the cluster autoscaler (kube-system).
+            "scrape_namespaces": sorted({m.namespace for m in config.models} | {"gpu-monitoring", "kube-system"}),
+            "keda_chart": chart_spec(versions.KEDA_CHART, monitoring.keda_chart.model_dump()),
+            "prometheus_chart": chart_spec(versions.KUBE_PROMETHEUS_STACK_CHART, monitoring.prometheus_chart.model_dump()),
+        }, opts=pulumi.ResourceOptions(parent=self))

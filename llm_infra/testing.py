@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,10 @@ class CapturedResource:
     secret_paths: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     """What the mock engine returned: the inputs plus the computed attributes (`arn`, ...)."""
+    dependencies: list[str] = field(default_factory=list)
+    """URNs the resource waits for (explicit `depends_on` and inputs from other resources)."""
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    """The `customTimeouts` resource option (`create`, `update`, `delete` as engine durations), where set."""
 
     @property
     def is_kubernetes_object(self) -> bool:
@@ -77,6 +82,8 @@ class CapturedResource:
             "provider": self.provider,
             "protect": self.protect,
             "retain_on_delete": self.retain_on_delete,
+            **({"custom_timeouts": self.custom_timeouts} if self.custom_timeouts else {}),
+            "dependencies": sorted(self.dependencies),
             "inputs": mask_secrets(self.inputs),
         }
 
@@ -198,12 +205,23 @@ def _aws_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
         return {
             "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{name.upper()}"}]}],
             "endpoint": f"https://{name}.eks.{region}.example",
+            "vpcConfig": {**(inputs.get("vpcConfig") or {}),
+                          "clusterSecurityGroupId": f"sg-{hashlib.sha1(name.encode()).hexdigest()[:17]}"},
             "certificateAuthority": {"data": "bW9jayBjbHVzdGVyIENB"},
         }
     if args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider" and inputs.get("url"):
         return {"arn": f"arn:aws:iam::{account}:oidc-provider/{inputs['url'].removeprefix('https://')}"}
     if args.typ == "aws:eks/nodeGroup:NodeGroup":
         return {"resources": [{"autoscalingGroups": [{"name": f"eks-{inputs.get('nodeGroupName', args.name)}-asg"}]}]}
+    return {}
+
+
+def _gcp_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+    if args.typ == "gcp:container/cluster:Cluster":
+        # A peering-based private cluster: GKE names the control plane's VPC peering.
+        name = args.inputs.get("name", args.name)
+        private = dict(args.inputs.get("privateClusterConfig") or {})
+        return {"privateClusterConfig": {**private, "peeringName": f"gke-n{hashlib.sha1(name.encode()).hexdigest()[:16]}-peer"}}
     return {}
 
 
@@ -214,12 +232,21 @@ def _azure_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
     return computed(args.typ, args.name, args.inputs, azure.get("tenant_id") if isinstance(azure, Mapping) else None)
 
 
+def _dynamic_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+    # llm_infra.kubernetes.generated_password draws its value on create, which never happens offline.
+    if "length" in args.inputs and "result" in args.inputs:
+        return {"result": "<generated on create>"}
+    return {}
+
+
 # What the cloud computes on create (ARNs, issuers), derived deterministically from
 # names and the stack's region and account, so that the plan and the tests can follow a
 # reference ("this key encrypts that volume"). Anything else comes back as its inputs.
 _COMPUTED_BY_PACKAGE: dict[str, Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]]] = {
     "aws": _aws_computed,
     "azure-native": _azure_computed,
+    "gcp": _gcp_computed,
+    "pulumi-python": _dynamic_computed,
 }
 
 
@@ -299,6 +326,9 @@ class _CapturingMonitor(_mocks.MockMonitor):
                 retain_on_delete=bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
                 secret_paths=_secret_paths(secret_inputs),
                 outputs=_integral(dict(self.resources[response.urn].state)) if response.urn in self.resources else {},
+                dependencies=list(request.dependencies),
+                custom_timeouts={k: v for k in ("create", "update", "delete")
+                                 if (v := getattr(request.customTimeouts, k))} if request.HasField("customTimeouts") else {},
             )
         )
         if self._on_register is not None:

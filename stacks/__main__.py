@@ -28,6 +28,7 @@ pulumi.export("model_endpoints", platform.model_endpoints)
 pulumi.export("namespaces", platform.namespaces)
 pulumi.export("device_plugin_deployed", platform.device_plugin_deployed)
 pulumi.export("model_plans", platform.model_plans)
+pulumi.export("operator_install_order", platform.operator_install_order)  # empty where the cluster has its own
 if config.cloud != "existing":  # the owner of an existing cluster pays for it; nothing to estimate
     pulumi.export("estimated_monthly_cost_usd", platform.estimated_monthly_cost_usd)
 for key, value in platform.cluster_outputs.items():  # e.g. the kubeconfig of a cluster the stack creates (secret)

@@ -56,6 +56,9 @@ class AwsModelStoreArgs(TypedDict):
     """AWS provider for the model roles, which live under the model workloads. Defaults to the inherited one."""
     force_destroy: NotRequired[bool]
     """Delete the bucket with its objects on `pulumi destroy`. Defaults to `False`: destroy fails while weights exist."""
+    retain_data: NotRequired[bool]
+    """Leave the bucket, its objects and its guards (encryption, public access block, TLS-only policy, versioning,
+    ownership) in the account on `pulumi destroy`. Defaults to `True`."""
 
 
 class AwsModelStore(pulumi.ComponentResource):
@@ -68,7 +71,8 @@ class AwsModelStore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AwsModelStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-infra:index:AwsModelStore", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # The data and what guards it outlive the stack unless the stack is told to delete them.
+        child = pulumi.ResourceOptions(parent=self, retain_on_delete=args.get("retain_data", True))
         bucket_name = args["bucket_name"]
         region = args["region"]
         part = naming.partition(region)

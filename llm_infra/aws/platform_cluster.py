@@ -11,9 +11,11 @@ from typing import TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from ..access import deployer_path
 from ..config import AwsConfig, StackConfigSpec, cloud_stack_config, parse_weights_uri
 from ..contract import ClusterContract
 from . import naming
+from .access import open_api_endpoint
 from .cluster import EksCluster
 from .cluster_autoscaler import AwsClusterAutoscaler
 from .gpu_node_pool import GPU_POOL_LABEL, AwsGpuNodePool
@@ -109,8 +111,14 @@ class AwsPlatformCluster(pulumi.ComponentResource):
             "ami_family": "BOTTLEROCKET" if bottlerocket else "AL2023",
             "tenancy": tenancy,
             "host_resource_group_arn": host_group,
-            "deletion_protection": config.production,
+            "deletion_protection": (config.production if config.teardown.cluster_deletion_protection is None
+                                    else config.teardown.cluster_deletion_protection),
         }, opts=child)
+
+        # The deployer's path to the private endpoint (docs/access.md).
+        open_api_endpoint(f"{name}-api", eks.cluster, config.access.deployer_cidrs, child)
+        self.deployer_access = deployer_path(config, "private EKS endpoint",
+                                             "443 from each deployer network on the EKS cluster security group")
 
         self.pools: dict[str, AwsGpuNodePool] = {}
         for pool in config.gpu_pools:
@@ -155,6 +163,7 @@ class AwsPlatformCluster(pulumi.ComponentResource):
             "oidc_issuer": eks.oidc_issuer,
             "models": models,
             "aws_provider": provider,
+            "retain_data": not config.teardown.delete_model_data, "force_destroy": config.teardown.delete_model_data,
         }, opts=child)
 
         self.provider = provider
@@ -185,4 +194,5 @@ class AwsPlatformCluster(pulumi.ComponentResource):
     def stack_outputs(self) -> dict[str, pulumi.Output]:
         """What a stack should export: the kubeconfig (secret) and the names users need."""
         return {"kubeconfig": pulumi.Output.secret(self.kubeconfig), "cluster_name": self.cluster_name,
-                "model_bucket": self.model_bucket, "kms_key_arn": self.key_arn}
+                "model_bucket": self.model_bucket, "kms_key_arn": self.key_arn,
+                "deployer_access": pulumi.Output.from_input(self.deployer_access)}

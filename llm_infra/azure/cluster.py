@@ -74,6 +74,10 @@ class AksClusterArgs(TypedDict):
     """Whether the vault's public network access is disabled (KMS reaches it privately). Defaults to `True`."""
     authorized_ip_ranges: NotRequired[Sequence[str]]
     """CIDRs allowed to reach a public API server. Defaults to none: a private cluster."""
+    private_cluster_public_fqdn: NotRequired[bool]
+    """Publish the private API server's name in public DNS (it resolves to the private address), so a deployer
+    network routed into the VNet (peering, VPN, ExpressRoute) reaches it without a link to the AKS-managed
+    private DNS zone. Defaults to `False`."""
     log_retention_days: NotRequired[int]
     """Days the Log Analytics workspace keeps the control-plane logs (kube-audit, kube-audit-admin, guard, ...),
     30-730. Defaults to 365."""
@@ -178,7 +182,7 @@ class AksCluster(pulumi.ComponentResource):
                 managed=True, enable_azure_rbac=True, admin_group_object_ids=list(args["admin_group_object_ids"])),
             api_server_access_profile=azure_native.containerservice.ManagedClusterAPIServerAccessProfileArgs(
                 enable_private_cluster=private,
-                enable_private_cluster_public_fqdn=False if private else None,
+                enable_private_cluster_public_fqdn=bool(args.get("private_cluster_public_fqdn", False)) if private else None,
                 authorized_ip_ranges=None if private else ranges,
                 enable_vnet_integration=True,
                 subnet_id=args["api_server_subnet_id"],

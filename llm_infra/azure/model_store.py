@@ -73,6 +73,9 @@ class AzureModelStoreArgs(TypedDict):
     """Storage redundancy. Defaults to `Standard_ZRS`."""
     azure_provider: NotRequired[azure_native.Provider | None]
     """azure-native provider for the model identities, which live under the model workloads. Defaults to the inherited one."""
+    retain_data: NotRequired[bool]
+    """Leave the storage account, its containers and the identity that lets it use the customer key in the
+    subscription on `pulumi destroy`. Defaults to `True`."""
 
 
 class AzureModelStore(pulumi.ComponentResource):
@@ -88,13 +91,15 @@ class AzureModelStore(pulumi.ComponentResource):
             raise ValueError("endpoint_subnet_id: expected together with vnet_id (the endpoint's DNS zone link)")
         super().__init__("llm-infra:index:AzureModelStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # The data, and what it needs to stay readable with the retained key, outlive the stack unless told otherwise.
+        keep = child.merge(pulumi.ResourceOptions(retain_on_delete=args.get("retain_data", True)))
         sub, rg, location = args["subscription_id"], args["resource_group_name"], args["location"]
         account_name = args["account_name"]
         account_id = resource_id(sub, rg, "Microsoft.Storage", "storageAccounts", account_name)
 
         identity_name = f"{account_name}-cmk"
         identity = azure_native.managedidentity.UserAssignedIdentity(
-            f"{name}-cmk-identity", resource_name_=identity_name, resource_group_name=rg, location=location, opts=child)
+            f"{name}-cmk-identity", resource_name_=identity_name, resource_group_name=rg, location=location, opts=keep)
         identity_id = after(identity, resource_id(sub, rg, "Microsoft.ManagedIdentity", "userAssignedIdentities",
                                                   identity_name))
         key_grant = azure_native.authorization.RoleAssignment(
@@ -105,7 +110,7 @@ class AzureModelStore(pulumi.ComponentResource):
             role_definition_id=role_definition_id(sub, KEY_ROLE),
             scope=args["key_resource_id"],
             description=f"llm-infra: storage account {account_name} encrypts with the customer key",
-            opts=child,
+            opts=keep,
         )
         account = azure_native.storage.StorageAccount(
             f"{name}-account",
@@ -141,7 +146,7 @@ class AzureModelStore(pulumi.ComponentResource):
             network_rule_set=azure_native.storage.NetworkRuleSetArgs(
                 default_action="Deny", bypass="None", ip_rules=[], virtual_network_rules=[]),
             tags={"llm-infra.io/cluster": args["cluster_name"], "llm-infra.io/purpose": "model-weights"},
-            opts=child.merge(pulumi.ResourceOptions(depends_on=[key_grant])),
+            opts=keep.merge(pulumi.ResourceOptions(depends_on=[key_grant])),
         )
 
         self._containers: dict[str, str] = {}
@@ -153,7 +158,7 @@ class AzureModelStore(pulumi.ComponentResource):
                 resource_group_name=rg,
                 public_access="None",
                 metadata={"llm-infra-model": model},
-                opts=child,
+                opts=keep,
             )
             self._containers[model] = container
 

@@ -18,6 +18,7 @@ from typing import TypedDict
 import pulumi
 import pulumi_azure_native as azure_native
 
+from ..access import deployer_path
 from ..config import StackConfigSpec, cloud_stack_config, parse_weights_uri
 from ..contract import PRIVATE_RANGES, ClusterContract
 from . import naming
@@ -72,7 +73,10 @@ class AzurePlatformCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         group = azure_native.resources.ResourceGroup(
             f"{name}-rg", resource_group_name=rg_name, location=location,
-            tags={"llm-infra.io/environment": env, "llm-infra.io/managed-by": "pulumi"}, opts=child)
+            tags={"llm-infra.io/environment": env, "llm-infra.io/managed-by": "pulumi"},
+            # Deleting a resource group deletes everything in it, the retained key vault and model data included
+            # (pulumi-azure-native#2522): the group stays with what `pulumi destroy` retains (docs/teardown.md).
+            opts=child.merge(pulumi.ResourceOptions(retain_on_delete=True)))
         in_group = child.merge(pulumi.ResourceOptions(depends_on=[group]))
 
         network = AzureNetwork(f"{name}-network", {
@@ -105,6 +109,8 @@ class AzurePlatformCluster(pulumi.ComponentResource):
             "disk_encryption_set_id": des.disk_encryption_set_id,
             "authorized_ip_ranges": az.authorized_ip_ranges, "kubernetes_version": az.kubernetes_version,
             "log_retention_days": az.log_retention_days,
+            # The deployer's path (docs/access.md): a routed network resolves the private API server by name.
+            "private_cluster_public_fqdn": bool(config.access.deployer_cidrs),
             "upgrade_channel": az.upgrade_channel, "sku_tier": az.sku_tier, "network_policy": az.network_policy,
             "system_vm_size": az.system_vm_size, "system_nodes": az.system_nodes, "zones": az.zones,
             "disk_sku": az.disk_sku,
@@ -142,8 +148,13 @@ class AzurePlatformCluster(pulumi.ComponentResource):
             "key_resource_id": key.key_resource_id, "oidc_issuer": aks.oidc_issuer, "cluster_name": cluster_name,
             "endpoint_subnet_id": network.endpoint_subnet_id, "vnet_id": network.vnet_id,
             "azure_provider": provider,
+            "retain_data": not config.teardown.delete_model_data,
         }, opts=in_group)
 
+        self.deployer_access = deployer_path(
+            config, "private AKS API server",
+            "routed into the VNet; the private API server's name published in public DNS (private address) "
+            "instead of a link to the AKS-managed private DNS zone")
         self.provider = provider
         self.network = network
         self.key = key
@@ -181,4 +192,4 @@ class AzurePlatformCluster(pulumi.ComponentResource):
         """What a stack should export: the kubeconfig (secret) and the names users need."""
         return {"kubeconfig": pulumi.Output.secret(self.kubeconfig), "cluster_name": self.cluster_name,
                 "storage_account": self.storage_account, "key_vault_id": self.key_vault_id,
-                "key_uri": self.key_uri}
+                "key_uri": self.key_uri, "deployer_access": pulumi.Output.from_input(self.deployer_access)}

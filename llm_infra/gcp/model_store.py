@@ -48,6 +48,9 @@ class GcsModelStoreArgs(TypedDict):
     """Names of the models that may get an identity."""
     force_destroy: NotRequired[bool]
     """Delete the bucket even with objects in it. Defaults to `False`."""
+    retain_data: NotRequired[bool]
+    """Leave the bucket, its objects and the models' managed folders in the project on `pulumi destroy`.
+    Defaults to `True`."""
 
 
 class GcsModelStore(pulumi.ComponentResource):
@@ -61,6 +64,9 @@ class GcsModelStore(pulumi.ComponentResource):
     def __init__(self, name: str, args: GcsModelStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-infra:index:GcsModelStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # The data and its folders outlive the stack unless the stack is told to delete them.
+        self._keep = pulumi.ResourceOptions(retain_on_delete=args.get("retain_data", True))
+        self._force = args.get("force_destroy", False)
         project, bucket_name = args["project"], args["bucket_name"]
         bucket = gcp.storage.Bucket(
             f"{name}-bucket",
@@ -74,7 +80,7 @@ class GcsModelStore(pulumi.ComponentResource):
             encryption=gcp.storage.BucketEncryptionArgs(default_kms_key_name=args["key_id"]),
             force_destroy=args.get("force_destroy", False),
             labels={"llm-infra-cluster": args["cluster_name"]},
-            opts=child,
+            opts=child.merge(self._keep),
         )
         self.bucket = bucket
         self._bucket = bucket_name
@@ -106,7 +112,8 @@ class GcsModelStore(pulumi.ComponentResource):
         self.accounts[request.model] = account
         member = account.id.apply(lambda _: f"serviceAccount:{email}")
         folder = gcp.storage.ManagedFolder(
-            f"{base}-folder", bucket=self.bucket.name, name=f"{prefix}/", force_destroy=False, opts=child)
+            f"{base}-folder", bucket=self.bucket.name, name=f"{prefix}/", force_destroy=self._force,
+            opts=child.merge(self._keep))
         read = gcp.storage.ManagedFolderIamMember(
             f"{base}-read", bucket=self.bucket.name, managed_folder=folder.name, role=READER_ROLE, member=member,
             opts=child)

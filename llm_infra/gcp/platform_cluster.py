@@ -17,9 +17,11 @@ from typing import TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
+from ..access import deployer_path
 from ..config import StackConfigSpec, cloud_stack_config
 from ..contract import ClusterContract
 from . import naming
+from .access import export_routes_to_control_plane
 from .cluster import GkeCluster
 from .gpu_node_pool import GPU_POOL_LABEL, GkeGpuNodePool
 from .key import GcpKey
@@ -101,8 +103,16 @@ class GcpPlatformCluster(pulumi.ComponentResource):
             "system_machine_type": g.system_machine_type,
             "system_nodes_per_zone": g.system_nodes_per_zone,
             "cache_disk_type": g.cache_disk_type,
-            "deletion_protection": True,
+            "deletion_protection": config.teardown.cluster_deletion_protection is not False,
         }, opts=child)
+
+        # The deployer's path to the private endpoint (docs/access.md).
+        if config.access.deployer_cidrs:
+            export_routes_to_control_plane(f"{name}-api", gke.cluster, project, network.network, child)
+        self.deployer_access = deployer_path(
+            config, "private GKE endpoint",
+            "inside gcp.master_authorized_networks; the VPC's custom routes (VPN, Interconnect) exported to the "
+            "control plane's peering")
 
         self.pools: dict[str, GkeGpuNodePool] = {}
         for pool in config.gpu_pools:
@@ -130,6 +140,7 @@ class GcpPlatformCluster(pulumi.ComponentResource):
         store = GcsModelStore(f"{name}-models", {
             "project": project, "bucket_name": bucket, "location": region, "key_id": key.key_id,
             "cluster_name": cluster_name, "models": [m.name for m in config.models],
+            "retain_data": not config.teardown.delete_model_data, "force_destroy": config.teardown.delete_model_data,
         }, opts=child)
 
         self.provider = provider
@@ -163,4 +174,5 @@ class GcpPlatformCluster(pulumi.ComponentResource):
     def stack_outputs(self) -> dict[str, pulumi.Output]:
         """What a stack should export: the kubeconfig (secret) and the names users need."""
         return {"kubeconfig": pulumi.Output.secret(self.kubeconfig), "cluster_name": self.cluster_name,
-                "model_bucket": self.model_bucket, "kms_key_id": self.key_id}
+                "model_bucket": self.model_bucket, "kms_key_id": self.key_id,
+                "deployer_access": pulumi.Output.from_input(self.deployer_access)}

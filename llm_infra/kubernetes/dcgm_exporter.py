@@ -14,8 +14,10 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+
 from llm_infra import versions
 from llm_infra.kubernetes.device_plugin import GPU_TAINT_KEY, checkov_skips, gpu_node_affinity
+from llm_infra.ordering import waits_like_component
 
 METRICS_PORT = 9400
 POD_RESOURCES_DIR = "/var/lib/kubelet/pod-resources"
@@ -241,7 +243,8 @@ class DcgmExporter(pulumi.ComponentResource):
                         {"port": "metrics", "path": "/metrics", "interval": args.get("scrape_interval", "15s")}
                     ],
                 },
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[service])),
+                # Also after whatever the exporter waits for (the Prometheus Operator's CRDs).
+                opts=waits_like_component(child, opts, service),
             )
 
         self.namespace = pulumi.Output.from_input(ns)

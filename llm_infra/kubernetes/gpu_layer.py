@@ -11,11 +11,14 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from llm_infra.ordering import waits_like_component
+
 from llm_infra.config import ConfigError, DevicePluginConfig, schema_type, validate_spec
 from llm_infra.contract import DEFAULT_GPU_POOL_LABEL
 from llm_infra.kubernetes.dcgm_exporter import DcgmExporter, DcgmExporterArgs
 from llm_infra.kubernetes.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 from llm_infra.kubernetes.tenant_namespace import TenantNamespace
+from llm_infra.ordering import waits_like_component
 
 
 DevicePluginSpec = schema_type(DevicePluginConfig)
@@ -124,7 +127,7 @@ class GpuSoftwareLayer(pulumi.ComponentResource):
             exporter = DcgmExporter(
                 f"{name}-dcgm-exporter",
                 exporter_args,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
+                opts=waits_like_component(pulumi.ResourceOptions(parent=self), opts, namespace),
             )
             dcgm_namespace = exporter.namespace
 

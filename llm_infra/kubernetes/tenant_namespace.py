@@ -32,6 +32,9 @@ class TenantNamespaceArgs(TypedDict):
     """Pod Security Admission level (`restricted`, `baseline` or `privileged`), enforced, audited and warned (version `latest`). Only the GPU system
     namespace relaxes it: the DCGM exporter mounts a hostPath (the kubelet pod-resources socket) and runs as
     root, which `baseline` forbids as well, so that namespace uses `privileged`. Defaults to `restricted`."""
+    pod_security_warn: NotRequired[str]
+    """Pod Security level warned and audited, when stricter than the enforced one (e.g. enforce `baseline`,
+    warn `restricted` for third-party charts). Defaults to the enforced level."""
 
 
 class TenantNamespace(pulumi.ComponentResource):
@@ -66,8 +69,11 @@ class TenantNamespace(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=args["provider"])
 
         labels = {"app.kubernetes.io/part-of": "llm-infra", **extra}
+        warn = args.get("pod_security_warn", level)
+        if warn not in POD_SECURITY_LEVELS:
+            raise ValueError(f"pod_security_warn: expected one of {list(POD_SECURITY_LEVELS)}, got {warn!r}")
         for mode in _PSA_MODES:
-            labels[f"pod-security.kubernetes.io/{mode}"] = level
+            labels[f"pod-security.kubernetes.io/{mode}"] = level if mode == "enforce" else warn
             labels[f"pod-security.kubernetes.io/{mode}-version"] = "latest"
 
         namespace = k8s.core.v1.Namespace(

@@ -29,8 +29,10 @@ from ..contract import (
     WorkloadCluster,
     WorkloadIdentity,
 )
+from ..ordering import waits_like_component
 from . import metrics
 from .args import ADMIN_KEY_ENV, GRPC_PORT, HTTP_PORT, METRICS_PORT, tritonserver_args
+from .await_timeouts import await_budget
 from .cache_sync import CACHE_MOUNT, WEIGHTS_DIR, sync_env, sync_script
 from .model_repository import companion_models, render_model_repository
 
@@ -90,6 +92,9 @@ class TritonLlmWorkloadArgs(TypedDict):
     """Triton image. Defaults to the pinned image for the model's backend in `llm_infra.versions`."""
     sync_image: NotRequired[str]
     """Image of the init container that syncs weights into the cache. Defaults to the pinned CLI image for the URI's scheme."""
+    cache_write_mib_s: NotRequired[float]
+    """Rate the model cache volume takes the weights at (MiB/s), for how long `pulumi up` waits for a replica's first
+    start. Defaults to the copy rate assumed in `llm_infra.triton.await_timeouts` (100 MiB/s)."""
 
 
 def _cluster(cluster: object) -> WorkloadCluster:
@@ -205,6 +210,8 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                               f"got {args[given]!r}")  # type: ignore[literal-required]
         production = args.get("production", True)
         super().__init__("llm-infra:index:TritonLlmWorkload", name, None, opts)
+        # Its custom resources wait for what the workload waits for (the operators' CRDs).
+        self._component_opts = opts
         ns = model.namespace
         labels = _labels(model)
         selector = {"llm-infra.io/model": model.name, "app.kubernetes.io/name": "triton"}
@@ -388,7 +395,18 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                                     "mirrors of a dedicated cluster re-digest them",
             }},
             spec=statefulset_spec,
-            opts=child.merge(pulumi.ResourceOptions(depends_on=[service_account])),
+            # Pulumi waits for every replica to be ready: as long as a new node, the weight
+            # copy and the startup probe's budget take (llm_infra.triton.await_timeouts).
+            opts=child.merge(pulumi.ResourceOptions(
+                depends_on=[service_account],
+                custom_timeouts=pulumi.CustomTimeouts(**await_budget(
+                    weights_size_gib=model.weights_size_gib,
+                    startup_probe_period_s=STARTUP_PROBE_PERIOD_SECONDS,
+                    startup_probe_failures=startup_failures,
+                    termination_grace_s=grace,
+                    max_replicas=model.max_replicas,
+                    volume_mib_s=args.get("cache_write_mib_s"),
+                ).custom_timeouts()))),
         )
 
         ports = [
@@ -542,7 +560,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             kind="ScaledObject",
             metadata={"name": model.name, "namespace": ns, "labels": labels},
             spec=spec,
-            opts=child,
+            opts=waits_like_component(child, self._component_opts),
         )
 
     def _monitoring(self, name, model: ModelConfig, monitoring: MonitoringConfig, ns, labels, selector, child) -> None:
@@ -559,7 +577,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 "namespaceSelector": {"matchNames": [ns]},
                 "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "15s", "scheme": "http"}],
             },
-            opts=child,
+            opts=waits_like_component(child, self._component_opts),
         )
         rules = _rules(model, ns)
         k8s.apiextensions.CustomResource(
@@ -568,7 +586,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             kind="PrometheusRule",
             metadata={"name": f"{model.name}-triton", "namespace": ns, "labels": watched},
             spec={"groups": [{"name": f"llm-infra-{model.name}", "interval": "30s", "rules": rules}]},
-            opts=child,
+            opts=waits_like_component(child, self._component_opts),
         )
         k8s.core.v1.ConfigMap(
             f"{name}-dashboard",

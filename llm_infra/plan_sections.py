@@ -1,0 +1,73 @@
+"""Sections of the plan summary about the first `pulumi up` and the last `pulumi destroy`.
+
+Each reads only what the stack program registered and exported (the same data as
+resources.json and outputs.json), so the summary cannot disagree with the plan.
+"""
+
+from __future__ import annotations
+
+from .testing import ProgramResult
+
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+# API groups of the custom resources whose CRDs the operators' charts install, in display order.
+OPERATOR_KINDS = ("ScaledObject", "ServiceMonitor", "PrometheusRule")
+_OPERATOR_GROUPS = ("keda.sh", "monitoring.coreos.com")
+
+
+def access(result: ProgramResult) -> list[str]:
+    """The deployer's path to the cluster's API endpoint (the stack output `deployer_access`)."""
+    path = result.outputs.get("deployer_access")
+    if not path:
+        return []
+    return ["deployer's path to the cluster (docs/access.md):",
+            f"  endpoint: {path['endpoint']}",
+            f"  reachable from: {', '.join(path['from'])}",
+            f"  ingress: {path['ingress']}",
+            f"  runner: {path['runner']}"]
+
+
+def operators(result: ProgramResult) -> list[str]:
+    """What the stack installs before its custom resources, in order."""
+    order = result.outputs.get("operator_install_order") or []
+    crs = [r for r in result.kubernetes_objects() if str(r.inputs.get("apiVersion", "")).split("/")[0] in _OPERATOR_GROUPS]
+    if not order:
+        if not crs:
+            return []
+        return ["operators: none installed by this stack (monitoring.install_operators false): the cluster must "
+                f"already run KEDA and the Prometheus Operator for its {len(crs)} custom resources"]
+    releases = {r.urn for r in result.of_type(HELM_RELEASE)}
+    ordered = [r for r in crs if releases & set(r.dependencies)]
+    kinds = ", ".join(k for k in OPERATOR_KINDS if any(r.kind == k for r in crs))
+    lines = ["operators, in install order:"]
+    lines += [f"  {i}. {step}" for i, step in enumerate(order, 1)]
+    after = "each after its chart" if len(ordered) == len(crs) else f"only {len(ordered)} after a chart"
+    lines.append(f"  {len(order) + 1}. then {len(crs)} custom resources ({kinds}), {after}")
+    return lines
+
+
+# Clusters whose cloud refuses to delete them while their deletion protection is on.
+_DELETION_PROTECTED_CLUSTERS = ("aws:eks/cluster:Cluster", "gcp:container/cluster:Cluster")
+
+
+def teardown(result: ProgramResult) -> list[str]:
+    """What `pulumi destroy` leaves behind and what stops it (docs/teardown.md)."""
+    protected = [r for r in result.resources if r.custom and r.protect]
+    retained = [r for r in result.resources if r.custom and r.retain_on_delete]
+    blocked = [r for r in result.resources if r.type in _DELETION_PROTECTED_CLUSTERS and r.inputs.get("deletionProtection")]
+    lines = ["pulumi destroy (docs/teardown.md):"]
+    if protected:
+        lines.append("  protected, destroy stops at them (use `pulumi destroy --exclude-protected`, or "
+                     "`pulumi state unprotect` first): " + ", ".join(f"{_short(r.type)} {r.name}" for r in protected))
+    if retained:
+        lines.append(f"  retained, left in the cloud when deleted from the stack ({len(retained)}):")
+        lines += [f"    {_short(r.type)} {r.name}" for r in sorted(retained, key=lambda r: (r.type, r.name))]
+    else:
+        lines.append("  retained: nothing; destroy deletes everything the stack created")
+    for r in blocked:
+        lines.append(f"  the cloud refuses to delete {_short(r.type)} {r.name} while its deletion protection is on: "
+                     "set llm-infra:teardown.cluster_deletion_protection false and `pulumi up` first")
+    return lines
+
+
+def _short(type_: str) -> str:
+    return type_.split(":")[-1]
