@@ -154,6 +154,36 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cluster(args: argparse.Namespace) -> int:
+    from .local import binaries
+    from .local import cluster as local
+
+    directory = Path(args.dir)
+    if args.action == "down":
+        stopped = local.down(directory)
+        print(f"stopped {', '.join(stopped) or 'nothing (already gone)'}")
+        return 0
+    stack_config = None
+    if args.stack:
+        from .plan import find_project
+
+        project = find_project(Path(args.project) if args.project else None)
+        stack_config = project.stack_config_dir / f"Pulumi.{args.stack}.yaml"
+        if not stack_config.exists():
+            print(f"error: stack: expected {stack_config} to exist, got no such file", file=sys.stderr)
+            return 1
+    try:
+        crds = local.workload_crd_files() if args.crds else []
+        cluster = local.up(directory, stack_config, crds)
+    except (binaries.MissingBinary, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"control plane up at {cluster.server} with {len(cluster.nodes)} kwok nodes")
+    print(f"kubeconfig: {cluster.kubeconfig_path}")
+    print(f"stop it with: llm-infra cluster down --dir {directory}")
+    return 0
+
+
 def _weights_revision(args: argparse.Namespace) -> int:
     from .triton.cache_sync import CHECKSUM_LIST, write_checksum_list
 
@@ -213,6 +243,14 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     init.add_argument("--requirement", help="the llm-infra requirement for requirements.txt "
                                             "(default: the release this command comes from)")
     init.set_defaults(func=_init)
+    cluster = sub.add_parser("cluster", help="a local control plane (etcd, kube-apiserver, controller-manager, "
+                             "scheduler, kwok nodes shaped like a stack's pools) from scripts/real-engine.sh")
+    cluster.add_argument("action", choices=["up", "down"])
+    cluster.add_argument("--dir", required=True, help="working directory: certificates, data, logs, state.json")
+    cluster.add_argument("--stack", help="shape the kwok nodes like this stack's pools (stacks/Pulumi.<stack>.yaml)")
+    cluster.add_argument("--crds", action="store_true", help="install the KEDA and Prometheus operator CRDs")
+    cluster.add_argument("--project", help="Pulumi project directory (default: the one containing the working directory)")
+    cluster.set_defaults(func=_cluster)
     rev = sub.add_parser("weights-revision",
                          help="write SHA256SUMS for a weights directory and print the revision that pins it")
     rev.add_argument("weights_dir", help="local copy of the weights, as uploaded under the model's weights_uri")

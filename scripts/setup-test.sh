@@ -64,3 +64,10 @@ if [ "${LLM_INFRA_SKIP_REAL_CLI:-0}" != "1" ]; then
   fi
   command -v gcloud >/dev/null || echo "setup: no gcloud on PATH; the GCS weight-sync tests will fail" >&2
 fi
+
+# The real Pulumi engine and a local Kubernetes control plane for the real_engine tests,
+# built from Go modules at pinned versions into a cache outside the repository
+# (scripts/real-engine.sh; seconds when cached).
+if [ "${LLM_INFRA_SKIP_REAL_ENGINE:-0}" != "1" ]; then
+  ./scripts/real-engine.sh
+fi
