@@ -15,8 +15,9 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[dev]"
 
-# The CrossGuard pack's own environment: pulumi-policy pins protobuf 5. Where PulumiPolicy.yaml
+# The CrossGuard pack's copy of the rules (generated, git-ignored) and its own environment: pulumi-policy pins protobuf 5. Where PulumiPolicy.yaml
 # says (`virtualenv: venv`, relative to the pack), so `pulumi preview --policy-pack policy/` uses it.
+"$PYTHON" scripts/vendor_policies.py
 if [ ! -x policy/venv/bin/python ]; then
   "$PYTHON" -m venv policy/venv
   policy/venv/bin/python -m pip install -q --upgrade pip

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Copy the rules (llm_infra/policies) into the CrossGuard pack (policy/llm_infra_policies).
 
-The pack is published as the `policy/` folder alone (`pulumi policy publish`), so it ships
+The pack is published as the `policy/` folder alone (`pulumi policy publish`), so it carries
 its own copy of the rules instead of importing the library from the repository root. The
-rules import neither Pulumi nor pydantic, so the copy runs in the pack's environment.
-tests/test_policy_pack.py fails while the copy differs; run this script after changing a rule.
+rules import neither Pulumi nor pydantic, so the copy runs in the pack's environment. The
+copy is generated (scripts/setup-test.sh runs this, and so must a publish), never committed:
+the rules have one source. tests/test_policy_pack.py fails while the copy differs.
 
 Usage: python scripts/vendor_policies.py [--check]
 """
