@@ -42,6 +42,7 @@ the key, echoing at most a short prefix of the value.
 from __future__ import annotations
 
 import decimal
+import json
 import math
 import re
 from pathlib import Path
@@ -324,6 +325,18 @@ def engine_string(value: Any, where: str) -> Any:
     if isinstance(value, int | float):
         return go_json_number(value, where)
     _finite(value, where)
+    return _json_roundtrip(value, where)
+
+
+def _json_roundtrip(value: Any, where: str) -> Any:
+    """A structured value as the program parses the CLI's JSON of it: Go writes a float such as
+    2.000000000000001e16 as `20000000000000010`, which the program reads back as an integer."""
+    if isinstance(value, float):
+        return json.loads(go_json_number(value, where))
+    if isinstance(value, dict):
+        return {k: _json_roundtrip(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_roundtrip(v, f"{where}[{i}]") for i, v in enumerate(value)]
     return value
 
 
