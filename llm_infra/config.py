@@ -475,6 +475,11 @@ class DevicePluginConfig(_Strict):
 
     time_slicing_replicas: int | None = Field(default=None, ge=2, le=64)
     """Advertise each GPU this many times (time-slicing, no memory isolation). Defaults to none: one per GPU."""
+    device_list_strategy: Literal["volume-mounts", "envvar"] | None = None
+    """How allocated GPUs reach the NVIDIA runtime. `volume-mounts`: a pod sees only the GPUs it was allocated
+    (the EKS GPU nodes are configured for it at boot; other nodes need `llm_infra.kubernetes.device_plugin.
+    NODE_RUNTIME_SETTINGS`). `envvar` opts out: any pod on a GPU node may claim every GPU. Defaults to the
+    cloud's (`llm_infra.guardrails.device_list_strategy`): `volume-mounts`, except AKS (`envvar`, no node bootstrap)."""
 
 
 class ExistingClusterConfig(_Strict):

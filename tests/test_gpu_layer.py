@@ -158,8 +158,9 @@ def test_gpu_node_selection_follows_the_clusters_label() -> None:
 
 
 def test_device_plugin_env_follows_the_upstream_static_manifest(default: ProgramResult) -> None:
+    # Upstream's static manifest but for the device list: volume-mounts (a pod sees only its GPUs).
     env = env_of(only_container(default.k8s(*PLUGIN)))
-    assert env == {"FAIL_ON_INIT_ERROR": "false", "DEVICE_LIST_STRATEGY": "envvar"}
+    assert env == {"FAIL_ON_INIT_ERROR": "false", "DEVICE_LIST_STRATEGY": "volume-mounts"}
     assert not default.kubernetes_objects("ConfigMap")
 
 

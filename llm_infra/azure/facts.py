@@ -129,3 +129,20 @@ LOG_ANALYTICS_RETENTION_SOURCE = Source(
 MANAGES_DEVICE_PLUGIN = False
 """AKS installs the NVIDIA driver but not the device plugin on GPU node pools: the stack deploys it."""
 MANAGES_GPU_METRICS = False
+
+# --- GPU node runtime: how a pod gets only its GPUs -----------------------------------------
+
+GPU_NODE_RUNTIME_SOURCES = (
+    Source("https://github.com/Azure/AgentBaker/pull/221",
+           "AKS GPU (N-series) nodes run containerd with nvidia-container-runtime as its runtime (2020-08-10)."),
+    Source("https://github.com/Azure/AgentBaker/pull/7802",
+           "Ubuntu 22.04 node images: moby-containerd 1.7.30 (2026-02-06); CDI is off by default in containerd 1.7."),
+    Source("https://github.com/NVIDIA/aicr/issues/1688",
+           "AKS Ubuntu 24.04 GPU nodes: containerd 2.x (2.3.2 on node images of 2026-07), on-disk config version 2."),
+    Source("https://learn.microsoft.com/azure/aks/custom-node-configuration",
+           "AKS node customization is kubelet and Linux OS (sysctl, transparent huge pages, swap) settings only: no "
+           "user data or boot script reaches the node, so the NVIDIA toolkit's config cannot be set by the stack."),
+)
+# No node bootstrap: the toolkit keeps its defaults (the env var of any unprivileged container is honoured),
+# so `volume-mounts` would fail every GPU container. `envvar` it is; README names the limit.
+DEVICE_LIST_STRATEGY = "envvar"

@@ -160,3 +160,12 @@ MANAGES_DEVICE_PLUGIN = True
 (https://cloud.google.com/kubernetes-engine/docs/how-to/gpus)."""
 MANAGES_GPU_METRICS = True
 """GKE's managed DCGM metrics (enabled on the cluster) collect the GPUs' metrics."""
+
+# --- GPU node runtime: how a pod gets only its GPUs -----------------------------------------
+
+GKE_DEVICE_PLUGIN_SOURCE = Source(
+    "https://github.com/GoogleCloudPlatform/container-engine-accelerators/blob/992db81/pkg/gpu/nvidia/beta_plugin.go",
+    "GKE runs its own NVIDIA device plugin. `Allocate` answers with DeviceSpecs (the allocated /dev/nvidiaN plus "
+    "the control devices), the driver's library mounts and env; GKE nodes do not run the NVIDIA container runtime, "
+    "so a container's NVIDIA_VISIBLE_DEVICES selects nothing and a container without an allocation gets no GPU "
+    "device node (read 2026-12-01, commit of 2026-06-11).")
