@@ -169,3 +169,14 @@ GKE_DEVICE_PLUGIN_SOURCE = Source(
     "the control devices), the driver's library mounts and env; GKE nodes do not run the NVIDIA container runtime, "
     "so a container's NVIDIA_VISIBLE_DEVICES selects nothing and a container without an allocation gets no GPU "
     "device node (read 2026-12-01, commit of 2026-06-11).")
+
+# --- Private Google Access: the fixed range Google's APIs answer at -------------------------
+
+PRIVATE_GOOGLE_APIS_SOURCE = Source(
+    "https://cloud.google.com/vpc/docs/configure-private-google-access#domain-options",
+    "private.googleapis.com: IP address range 199.36.153.8/30 ('routable only from within Google Cloud'; "
+    "supports most Google APIs, including Cloud Storage and the token/STS endpoints); DNS: a private zone "
+    "googleapis.com with an A record private.googleapis.com -> 199.36.153.8-11 and a CNAME *.googleapis.com -> "
+    "private.googleapis.com (#config-domain), on a subnet with Private Google Access on.")
+PRIVATE_GOOGLE_APIS_CIDR = "199.36.153.8/30"
+PRIVATE_GOOGLE_APIS_ADDRESSES = ("199.36.153.8", "199.36.153.9", "199.36.153.10", "199.36.153.11")
