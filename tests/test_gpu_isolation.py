@@ -172,3 +172,9 @@ def test_the_user_data_script_sets_the_toolkit_as_the_real_nvidia_ctk_reads_it(n
     # Nothing else changed.
     rest = {k: v for k, v in after.items() if k not in NODE_RUNTIME_SETTINGS}
     assert rest == {k: v for k, v in before.items() if k not in NODE_RUNTIME_SETTINGS}
+
+
+def test_the_policy_knows_the_toolkit_settings() -> None:
+    from llm_infra.policies.aws import GPU_NODE_RUNTIME_SETTINGS
+
+    assert GPU_NODE_RUNTIME_SETTINGS == tuple(f"{k}={v}" for k, v in NODE_RUNTIME_SETTINGS.items())

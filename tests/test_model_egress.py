@@ -4,7 +4,8 @@ A NetworkPolicy selects pods, not containers, and matches addresses, not hostnam
 rules exist only as Cilium/Calico/GKE extensions): the sync init container and Triton share
 one rule, and public store and identity endpoints (S3, STS, storage.googleapis.com, Entra ID)
 are reached by address range. What a rule can close, it closes: the node's metadata service,
-and every private address (the VPC, other pods and services) but the store's private endpoint.
+and every private address (the VPC, other pods and services) but the store's private endpoint;
+on GKE in the stack's own network, every public address but private.googleapis.com.
 """
 
 from __future__ import annotations
@@ -85,8 +86,21 @@ def test_gke_in_the_users_network_keeps_public_443_as_a_documented_limit():
 def test_a_public_egress_range_must_be_a_narrow_public_one(cidr):
     from llm_infra.triton.workload import _cluster
 
-    with pytest.raises(ConfigError, match=r"^cluster\.public_egress_cidrs\[0\]: expected"):
+    from llm_infra.testing import run_program
+
+    def program():
         _cluster({"provider": k8s.Provider("p", kubeconfig="x"), "storage_class": "s", "public_egress_cidrs": [cidr]})
+
+    with pytest.raises(ConfigError) as info:
+        run_program(program)
+    [problem] = info.value.problems
+    assert problem.startswith("cluster.public_egress_cidrs[0]: expected"), problem
+
+
+def test_the_gcp_policy_knows_the_private_google_apis_range():
+    from llm_infra.policies.gcp import _PRIVATE_NETS, PRIVATE_GOOGLE_APIS_CIDR as POLICY_CIDR
+
+    assert POLICY_CIDR == PRIVATE_GOOGLE_APIS_CIDR and _PRIVATE_NETS == PRIVATE_RANGES
 
 
 def test_the_policy_knows_the_private_ranges():
