@@ -19,8 +19,8 @@ import typing
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, NotRequired, TypedDict, TypeVar
 
-from . import versions
-from .planning.catalog import GPUS as _GPU_SPECS
+from .. import versions
+from ..planning.catalog import GPUS as _GPU_SPECS
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -109,7 +109,7 @@ def _short_container(value: dict | list | tuple, limit: int) -> str:
 
 def _driver_problems(config: StackConfig, where: str, model: ModelConfig) -> list[str]:
     """The GPU nodes' driver must run the model's pinned Triton image (llm_infra.triton.upstream)."""
-    from .triton import upstream
+    from ..triton import upstream
 
     if config.cloud != "aws" or model.image is not None:
         return []  # only EKS node images' drivers are tabled; a custom image is the user's to match
@@ -335,7 +335,7 @@ class ModelConfig(_Strict):
     @field_validator("shape")
     @classmethod
     def _known_shape(cls, v: str | None) -> str | None:
-        from .planning.capacity import KNOWN_SHAPES
+        from ..planning.capacity import KNOWN_SHAPES
 
         if v is not None and v not in KNOWN_SHAPES:
             raise ValueError(f"expected one of {sorted(KNOWN_SHAPES)}, got {shown(v)}")
@@ -346,7 +346,7 @@ class ModelConfig(_Strict):
         """The served shape: the known architecture with this model's context, concurrency and dtype."""
         if self.shape is None:
             return None
-        from .planning.capacity import KNOWN_SHAPES
+        from ..planning.capacity import KNOWN_SHAPES
 
         return KNOWN_SHAPES[self.shape].serving(
             max_context=self.max_context, max_concurrent_seqs=self.batching.max_batch_size,
@@ -789,7 +789,7 @@ class AzureConfig(_Strict):
                                   f"Microsoft.Network/virtualNetworks/VNET/subnets/NAME), got {existing[f]!r}")
         if len(set(self.zones)) != len(self.zones) or not self.zones:
             raise _FieldError("zones", f"expected distinct zones among '1', '2', '3', got {shown(self.zones)}")
-        from .azure.vm_sizes import GPU_VM_SIZES
+        from ..azure.vm_sizes import GPU_VM_SIZES
 
         if self.system_vm_size in GPU_VM_SIZES:
             raise _FieldError("system_vm_size", f"expected a VM size without GPUs for the system pool, got {shown(self.system_vm_size)}")
@@ -937,7 +937,7 @@ class StackConfig(_Strict):
         if self.existing is not None:
             for name in sorted(set(self.existing.model_identities) - {m.name for m in self.models}):
                 problems.append(f"existing.model_identities.{name}: expected the name of a model, got {shown(name)}")
-        from .guardrails import stack_problems
+        from ..guardrails import stack_problems
 
         problems += stack_problems(self)
         if problems:
@@ -950,8 +950,8 @@ class StackConfig(_Strict):
 
 def _aws_problems(config: StackConfig) -> list[str]:
     """What AWS cannot build from this config (checked before anything is registered)."""
-    from .aws.facts import tenancy_problem
-    from .aws.instance_types import check_instance_type, default_instance_type
+    from ..aws.facts import tenancy_problem
+    from ..aws.instance_types import check_instance_type, default_instance_type
 
     aws = config.aws or AwsConfig()
     problems: list[str] = []
@@ -1010,9 +1010,9 @@ def _aws_problems(config: StackConfig) -> list[str]:
 
 def _gcp_problems(config: StackConfig) -> list[str]:
     """What GKE cannot build from this config (checked before anything is registered)."""
-    from .gcp.facts import gpu_zone_problem
-    from .gcp.machine_types import check_machine_type
-    from .gcp.naming import default_model_bucket
+    from ..gcp.facts import gpu_zone_problem
+    from ..gcp.machine_types import check_machine_type
+    from ..gcp.naming import default_model_bucket
 
     gcp = config.gcp
     if gcp is None:
@@ -1089,7 +1089,7 @@ def _cidr_sized(v: str, smallest: int, largest: int) -> str:
 
 def _capacity_problems(where: str, model: ModelConfig, pool: GpuPoolConfig) -> list[str]:
     """A model whose weights, KV cache and runtime do not fit its replica's GPUs fails here, with the numbers."""
-    from .planning.capacity import GPU_MEMORY_UTILIZATION, memory_per_gpu, valid_tensor_parallel
+    from ..planning.capacity import GPU_MEMORY_UTILIZATION, memory_per_gpu, valid_tensor_parallel
 
     shape = model.model_shape
     tp = model.gpus_per_replica
@@ -1111,8 +1111,8 @@ def _capacity_problems(where: str, model: ModelConfig, pool: GpuPoolConfig) -> l
 
 def _azure_problems(config: StackConfig) -> list[str]:
     """What Azure cannot build from this config (checked before anything is registered)."""
-    from .azure.facts import ENCRYPTION_AT_HOST, ENCRYPTION_AT_HOST_SOURCE
-    from .azure.vm_sizes import check_vm_size, default_vm_size, dedicated_host_problem
+    from ..azure.facts import ENCRYPTION_AT_HOST, ENCRYPTION_AT_HOST_SOURCE
+    from ..azure.vm_sizes import check_vm_size, default_vm_size, dedicated_host_problem
 
     if config.azure is None:
         return ["azure: expected subscription_id, tenant_id and admin_group_object_ids for cloud 'azure', got nothing"]
@@ -1248,7 +1248,7 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
             decoded[key] = from_engine(key, value)
         except ValueError as exc:
             problems.append(f"{key}: {exc}")
-    from .guardrails import text_problems
+    from ..guardrails import text_problems
 
     problems += text_problems(decoded)
     if problems:
@@ -1414,7 +1414,7 @@ def validate_spec(model: type[M], value: Any, *, field: str) -> M:
         return value
     if not isinstance(value, Mapping):
         raise ConfigError(f"{field}: expected a mapping of {model.__name__} fields, got {type(value).__name__}")
-    from .guardrails import text_problems
+    from ..guardrails import text_problems
 
     plain = _known_plain(value, field)
     problems = text_problems(plain, field)
