@@ -131,12 +131,16 @@ def node_allocatable(machine_type: str, boot_disk_gib: int) -> Allocatable | Non
     shape = MACHINE_SHAPES.get(machine_type)
     if shape is None:
         return None
-    vcpus, memory_gib = shape
+    return shape_allocatable(machine_type, *shape, boot_disk_gib)
+
+
+def shape_allocatable(name: str, vcpus: int, memory_gib: float, boot_disk_gib: int) -> Allocatable:
+    """GKE's allocatable on a node with these vCPUs, memory and boot disk (RESERVATIONS_SOURCE)."""
     cpu = vcpus * 1000 - tiered_cpu_reserve_millicores(vcpus)
     reserve = memory_reserve_gib(memory_gib)
     memory = math.floor((memory_gib - reserve) * 1024) - EVICTION_MEMORY_MIB
     ephemeral = boot_disk_gib * 0.9 - min(0.5 * boot_disk_gib, 6 + 0.35 * boot_disk_gib, 100)
-    how = (f"{machine_type}: {vcpus} vCPU, {memory_gib:g} GiB less GKE's reservation {reserve:.2f} GiB and "
+    how = (f"{name}: {vcpus} vCPU, {memory_gib:g} GiB less GKE's reservation {reserve:.2f} GiB and "
            f"{EVICTION_MEMORY_MIB} MiB eviction")
     return Allocatable(cpu, memory, ephemeral, how)
 
