@@ -16,7 +16,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from .naming import agent_pool_name
-from .vm_sizes import GPU_VM_SIZES, dedicated_host_problem, default_vm_size
+from ..catalog.azure import GPU_VM_SIZES, dedicated_host_problem, default_vm_size
 
 GPU_TAINT = "nvidia.com/gpu=true:NoSchedule"
 GPU_POOL_LABEL = "llm-infra.io/gpu-pool"

@@ -123,8 +123,8 @@ class AwsConfig(_Strict):
 
 def _aws_problems(config: StackConfig) -> list[str]:
     """What AWS cannot build from this config (checked before anything is registered)."""
-    from ..aws.facts import tenancy_problem
-    from ..aws.instance_types import check_instance_type, default_instance_type
+    from ..catalog.aws_facts import tenancy_problem
+    from ..catalog.aws import check_instance_type, default_instance_type
 
     aws = config.aws or AwsConfig()
     problems: list[str] = []

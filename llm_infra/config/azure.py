@@ -97,7 +97,7 @@ class AzureConfig(_Strict):
                                   f"Microsoft.Network/virtualNetworks/VNET/subnets/NAME), got {existing[f]!r}")
         if len(set(self.zones)) != len(self.zones) or not self.zones:
             raise _FieldError("zones", f"expected distinct zones among '1', '2', '3', got {shown(self.zones)}")
-        from ..azure.vm_sizes import GPU_VM_SIZES
+        from ..catalog.azure import GPU_VM_SIZES
 
         if self.system_vm_size in GPU_VM_SIZES:
             raise _FieldError("system_vm_size", f"expected a VM size without GPUs for the system pool, got {shown(self.system_vm_size)}")
@@ -109,8 +109,8 @@ class AzureConfig(_Strict):
 
 def _azure_problems(config: StackConfig) -> list[str]:
     """What Azure cannot build from this config (checked before anything is registered)."""
-    from ..azure.facts import ENCRYPTION_AT_HOST, ENCRYPTION_AT_HOST_SOURCE
-    from ..azure.vm_sizes import check_vm_size, default_vm_size, dedicated_host_problem
+    from ..catalog.azure_facts import ENCRYPTION_AT_HOST, ENCRYPTION_AT_HOST_SOURCE
+    from ..catalog.azure import check_vm_size, default_vm_size, dedicated_host_problem
 
     if config.azure is None:
         return ["azure: expected subscription_id, tenant_id and admin_group_object_ids for cloud 'azure', got nothing"]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ..naming import fit
 from .base import _allowlisted_network, _FieldError, _Strict, parse_weights_uri, shown
 
 if TYPE_CHECKING:
@@ -18,6 +19,11 @@ if TYPE_CHECKING:
 _GCP_PROJECT_ID = r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$"
 _GCP_NAME = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
 _GCS_BUCKET_NO_DOTS = re.compile(r"^[a-z0-9][-a-z0-9_]{1,61}[a-z0-9]$")
+
+
+def default_model_bucket(project_id: str, environment: str) -> str:
+    """The stack's model bucket when `gcp.model_bucket` is not set (bucket names are global)."""
+    return fit(f"{project_id}-{environment}-llm-models", 63)
 
 
 class GcpAuthorizedNetwork(_Strict):
@@ -124,9 +130,8 @@ class GcpConfig(_Strict):
 
 def _gcp_problems(config: StackConfig) -> list[str]:
     """What GKE cannot build from this config (checked before anything is registered)."""
-    from ..gcp.facts import gpu_zone_problem
-    from ..gcp.machine_types import check_machine_type
-    from ..gcp.naming import default_model_bucket
+    from ..catalog.gcp_facts import gpu_zone_problem
+    from ..catalog.gcp import check_machine_type
 
     gcp = config.gcp
     if gcp is None:

@@ -23,6 +23,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..catalog import aws as _aws_types
+from ..catalog import azure as _azure_types
+from ..catalog import gcp as _gcp_types
 from .capacity import (
     CapacityError,
     ModelShape,
@@ -39,6 +42,13 @@ from .catalog import (
     price,
     system_instance,
 )
+
+# Each cloud's default type for a pool without `instance_type` (its table in llm_infra.catalog).
+CLOUD_DEFAULT_TYPES = {
+    "aws": _aws_types.default_instance_type,
+    "gcp": _gcp_types.default_machine_type,
+    "azure": _azure_types.default_vm_size,
+}
 
 # --- input -------------------------------------------------------------------------------------
 
@@ -388,27 +398,16 @@ def default_gpu_instance(cloud: str, gpu: str, gpus_per_node: int,
     return min(pick, key=lambda e: (e.on_demand_usd_per_hour, e.name)) if pick else None
 
 
-# Each cloud layer's own default for a pool without `instance_type` (pure-Python tables, no cloud SDK):
-# the estimate prices what the stack will actually run.
-_CLOUD_DEFAULTS = {
-    "aws": ("llm_infra.aws.instance_types", "default_instance_type"),
-    "gcp": ("llm_infra.gcp.machine_types", "default_machine_type"),
-    "azure": ("llm_infra.azure.vm_sizes", "default_vm_size"),
-}
-
-
 def pool_instance_type(cloud: str, gpu: str, gpus_per_node: int, instance_type: str | None,
                        catalog: Iterable[InstanceType] = CATALOG) -> str | None:
-    """The instance type a pool runs: its own, else the cloud layer's default, else the catalog's cheapest."""
+    """The instance type a pool runs: its own, else the cloud layer's default (the cloud's table in
+    `llm_infra.catalog`, what the stack will actually run), else the catalog's cheapest."""
     if instance_type is not None:
         return instance_type
-    if cloud in _CLOUD_DEFAULTS:
-        import importlib
-
-        module, function = _CLOUD_DEFAULTS[cloud]
-        chosen = getattr(importlib.import_module(module), function)(gpu, gpus_per_node)
-        if chosen is not None:
-            return chosen
+    default = CLOUD_DEFAULT_TYPES.get(cloud)
+    chosen = default(gpu, gpus_per_node) if default is not None else None
+    if chosen is not None:
+        return chosen
     entry = default_gpu_instance(cloud, gpu, gpus_per_node, catalog)
     return entry.name if entry else None
 
