@@ -11,8 +11,11 @@ from .. import versions
 from .base import _allowlisted_network, _cidr_sized, _FieldError, _Strict, parse_weights_uri, shown
 
 if TYPE_CHECKING:
-    from .models import StackConfig
+    from .models import ModelConfig, StackConfig
 
+
+GPU_NODE_OS_DISK_GIB = 256
+"""OS disk of each GPU node (container images, ephemeral storage): AzureGpuNodePool's default."""
 
 _GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _AZURE_SUBNET_ID = re.compile(
@@ -102,6 +105,24 @@ class AzureConfig(_Strict):
         if self.system_vm_size in GPU_VM_SIZES:
             raise _FieldError("system_vm_size", f"expected a VM size without GPUs for the system pool, got {shown(self.system_vm_size)}")
         return self
+
+    def model_problems(self, config: StackConfig, where: str, model: ModelConfig) -> list[str]:
+        """What this cloud cannot run of one model: nothing beyond the shared checks."""
+        return []
+
+    # What the stack pays for, answered by the settings themselves (llm_infra.planning.cost).
+    @property
+    def gpu_node_disk_gib(self) -> int:
+        """Each GPU node's OS disk (the GPU pool's size, which config does not change)."""
+        return GPU_NODE_OS_DISK_GIB
+
+    def system_pool(self, region: str) -> tuple[int, str]:
+        """How many system (non-GPU) nodes the stack runs, and of which type."""
+        return self.system_nodes, self.system_vm_size
+
+    def nat_gateways(self, region: str) -> int:
+        """NAT gateways: one for the stack's VNet."""
+        return 1
 
     def resource_group(self, environment: str) -> str:
         return self.resource_group_name or f"llm-{environment}"

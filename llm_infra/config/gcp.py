@@ -12,7 +12,7 @@ from ..naming import fit
 from .base import _allowlisted_network, _FieldError, _Strict, parse_weights_uri, shown
 
 if TYPE_CHECKING:
-    from .models import StackConfig
+    from .models import ModelConfig, StackConfig
 
 
 # --- GCP --------------------------------------------------------------------------------
@@ -123,6 +123,24 @@ class GcpConfig(_Strict):
                                   f"expected NAME@{self.project_id}.iam.gserviceaccount.com, got {shown(email)}")
         return self
 
+    def model_problems(self, config: StackConfig, where: str, model: ModelConfig) -> list[str]:
+        """What this cloud cannot run of one model: nothing beyond the shared checks."""
+        return []
+
+    # What the stack pays for, answered by the settings themselves (llm_infra.planning.cost).
+    @property
+    def gpu_node_disk_gib(self) -> int:
+        """Each GPU node's boot disk, as the cost estimate prices it."""
+        return self.node_disk_size_gb
+
+    def system_pool(self, region: str) -> tuple[int, str]:
+        """How many system (non-GPU) nodes the stack runs, and of which type."""
+        return self.system_nodes_per_zone * len(self.node_zones(region)), self.system_machine_type
+
+    def nat_gateways(self, region: str) -> int:
+        """Cloud NAT gateways: one for the stack's network."""
+        return 1
+
     def node_zones(self, region: str) -> list[str]:
         """The stack's zones: the configured zones, or a, b and c of the region."""
         return list(self.zones or [f"{region}-{z}" for z in "abc"])
@@ -181,4 +199,9 @@ def _gcp_problems(config: StackConfig) -> list[str]:
                 problems.append(f"{where}: expected a prefix that does not overlap models[{j}]'s {other!r} "
                                 f"(each model's service account reads its prefix only), got {shown(prefix)}")
         prefixes.append((i, prefix))
+    authorized = [ipaddress.IPv4Network(n.cidr_block, strict=False) for n in gcp.master_authorized_networks]
+    for i, cidr in enumerate(config.access.deployer_cidrs):
+        if not any(ipaddress.IPv4Network(cidr).subnet_of(a) for a in authorized):
+            problems.append(f"access.deployer_cidrs[{i}]: expected inside one of gcp.master_authorized_networks "
+                            f"(GKE admits only those to the API endpoint), got {cidr!r}")
     return problems
