@@ -531,11 +531,15 @@ class StackConfig(_Strict):
 
     @property
     def cloud_settings(self) -> AwsConfig | GcpConfig | AzureConfig | None:
-        """The settings block of the stack's cloud (AWS's defaults when `aws` is left out); None for `existing`."""
+        """The settings block of the stack's cloud, or its defaults when it has them and the block is left out
+        (AWS); None for `existing` and for a missing block that has required fields (reported by the checks)."""
         entry = CLOUD_SETTINGS.get(self.cloud)
         if entry is None:
             return None
-        return getattr(self, self.cloud) or entry[0]()
+        given = getattr(self, self.cloud)
+        if given is not None or any(field.is_required() for field in entry[0].model_fields.values()):
+            return given
+        return entry[0]()
 
     def pool(self, name: str) -> GpuPoolConfig:
         return next(p for p in self.gpu_pools if p.name == name)
