@@ -2,7 +2,7 @@
 
 A replica's requests (CPU, memory with its memory-backed /dev/shm, ephemeral storage) must
 fit one node's allocatable, computed with the cloud's documented reservation formula from
-its fact table (`aws/facts.py`, `gcp/facts.py`, `azure/facts.py`), less the requests of the
+its fact table (`catalog/aws_facts.py`, `catalog/gcp_facts.py`, `catalog/azure_facts.py`), less the requests of the
 DaemonSets this stack places on every GPU node (the device plugin where the cloud lacks
 one, the DCGM exporter where the cloud collects no GPU metrics), read from the modules that
 render them. Add-ons the cloud itself runs on every node (CNI, kube-proxy, CSI node
@@ -120,17 +120,17 @@ def gpu_node_allocatable(config: StackConfig, pool: GpuPoolConfig) -> tuple[str,
 def system_node_allocatable(config: StackConfig, name: str, vcpus: int, memory_gib: float, max_pods: int,
                             disk_gib: int = 50) -> Allocatable:
     """Allocatable of a (non-GPU) node of this shape in the stack's cloud (`existing`: as on AWS), by the
-    cloud's reservation formula in its fact table (`aws/facts.py`, `gcp/facts.py`, `azure/facts.py`)."""
+    cloud's reservation formula in its fact table (`catalog/aws_facts.py`, `catalog/gcp_facts.py`, `catalog/azure_facts.py`)."""
     if config.cloud == "gcp":
-        from .gcp.facts import shape_allocatable as gke
+        from .catalog.gcp_facts import shape_allocatable as gke
 
         return gke(name, vcpus, memory_gib, disk_gib)
     if config.cloud == "azure":
-        from .azure.facts import shape_allocatable as aks
+        from .catalog.azure_facts import shape_allocatable as aks
 
         assert config.azure is not None
         return aks(name, vcpus, memory_gib, disk_gib, config.azure.kubernetes_version)
-    from .aws.facts import shape_allocatable as eks
+    from .catalog.aws_facts import shape_allocatable as eks
 
     return eks(name, vcpus, memory_gib, max_pods, disk_gib)
 
