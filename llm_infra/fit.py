@@ -2,7 +2,7 @@
 
 A replica's requests (CPU, memory with its memory-backed /dev/shm, ephemeral storage) must
 fit one node's allocatable, computed with the cloud's documented reservation formula from
-its fact table (`aws/facts.py`, `gcp/facts.py`, `azure/facts.py`), less the requests of the
+its fact table (`catalog/aws_facts.py`, `catalog/gcp_facts.py`, `catalog/azure_facts.py`), less the requests of the
 DaemonSets this stack places on every GPU node (the device plugin where the cloud lacks
 one, the DCGM exporter where the cloud collects no GPU metrics), read from the modules that
 render them. Add-ons the cloud itself runs on every node (CNI, kube-proxy, CSI node
@@ -59,18 +59,14 @@ def replica_requests(model: ModelConfig) -> tuple[int, float, float]:
 
 
 def _facts(cloud: str):
-    if cloud == "aws":
-        from .aws import facts
-    elif cloud == "gcp":
-        from .gcp import facts
-    else:
-        from .azure import facts
-    return facts
+    from .catalog import aws_facts, azure_facts, gcp_facts
+
+    return {"aws": aws_facts, "gcp": gcp_facts, "azure": azure_facts}[cloud]
 
 
 def _aws_node(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocatable | None]:
-    from .aws.facts import node_allocatable
-    from .aws.instance_types import default_instance_type
+    from .catalog.aws_facts import node_allocatable
+    from .catalog.aws import default_instance_type
     from .config import AwsConfig
 
     kind = pool.instance_type or default_instance_type(pool.gpu, pool.gpus_per_node) or ""
@@ -78,8 +74,8 @@ def _aws_node(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocatabl
 
 
 def _gcp_node(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocatable | None]:
-    from .gcp.facts import node_allocatable
-    from .gcp.machine_types import machine_type_for
+    from .catalog.gcp_facts import node_allocatable
+    from .catalog.gcp import machine_type_for
 
     assert config.gcp is not None
     kind = machine_type_for(pool.gpu, pool.gpus_per_node, pool.instance_type)
@@ -91,8 +87,8 @@ AZURE_GPU_OS_DISK_GIB = 256
 
 
 def _azure_node(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocatable | None]:
-    from .azure.facts import node_allocatable
-    from .azure.vm_sizes import default_vm_size
+    from .catalog.azure_facts import node_allocatable
+    from .catalog.azure import default_vm_size
 
     assert config.azure is not None
     kind = pool.instance_type or default_vm_size(pool.gpu, pool.gpus_per_node) or ""
@@ -124,17 +120,17 @@ def gpu_node_allocatable(config: StackConfig, pool: GpuPoolConfig) -> tuple[str,
 def system_node_allocatable(config: StackConfig, name: str, vcpus: int, memory_gib: float, max_pods: int,
                             disk_gib: int = 50) -> Allocatable:
     """Allocatable of a (non-GPU) node of this shape in the stack's cloud (`existing`: as on AWS), by the
-    cloud's reservation formula in its fact table (`aws/facts.py`, `gcp/facts.py`, `azure/facts.py`)."""
+    cloud's reservation formula in its fact table (`catalog/aws_facts.py`, `catalog/gcp_facts.py`, `catalog/azure_facts.py`)."""
     if config.cloud == "gcp":
-        from .gcp.facts import shape_allocatable as gke
+        from .catalog.gcp_facts import shape_allocatable as gke
 
         return gke(name, vcpus, memory_gib, disk_gib)
     if config.cloud == "azure":
-        from .azure.facts import shape_allocatable as aks
+        from .catalog.azure_facts import shape_allocatable as aks
 
         assert config.azure is not None
         return aks(name, vcpus, memory_gib, disk_gib, config.azure.kubernetes_version)
-    from .aws.facts import shape_allocatable as eks
+    from .catalog.aws_facts import shape_allocatable as eks
 
     return eks(name, vcpus, memory_gib, max_pods, disk_gib)
 

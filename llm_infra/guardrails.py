@@ -186,11 +186,11 @@ def device_list_strategy(config: StackConfig) -> str | None:
     if config.device_plugin.device_list_strategy is not None:
         return config.device_plugin.device_list_strategy
     if config.cloud == "aws" and config.aws is not None:
-        from .aws.facts import DEVICE_LIST_STRATEGY_BY_AMI
+        from .catalog.aws_facts import DEVICE_LIST_STRATEGY_BY_AMI
 
         return DEVICE_LIST_STRATEGY_BY_AMI[config.aws.ami_type]
     if config.cloud == "azure":
-        from .azure.facts import DEVICE_LIST_STRATEGY
+        from .catalog.azure_facts import DEVICE_LIST_STRATEGY
 
         return DEVICE_LIST_STRATEGY
     from .kubernetes.device_plugin import DEFAULT_DEVICE_LIST_STRATEGY

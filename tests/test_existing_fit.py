@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 
 from llm_infra import fit
-from llm_infra.aws import facts as aws_facts
-from llm_infra.azure import facts as azure_facts
+from llm_infra.catalog import aws_facts
+from llm_infra.catalog import azure_facts
 from llm_infra.config import ConfigError, parse_stack_config
 from llm_infra.contract import DEFAULT_GPU_POOL_LABEL
-from llm_infra.gcp import facts as gcp_facts
+from llm_infra.catalog import gcp_facts
 from llm_infra.local.nodes import MAX_PODS, node_shapes
 from llm_infra.plan import stack_config
 from llm_infra.planning.catalog import DEFAULT_SYSTEM_INSTANCE_TYPE, system_instance

@@ -19,7 +19,7 @@ from llm_infra.config import ConfigError
 from llm_infra.contract import PRIVATE_RANGES
 from llm_infra.policies import Context, evaluate
 
-from llm_infra.gcp.facts import PRIVATE_GOOGLE_APIS_CIDR, PRIVATE_GOOGLE_APIS_SOURCE
+from llm_infra.catalog.gcp_facts import PRIVATE_GOOGLE_APIS_CIDR, PRIVATE_GOOGLE_APIS_SOURCE
 
 from _stacks import STACKS, stack, with_changed_config
 from test_policies import _find, resources_of

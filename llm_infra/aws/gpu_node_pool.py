@@ -14,9 +14,9 @@ import pulumi
 import pulumi_aws as aws
 
 from . import naming
-from .instance_types import default_instance_type
+from ..catalog.aws import default_instance_type
 from ..kubernetes.device_plugin import DEVICE_LIST_STRATEGIES
-from .facts import DEVICE_LIST_STRATEGY_BY_AMI
+from ..catalog.aws_facts import DEVICE_LIST_STRATEGY_BY_AMI
 from .launch_template import node_launch_template, node_role
 from .node_bootstrap import gpu_isolation_user_data
 
@@ -72,7 +72,7 @@ class AwsGpuNodePoolArgs(TypedDict):
     device_list_strategy: NotRequired[str]
     """The device plugin's strategy: `volume-mounts` writes the NVIDIA toolkit settings it needs into the
     nodes' user data (AL2023 only); `envvar` leaves the toolkit as the AMI ships it. Defaults to
-    `aws.facts.DEVICE_LIST_STRATEGY_BY_AMI` for the AMI type."""
+    `catalog.aws_facts.DEVICE_LIST_STRATEGY_BY_AMI` for the AMI type."""
     cluster_name_tag: NotRequired[str]
     """Plain cluster name for the autoscaler tags when `cluster_name` is an Output. Defaults to `cluster_name`."""
 

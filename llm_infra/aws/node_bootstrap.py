@@ -2,7 +2,7 @@
 
 EKS managed node groups take a launch template's user data as MIME multi-part and add their own
 nodeadm part; a `text/x-shellscript` part runs through cloud-init before nodeadm starts containerd
-and the kubelet (`aws.facts.GPU_NODE_RUNTIME_SOURCES`). The script sets the toolkit's two settings
+and the kubelet (`catalog.aws_facts.GPU_NODE_RUNTIME_SOURCES`). The script sets the toolkit's two settings
 with `nvidia-ctk config --in-place`, so an unprivileged container's `NVIDIA_VISIBLE_DEVICES` (CUDA
 images set it to `all`) is ignored and only the device plugin's mounts select GPUs.
 """

@@ -12,7 +12,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
-from .facts import PRIVATE_GOOGLE_APIS_ADDRESSES
+from ..catalog.gcp_facts import PRIVATE_GOOGLE_APIS_ADDRESSES
 
 PODS_RANGE = "pods"
 SERVICES_RANGE = "services"

@@ -23,7 +23,7 @@ from ..contract import ClusterContract
 from . import naming
 from .access import export_routes_to_control_plane
 from .cluster import GkeCluster
-from .facts import PRIVATE_GOOGLE_APIS_CIDR
+from ..catalog.gcp_facts import PRIVATE_GOOGLE_APIS_CIDR
 from .gpu_node_pool import GPU_POOL_LABEL, GkeGpuNodePool
 from .key import GcpKey
 from .model_store import GcsModelStore

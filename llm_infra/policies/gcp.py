@@ -200,7 +200,7 @@ def gke_no_own_device_plugin(resources: list[Resource], _: Context) -> Iterator[
 # --- 43: model pods reach Google's APIs at private.googleapis.com only ----------------------
 
 DNS_ZONE = "gcp:dns/managedZone:ManagedZone"
-# llm_infra.gcp.facts.PRIVATE_GOOGLE_APIS_CIDR (a test keeps them equal).
+# llm_infra.catalog.gcp_facts.PRIVATE_GOOGLE_APIS_CIDR (a test keeps them equal).
 PRIVATE_GOOGLE_APIS_CIDR = "199.36.153.8/30"
 _PRIVATE_NETS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 

@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 
 from llm_infra.config import load_stack_config
 from llm_infra.contract import ClusterContract, ModelIdentityRequest, WorkloadIdentity
-from llm_infra.gcp.facts import PRIVATE_GOOGLE_APIS_CIDR
+from llm_infra.catalog.gcp_facts import PRIVATE_GOOGLE_APIS_CIDR
 from llm_infra.platform import LlmPlatform
 
 config = load_stack_config()
