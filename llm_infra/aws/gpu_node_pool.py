@@ -15,7 +15,7 @@ import pulumi_aws as aws
 
 from . import naming
 from ..catalog.aws import default_instance_type
-from ..kubernetes.device_plugin import DEVICE_LIST_STRATEGIES
+from ..catalog.nvidia import DEVICE_LIST_STRATEGIES
 from ..catalog.aws_facts import DEVICE_LIST_STRATEGY_BY_AMI
 from .launch_template import node_launch_template, node_role
 from .node_bootstrap import gpu_isolation_user_data

@@ -16,6 +16,13 @@ import yaml
 
 from llm_infra import versions
 
+from ..catalog.nvidia import (  # re-exported: facts about the plugin and the toolkit
+    DEFAULT_DEVICE_LIST_STRATEGY,
+    DEVICE_LIST_STRATEGIES,
+    NODE_RUNTIME_SETTINGS,
+    VOLUME_MOUNTS_ROOT,
+)
+
 NAMESPACE = "kube-system"
 # Per GPU node; llm_infra.fit subtracts them from the node before placing a model replica.
 REQUESTS = {"cpu": "50m", "memory": "64Mi"}
@@ -28,23 +35,6 @@ CONFIG_FILE = f"{CONFIG_DIR}/config.yaml"
 DEVICE_PLUGINS_DIR = "/var/lib/kubelet/device-plugins"
 GPU_TAINT_KEY = "nvidia.com/gpu"
 
-# Plain strings rather than a Literal: Pulumi's schema inference (multi-language use) reads `str` only.
-# `--device-list-strategy` values of the plugin (api/config/v1/consts.go@v0.17.0); the CDI ones are
-# left out: they need the plugin to write CDI specs into a host directory (more host access).
-DEVICE_LIST_STRATEGIES = ("envvar", "volume-mounts")
-# The secure default: allocated GPUs reach the runtime as mounts of /dev/null under this directory
-# (internal/plugin/server.go@v0.17.0, `deviceListAsVolumeMountsContainerPathRoot`), which a pod
-# cannot create without a hostPath volume (Pod Security baseline forbids one).
-DEFAULT_DEVICE_LIST_STRATEGY = "volume-mounts"
-VOLUME_MOUNTS_ROOT = "/var/run/nvidia-container-devices"
-# The NVIDIA container toolkit settings (top-level keys of /etc/nvidia-container-runtime/config.toml,
-# api/config/v1/config.go@v1.20.0; toolkit defaults: envvar true, volume-mounts false) every GPU node
-# needs for `volume-mounts`: devices from the mounts only, never from an unprivileged container's
-# NVIDIA_VISIBLE_DEVICES (CUDA images set it to `all`).
-NODE_RUNTIME_SETTINGS = {
-    "accept-nvidia-visible-devices-envvar-when-unprivileged": "false",
-    "accept-nvidia-visible-devices-as-volume-mounts": "true",
-}
 
 
 class NvidiaDevicePluginArgs(TypedDict):
