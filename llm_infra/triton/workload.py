@@ -165,6 +165,11 @@ def _labels(model: ModelConfig) -> dict[str, str]:
     }
 
 
+def pod_selector(model: ModelConfig) -> dict[str, str]:
+    """The labels that select a model's Triton pods (its Services, policies, and an InferencePool)."""
+    return {"llm-infra.io/model": model.name, "app.kubernetes.io/name": "triton"}
+
+
 def _config_map_key(path: str) -> str:
     # ConfigMap keys cannot contain '/', the volume's items restore the layout.
     return path.replace("/", "_")
@@ -214,7 +219,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         self._component_opts = opts
         ns = model.namespace
         labels = _labels(model)
-        selector = {"llm-infra.io/model": model.name, "app.kubernetes.io/name": "triton"}
+        selector = pod_selector(model)
         child = pulumi.ResourceOptions(parent=self, provider=cluster["provider"])
         sa_name = f"triton-{model.name}"
 
