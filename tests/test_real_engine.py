@@ -147,6 +147,36 @@ def test_triton_pods_run_ready_on_their_pool(deployment: Deployment) -> None:
             assert ready.get("Ready") == "True", (pod["metadata"]["name"], pod["status"])
 
 
+def test_inference_routing_is_accepted_by_the_api_server(deployment: Deployment) -> None:
+    """With `inference_gateway` on, the API server holds per model an InferencePool whose picker runs ready under
+    Pod Security `restricted`, and an HTTPRoute to it on the stack's Gateway; off, a ClusterIP Service only."""
+    _deployed(deployment)
+    cluster, gw = deployment.cluster, deployment.config.inference_gateway
+    for model in deployment.config.models:
+        ns = model.namespace
+        service = cluster.get(f"/api/v1/namespaces/{ns}/services/{model.name}")
+        assert service["spec"]["type"] == "ClusterIP"
+        if not gw.enabled:
+            assert not [d for d in cluster.get(f"/apis/apps/v1/namespaces/{ns}/deployments")["items"]
+                        if d["metadata"]["name"] == f"{model.name}-epp"]
+            continue
+        pool = cluster.get(f"/apis/inference.networking.k8s.io/v1/namespaces/{ns}/inferencepools/{model.name}")
+        assert pool["spec"]["selector"]["matchLabels"] == service["spec"]["selector"], pool["spec"]
+        assert pool["spec"]["endpointPickerRef"]["name"] == f"{model.name}-epp"
+        route = cluster.get(f"/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/httproutes/{model.name}")
+        (rule,) = route["spec"]["rules"]
+        assert rule["backendRefs"][0]["kind"] == "InferencePool" and rule["backendRefs"][0]["name"] == model.name
+        assert route["spec"]["parentRefs"][0] == {"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                                  "name": GATEWAY_NAME, "namespace": gw.namespace}
+        epp = cluster.get(f"/apis/apps/v1/namespaces/{ns}/deployments/{model.name}-epp")
+        assert epp["status"].get("readyReplicas") == 1, epp["status"]
+        role = cluster.get(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles/{model.name}-epp")
+        assert {r for rule in role["rules"] for r in rule["resources"]} == {"pods", "inferencepools"}
+    if gw.enabled:
+        gateway = cluster.get(f"/apis/gateway.networking.k8s.io/v1/namespaces/{gw.namespace}/gateways/{GATEWAY_NAME}")
+        assert gateway["spec"]["gatewayClassName"] == (gw.gateway_class or "gke-l7-rilb")
+
+
 def test_second_up_changes_nothing(deployment: Deployment) -> None:
     _deployed(deployment)
     again = deployment.workspace.run("up", "--yes", "--expect-no-changes", "--stack", deployment.stack, check=False)
@@ -284,32 +314,3 @@ def test_cluster_command_starts_and_stops_everything(tmp_path: Path) -> None:
     assert down.returncode == 0, down.stderr
     assert len(pids) == 5 and not [p for p in pids if os.path.exists(f"/proc/{p}")]
 
-
-def test_inference_routing_is_accepted_by_the_api_server(deployment: Deployment) -> None:
-    """With `inference_gateway` on, the API server holds per model an InferencePool whose picker runs ready under
-    Pod Security `restricted`, and an HTTPRoute to it on the stack's Gateway; off, a ClusterIP Service only."""
-    _deployed(deployment)
-    cluster, gw = deployment.cluster, deployment.config.inference_gateway
-    for model in deployment.config.models:
-        ns = model.namespace
-        service = cluster.get(f"/api/v1/namespaces/{ns}/services/{model.name}")
-        assert service["spec"]["type"] == "ClusterIP"
-        if not gw.enabled:
-            assert not [d for d in cluster.get(f"/apis/apps/v1/namespaces/{ns}/deployments")["items"]
-                        if d["metadata"]["name"] == f"{model.name}-epp"]
-            continue
-        pool = cluster.get(f"/apis/inference.networking.k8s.io/v1/namespaces/{ns}/inferencepools/{model.name}")
-        assert pool["spec"]["selector"]["matchLabels"] == service["spec"]["selector"], pool["spec"]
-        assert pool["spec"]["endpointPickerRef"]["name"] == f"{model.name}-epp"
-        route = cluster.get(f"/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/httproutes/{model.name}")
-        (rule,) = route["spec"]["rules"]
-        assert rule["backendRefs"][0]["kind"] == "InferencePool" and rule["backendRefs"][0]["name"] == model.name
-        assert route["spec"]["parentRefs"][0] == {"group": "gateway.networking.k8s.io", "kind": "Gateway",
-                                                  "name": GATEWAY_NAME, "namespace": gw.namespace}
-        epp = cluster.get(f"/apis/apps/v1/namespaces/{ns}/deployments/{model.name}-epp")
-        assert epp["status"].get("readyReplicas") == 1, epp["status"]
-        role = cluster.get(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles/{model.name}-epp")
-        assert {r for rule in role["rules"] for r in rule["resources"]} == {"pods", "inferencepools"}
-    if gw.enabled:
-        gateway = cluster.get(f"/apis/gateway.networking.k8s.io/v1/namespaces/{gw.namespace}/gateways/{GATEWAY_NAME}")
-        assert gateway["spec"]["gatewayClassName"] == (gw.gateway_class or "gke-l7-rilb")
