@@ -35,6 +35,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from .. import versions
+from ..ordering import waits_like_component
 from ..triton.args import HTTP_PORT, METRICS_PORT
 from .tenant_namespace import TenantNamespace
 
@@ -426,7 +427,8 @@ class InferenceGateway(pulumi.ComponentResource):
         super().__init__("llm-infra:index:InferenceGateway", name, None, opts)
         provider = args["provider"]
         gw_ns = args.get("namespace", "llm-gateway")
-        child = pulumi.ResourceOptions(parent=self, provider=provider)
+        # Children wait for what the component waits for (the models' namespaces, the operators).
+        child = waits_like_component(pulumi.ResourceOptions(parent=self, provider=provider), opts)
         models = list(args["models"])
         sources = [{"ipBlock": {"cidr": c}} for c in args.get("source_cidrs", ())]
         from_gateway = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": gw_ns}}}, *sources]
