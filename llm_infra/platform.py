@@ -241,7 +241,7 @@ class LlmPlatform(pulumi.ComponentResource):
         assert config.gcp is not None
         if config.gcp.network:  # the user's network: its proxy-only subnet goes in inference_gateway.source_cidrs
             return []
-        from .gcp.network import PROXY_ONLY_CIDR
+        from .gcp.naming import PROXY_ONLY_CIDR
 
         return [PROXY_ONLY_CIDR]
 

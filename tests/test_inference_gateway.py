@@ -17,7 +17,7 @@ import yaml
 
 from _stacks import rejected, stack, with_changed_config
 from llm_infra import plan_sections, versions
-from llm_infra.gcp.network import PROXY_ONLY_CIDR
+from llm_infra.gcp.naming import PROXY_ONLY_CIDR
 from llm_infra.guardrails import DEFAULT_IMAGE_REGISTRIES
 from llm_infra.kubernetes import inference_gateway as gaie
 from llm_infra.triton import upstream

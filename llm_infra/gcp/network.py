@@ -12,10 +12,9 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
+from .naming import PROXY_ONLY_CIDR
+
 PODS_RANGE = "pods"
-# The proxy-only subnet of the inference Gateway\'s load balancer (a /23, the size Google recommends),
-# outside the default node, pod and service ranges.
-PROXY_ONLY_CIDR = "10.129.0.0/23"
 SERVICES_RANGE = "services"
 
 
