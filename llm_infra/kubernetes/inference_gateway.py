@@ -103,7 +103,7 @@ EPP_FLAGS: dict[str, EppFlag] = {f.name: f for f in (
             _gaie(_OPTIONS, 131)),
     EppFlag("pool-name", "''", "<model name>", "the model's InferencePool", _gaie(_OPTIONS, 133)),
     EppFlag("endpoint-selector", "''", None, "exclusive with pool-name", _gaie(_OPTIONS, 134)),
-    EppFlag("model-server-metrics-port", "0 (the pool's targetPorts[0])", str(METRICS_PORT),
+    EppFlag("model-server-metrics-port", "0 (the pool's targetPorts[0])", "<the model's metrics port>",
             "Triton serves /metrics on its own port, not on the routed one (deprecated, still read: "
             "pkg/epp/datastore/datastore.go@v1.5.0:296-316)", _gaie(_OPTIONS, 147)),
     EppFlag("model-server-metrics-scheme", "http", None, "deprecated: the metrics-data-source plugin's `scheme`",
@@ -143,6 +143,7 @@ def epp_args(model: ModelConfig) -> list[str]:
     """The EPP's command line for one model: every flag a row of `EPP_FLAGS`."""
     values = {
         "pool-name": model.name, "pool-namespace": model.namespace,
+        "model-server-metrics-port": str(scraped_port(model)),
         **{f.name: f.passed for f in EPP_FLAGS.values() if f.passed is not None and not f.passed.startswith("<")},
     }
     return [f"--{name}={value}" for name, value in values.items()]
@@ -217,6 +218,12 @@ def routed_port(model: ModelConfig) -> int:
     """The port the InferencePool targets: Triton's HTTP port (KServe v2). The OpenAI-compatible
     frontend's port replaces it when that frontend lands (issue 17 item 1)."""
     return HTTP_PORT
+
+
+def scraped_port(model: ModelConfig) -> int:
+    """The port the picker reads the model's /metrics on: Triton's metrics port. (Under the OpenAI
+    frontend, which serves /metrics on its own port, the frontend's port.)"""
+    return METRICS_PORT
 
 
 def request_parser(model: ModelConfig) -> str:
@@ -546,7 +553,8 @@ class InferenceGateway(pulumi.ComponentResource):
             "podSelector": {"matchLabels": epp_selector}, "policyTypes": ["Ingress", "Egress"],
             "ingress": [{"from": from_gateway, "ports": [{"protocol": "TCP", "port": EXT_PROC_PORT}]}],
             "egress": [
-                {"to": [{"podSelector": {"matchLabels": pods}}], "ports": [{"protocol": "TCP", "port": METRICS_PORT}]},
+                {"to": [{"podSelector": {"matchLabels": pods}}],
+                 "ports": [{"protocol": "TCP", "port": scraped_port(m)}]},
                 {"to": [_API_PEER], "ports": _API_PORTS},
             ],
         })
@@ -555,7 +563,7 @@ class InferenceGateway(pulumi.ComponentResource):
             "ingress": [
                 {"from": from_gateway, "ports": [{"protocol": "TCP", "port": port}]},
                 {"from": [{"podSelector": {"matchLabels": epp_selector}}],
-                 "ports": [{"protocol": "TCP", "port": METRICS_PORT}]},
+                 "ports": [{"protocol": "TCP", "port": scraped_port(m)}]},
             ],
         })
 
