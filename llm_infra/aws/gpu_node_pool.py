@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import naming
-from .instance_types import default_instance_type
+from ..catalog.aws import default_instance_type
 from .launch_template import node_launch_template, node_role
 
 GPU_TAINT_KEY = "nvidia.com/gpu"

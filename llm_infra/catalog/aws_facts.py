@@ -140,13 +140,18 @@ def node_allocatable(instance_type: str, volume_gib: int) -> Allocatable | None:
     shape = INSTANCE_SHAPES.get(instance_type)
     if shape is None:
         return None
-    cpu = shape.vcpus * 1000 - tiered_cpu_reserve_millicores(shape.vcpus)
-    capacity_mib = math.floor(shape.memory_gib * 1024 * (1 - VM_MEMORY_OVERHEAD))
-    reserved_mib = 11 * shape.eni_max_pods + 255
+    return shape_allocatable(instance_type, shape.vcpus, shape.memory_gib, shape.eni_max_pods, volume_gib)
+
+
+def shape_allocatable(name: str, vcpus: int, memory_gib: float, max_pods: int, volume_gib: int) -> Allocatable:
+    """The kubelet's allocatable on an EKS node with these vCPUs, memory, max pods and root volume."""
+    cpu = vcpus * 1000 - tiered_cpu_reserve_millicores(vcpus)
+    capacity_mib = math.floor(memory_gib * 1024 * (1 - VM_MEMORY_OVERHEAD))
+    reserved_mib = 11 * max_pods + 255
     memory = capacity_mib - reserved_mib - EVICTION_MEMORY_MIB
     ephemeral = volume_gib * (1 - EVICTION_NODEFS) - KUBE_RESERVED_EPHEMERAL_GIB
-    how = (f"{instance_type}: {shape.vcpus} vCPU, {shape.memory_gib} GiB less {VM_MEMORY_OVERHEAD:.1%} VM overhead, "
-           f"kube-reserved 11 x {shape.eni_max_pods} pods + 255 MiB, eviction {EVICTION_MEMORY_MIB} MiB")
+    how = (f"{name}: {vcpus} vCPU, {memory_gib:g} GiB less {VM_MEMORY_OVERHEAD:.1%} VM overhead, "
+           f"kube-reserved 11 x {max_pods} pods + 255 MiB, eviction {EVICTION_MEMORY_MIB} MiB")
     return Allocatable(cpu, memory, ephemeral, how)
 
 

@@ -71,12 +71,17 @@ def node_allocatable(vm_size: str, os_disk_gib: int, kubernetes_version: str) ->
     major, minor = (int(x) for x in kubernetes_version.split(".")[:2])
     if shape is None or (major, minor) < FIRST_SUPPORTED_VERSION:
         return None
-    vcpus, memory_gib = shape
+    return shape_allocatable(vm_size, *shape, os_disk_gib, kubernetes_version)
+
+
+def shape_allocatable(name: str, vcpus: int, memory_gib: float, os_disk_gib: int,
+                      kubernetes_version: str) -> Allocatable:
+    """AKS's allocatable (1.29 and later) on a node with these vCPUs, memory and OS disk (RESERVATIONS_SOURCE)."""
     memory_mib = memory_gib * 1024
     reserved = min(20 * MAX_PODS + 50, 0.25 * memory_mib)
     memory = math.floor(memory_mib - reserved) - EVICTION_MEMORY_MIB
     cpu = vcpus * 1000 - cpu_reserve_millicores(vcpus)
-    how = (f"{vm_size}: {vcpus} vCPU, {memory_gib:g} GiB less kube-reserved min(20 x {MAX_PODS} pods + 50, 25%) "
+    how = (f"{name}: {vcpus} vCPU, {memory_gib:g} GiB less kube-reserved min(20 x {MAX_PODS} pods + 50, 25%) "
            f"= {reserved:.0f} MiB and {EVICTION_MEMORY_MIB} MiB eviction (AKS {kubernetes_version})")
     return Allocatable(cpu, memory, os_disk_gib * (1 - EVICTION_NODEFS), how)
 

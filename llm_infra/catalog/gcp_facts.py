@@ -78,7 +78,7 @@ def gpu_zone_problem(gpu: str, zone: str) -> str | None:
     region = zone.rsplit("-", 1)[0]
     if region not in GPU_ZONE_REGIONS:
         return (f"expected a zone of a region llm-infra has sourced GPU rows for ({sorted(GPU_ZONE_REGIONS)}; "
-                f"add rows to llm_infra/gcp/facts.py GPU_ZONES from {GPU_ZONES_SOURCE.url}), got {zone!r}")
+                f"add rows to llm_infra/catalog/gcp_facts.py GPU_ZONES from {GPU_ZONES_SOURCE.url}), got {zone!r}")
     offered = sorted(z for z in GPU_ZONES.get(gpu, ()) if z.startswith(region + "-"))
     if zone not in offered:
         return (f"expected a zone of {region} that offers {gpu} machines ({offered}; {GPU_ZONES_SOURCE.url}), "
@@ -131,12 +131,16 @@ def node_allocatable(machine_type: str, boot_disk_gib: int) -> Allocatable | Non
     shape = MACHINE_SHAPES.get(machine_type)
     if shape is None:
         return None
-    vcpus, memory_gib = shape
+    return shape_allocatable(machine_type, *shape, boot_disk_gib)
+
+
+def shape_allocatable(name: str, vcpus: int, memory_gib: float, boot_disk_gib: int) -> Allocatable:
+    """GKE's allocatable on a node with these vCPUs, memory and boot disk (RESERVATIONS_SOURCE)."""
     cpu = vcpus * 1000 - tiered_cpu_reserve_millicores(vcpus)
     reserve = memory_reserve_gib(memory_gib)
     memory = math.floor((memory_gib - reserve) * 1024) - EVICTION_MEMORY_MIB
     ephemeral = boot_disk_gib * 0.9 - min(0.5 * boot_disk_gib, 6 + 0.35 * boot_disk_gib, 100)
-    how = (f"{machine_type}: {vcpus} vCPU, {memory_gib:g} GiB less GKE's reservation {reserve:.2f} GiB and "
+    how = (f"{name}: {vcpus} vCPU, {memory_gib:g} GiB less GKE's reservation {reserve:.2f} GiB and "
            f"{EVICTION_MEMORY_MIB} MiB eviction")
     return Allocatable(cpu, memory, ephemeral, how)
 
