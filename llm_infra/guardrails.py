@@ -52,7 +52,7 @@ DEFAULT_IMAGE_REGISTRIES = tuple(sorted({
     image.split("/", 1)[0]
     for image in [*versions.TRITON_IMAGES.values(), *versions.MODEL_SYNC_IMAGES.values(),
                   versions.NVIDIA_DEVICE_PLUGIN_IMAGE, versions.DCGM_EXPORTER_IMAGE,
-                  *versions.CLUSTER_AUTOSCALER_IMAGES.values()]
+                  *versions.CLUSTER_AUTOSCALER_IMAGES.values(), versions.ENDPOINT_PICKER_IMAGE]
 }))
 
 # Region names by shape (the cloud facts tables say which exist; this refuses what cannot be one).

@@ -306,7 +306,8 @@ def summary(name: str, result: ProgramResult, violations: list[Violation] | None
         lines.append(f"  model caches: StorageClass {sc} (volumes encrypted with the cluster's customer key)")
     from . import plan_sections
 
-    for section in (plan_sections.access(result), plan_sections.operators(result), plan_sections.teardown(result)):
+    for section in (plan_sections.access(result), plan_sections.operators(result), plan_sections.inference_routes(result),
+                    plan_sections.teardown(result)):
         if section:
             lines += ["", *section]
     if planning:

@@ -71,3 +71,39 @@ def teardown(result: ProgramResult) -> list[str]:
 
 def _short(type_: str) -> str:
     return type_.split(":")[-1]
+
+
+def inference_routes(result: ProgramResult) -> list[str]:
+    """Per model, its route on the inference Gateway: path, InferencePool, endpoint picker and what feeds it."""
+    routes = [r for r in result.kubernetes_objects() if r.kind == "HTTPRoute"]
+    if not routes:
+        return []
+    import yaml
+
+    pools = {(p.k8s_namespace, p.k8s_name): p for p in result.kubernetes_objects() if p.kind == "InferencePool"}
+    gateways = [g for g in result.kubernetes_objects() if g.kind == "Gateway"]
+    configs = {(c.k8s_namespace, c.k8s_name): c for c in result.kubernetes_objects("ConfigMap")}
+    lines = ["inference routing (Gateway API Inference Extension, docs/inference-gateway.md):"]
+    for g in gateways:
+        annotations = (g.inputs["spec"].get("infrastructure") or {}).get("annotations") or {}
+        lines.append(f"  gateway {g.k8s_namespace}/{g.k8s_name}: class {g.inputs['spec']['gatewayClassName']}, "
+                     f"internal load balancer{' (' + ', '.join(f'{k}={v}' for k, v in annotations.items()) + ')' if annotations else ''}")
+    for r in routes:
+        rule = r.inputs["spec"]["rules"][0]
+        backend = rule["backendRefs"][0]
+        pool = pools.get((r.k8s_namespace, backend["name"]))
+        if pool is None:
+            continue
+        spec = pool.inputs["spec"]
+        epp = spec["endpointPickerRef"]
+        lines.append(f"  route {rule['matches'][0]['path']['value']} -> InferencePool {r.k8s_namespace}/{backend['name']} "
+                     f"(port {spec['targetPorts'][0]['number']}, picker {epp['name']}:{epp['port']['number']}, "
+                     f"{epp['failureMode']})")
+        cm = configs.get((r.k8s_namespace, epp["name"]))
+        if cm is not None:
+            doc = yaml.safe_load(next(iter(cm.inputs["data"].values())))
+            extractor = next(p for p in doc["plugins"] if p["type"] == "core-metrics-extractor")["parameters"]
+            engine = extractor["engineConfigs"][0]
+            fed = {k.removesuffix("Spec"): v for k, v in engine.items() if k.endswith("Spec") and v}
+            lines.append(f"    picker reads: {', '.join(f'{k} {v}' for k, v in fed.items()) or 'nothing'}")
+    return lines

@@ -62,6 +62,8 @@ class LlmPlatform(pulumi.ComponentResource):
     """Per model name: GPU fit, and on clouds the instance type, decode bound and estimated cost per million tokens."""
     estimated_monthly_cost_usd: pulumi.Output[dict[str, Any]]
     """Monthly cost at minimum and maximum scale with its breakdown (clouds only; empty for `existing`)."""
+    inference_routes: pulumi.Output[dict[str, str]]
+    """Per model name, its route on the inference Gateway (empty unless `inference_gateway.enabled`)."""
     kubeconfig: pulumi.Output[str | None]
     """Kubeconfig of the stack's cluster, a secret (for `existing`, the one given; none with a `contract`)."""
 
@@ -69,6 +71,7 @@ class LlmPlatform(pulumi.ComponentResource):
                  contract: ClusterContract | None = None) -> None:
         """`contract` (Python only): run on a cluster built elsewhere, e.g. another stack's, instead of the stack's own."""
         config = validate_spec(StackConfig, args.get("config"), field="config")
+        self._contract_given = contract is not None
         cluster = contract
         if cluster is None and config.cloud not in _AVAILABLE_CLOUDS:
             raise ConfigError(
@@ -171,6 +174,12 @@ class LlmPlatform(pulumi.ComponentResource):
                 bind_identity=cluster.bind_model_identity,
             )
 
+        # Inference routing by the Gateway API Inference Extension (opt-in): an InferencePool and its
+        # endpoint picker per model behind one internal Gateway.
+        self.inference_routes: pulumi.Output[dict[str, str]] = pulumi.Output.from_input({})
+        if config.inference_gateway.enabled:
+            self.inference_routes = self._inference_gateway(name, config, cluster, [*tenants.values(), *operators])
+
         self.model_endpoints = pulumi.Output.all(**{
             n: pulumi.Output.all(namespace=w.namespace, http=w.http_endpoint, grpc=w.grpc_endpoint,
                                  account=w.service_account)
@@ -189,7 +198,40 @@ class LlmPlatform(pulumi.ComponentResource):
             "model_plans": self.model_plans,
             "estimated_monthly_cost_usd": self.estimated_monthly_cost_usd,
             "kubeconfig": self.kubeconfig,
+            "inference_routes": self.inference_routes,
         })
+
+    def _inference_gateway(self, name: str, config: StackConfig, cluster: ClusterContract,
+                           deps: list[pulumi.Resource]) -> pulumi.Output[dict[str, str]]:
+        """The stack's Gateway and, per model, an InferencePool with its endpoint picker and HTTPRoute."""
+        from .kubernetes import inference_gateway as gaie
+        from .triton.workload import pod_selector
+
+        gw = config.inference_gateway
+        gateway_class = gaie.gateway_class(config)
+        assert gateway_class is not None  # config_problems refuses a stack without one
+        routed = gaie.InferenceGateway(f"{name}-inference-gateway", {
+            "provider": cluster.provider,  # type: ignore[typeddict-item]
+            "models": list(config.models),
+            "gateway_class": gateway_class,
+            "pod_selectors": {m.name: pod_selector(m) for m in config.models},
+            "namespace": gw.namespace,
+            "gateway_annotations": gaie.INTERNAL_LB_ANNOTATIONS.get(config.cloud, {}),
+            "source_cidrs": [*gw.source_cidrs, *self._load_balancer_sources(config, gateway_class)],
+            "install_crds": gaie.installs_crds(config),
+        }, opts=pulumi.ResourceOptions(parent=self, depends_on=deps))
+        return routed.routes
+
+    def _load_balancer_sources(self, config: StackConfig, gateway_class: str) -> list[str]:
+        """Where a managed load balancer's proxies connect from, when the stack creates their subnet."""
+        if self._contract_given or config.cloud != "gcp" or gateway_class != "gke-l7-rilb":
+            return []
+        assert config.gcp is not None
+        if config.gcp.network:  # the user's network: its proxy-only subnet goes in inference_gateway.source_cidrs
+            return []
+        from .gcp.naming import PROXY_ONLY_CIDR
+
+        return [PROXY_ONLY_CIDR]
 
     def _operators(self, name: str, config: StackConfig, cluster: ClusterContract) -> ClusterOperators:
         """KEDA and kube-prometheus-stack as pinned Helm releases in locked-down namespaces."""

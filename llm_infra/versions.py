@@ -37,6 +37,15 @@ KUBE_PROMETHEUS_STACK_CHART = {
     "repo": "https://prometheus-community.github.io/helm-charts",
 }
 
+# Inference routing (opt-in, `inference_gateway`): the Gateway API Inference Extension's InferencePool
+# (inference.networking.k8s.io/v1) and endpoint picker, and the Gateway API CRDs the routes need.
+# v1.5.0 is the last release whose repository holds the endpoint picker (v1.6.0 moved it to
+# llm-d/llm-d-router); its conformance suite runs against Gateway API v1.5.1 (conformance/go.mod@v1.5.0).
+# Facts, flags and sources: llm_infra.kubernetes.inference_gateway.
+GATEWAY_API_INFERENCE_EXTENSION_VERSION = "v1.5.0"
+GATEWAY_API_VERSION = "v1.5.1"
+ENDPOINT_PICKER_IMAGE = f"registry.k8s.io/gateway-api-inference-extension/epp:{GATEWAY_API_INFERENCE_EXTENSION_VERSION}"
+
 # Kubernetes minor versions whose API schemas every rendered manifest must satisfy.
 SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = ("1.31", "1.32", "1.33", "1.34", "1.35")
 

@@ -255,7 +255,8 @@ def test_legacy_access_is_off_and_the_cluster_is_protected(name):
 @pytest.mark.parametrize("name", GCP_STACKS)
 def test_network_is_private_with_google_access_and_nat(name):
     result = plain(name)
-    subnet = result.one(SUBNET).inputs
+    # The nodes' subnetwork (gcp-dev also has its inference Gateway's proxy-only subnet).
+    (subnet,) = [s.inputs for s in result.of_type(SUBNET) if not s.inputs.get("purpose")]
     assert subnet["privateIpGoogleAccess"] is True
     ranges = {r["rangeName"] for r in subnet["secondaryIpRanges"]}
     cluster = result.one(CLUSTER).inputs

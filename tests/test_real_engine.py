@@ -21,8 +21,9 @@ import yaml
 
 from llm_infra.config import StackConfig, parse_stack_config
 from llm_infra.contract import DEFAULT_GPU_POOL_LABEL
+from llm_infra.kubernetes.inference_gateway import GATEWAY_NAME, crd_urls, installs_crds
 from llm_infra.local import binaries
-from llm_infra.local.cluster import LocalCluster, inline_kubeconfig, workload_crd_files
+from llm_infra.local.cluster import LocalCluster, gateway_crd_files, inline_kubeconfig, workload_crd_files
 from llm_infra.local.engine import PROGRAMS, PulumiError, PulumiWorkspace, Run, python_project
 from llm_infra.local.nodes import node_shapes
 
@@ -73,6 +74,12 @@ def deployment(request, tmp_path_factory):
         # What an existing cluster has before `pulumi up` (README): the operators' CRDs and namespace.
         for crd in workload_crd_files():
             cluster.apply_crd(yaml.safe_load(crd.read_text()))
+        if config.inference_gateway.enabled:
+            # GKE installs the Gateway API and InferencePool CRDs itself (inference_gateway.GKE_CRDS_PREINSTALLED);
+            # a stack that installs them fetches the pinned release manifests, which cannot be reached here.
+            assert not installs_crds(config), f"{stack}: the stack would fetch {crd_urls()}"
+            for crd in gateway_crd_files():
+                cluster.apply_crd(yaml.safe_load(crd.read_text()))
         if config.monitoring.enabled and not config.monitoring.install_operators:
             cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": config.monitoring.namespace}})
         program = STACKS_DIR if config.cloud == "existing" else PROGRAMS / "kubernetes_layer"
@@ -133,6 +140,36 @@ def test_triton_pods_run_ready_on_their_pool(deployment: Deployment) -> None:
             assert nodes[node]["metadata"]["labels"].get(DEFAULT_GPU_POOL_LABEL) == model.gpu_pool, (node, model.gpu_pool)
             ready = {c["type"]: c["status"] for c in pod["status"].get("conditions", [])}
             assert ready.get("Ready") == "True", (pod["metadata"]["name"], pod["status"])
+
+
+def test_inference_routing_is_accepted_by_the_api_server(deployment: Deployment) -> None:
+    """With `inference_gateway` on, the API server holds per model an InferencePool whose picker runs ready under
+    Pod Security `restricted`, and an HTTPRoute to it on the stack's Gateway; off, a ClusterIP Service only."""
+    _deployed(deployment)
+    cluster, gw = deployment.cluster, deployment.config.inference_gateway
+    for model in deployment.config.models:
+        ns = model.namespace
+        service = cluster.get(f"/api/v1/namespaces/{ns}/services/{model.name}")
+        assert service["spec"]["type"] == "ClusterIP"
+        if not gw.enabled:
+            assert not [d for d in cluster.get(f"/apis/apps/v1/namespaces/{ns}/deployments")["items"]
+                        if d["metadata"]["name"] == f"{model.name}-epp"]
+            continue
+        pool = cluster.get(f"/apis/inference.networking.k8s.io/v1/namespaces/{ns}/inferencepools/{model.name}")
+        assert pool["spec"]["selector"]["matchLabels"] == service["spec"]["selector"], pool["spec"]
+        assert pool["spec"]["endpointPickerRef"]["name"] == f"{model.name}-epp"
+        route = cluster.get(f"/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/httproutes/{model.name}")
+        (rule,) = route["spec"]["rules"]
+        assert rule["backendRefs"][0]["kind"] == "InferencePool" and rule["backendRefs"][0]["name"] == model.name
+        assert route["spec"]["parentRefs"][0] == {"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                                  "name": GATEWAY_NAME, "namespace": gw.namespace}
+        epp = cluster.get(f"/apis/apps/v1/namespaces/{ns}/deployments/{model.name}-epp")
+        assert epp["status"].get("readyReplicas") == 1, epp["status"]
+        role = cluster.get(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles/{model.name}-epp")
+        assert {r for rule in role["rules"] for r in rule["resources"]} == {"pods", "inferencepools"}
+    if gw.enabled:
+        gateway = cluster.get(f"/apis/gateway.networking.k8s.io/v1/namespaces/{gw.namespace}/gateways/{GATEWAY_NAME}")
+        assert gateway["spec"]["gatewayClassName"] == (gw.gateway_class or "gke-l7-rilb")
 
 
 def test_second_up_changes_nothing(deployment: Deployment) -> None:
@@ -271,3 +308,4 @@ def test_cluster_command_starts_and_stops_everything(tmp_path: Path) -> None:
                               timeout=120)
     assert down.returncode == 0, down.stderr
     assert len(pids) == 5 and not [p for p in pids if os.path.exists(f"/proc/{p}")]
+

@@ -377,6 +377,26 @@ class MonitoringConfig(_Strict):
         return v
 
 
+class InferenceGatewayConfig(_Strict):
+    """Inference routing by the Gateway API Inference Extension: per model an InferencePool and its endpoint picker,
+    behind one private Gateway (llm_infra.kubernetes.inference_gateway)."""
+
+    enabled: bool = False
+    """Route each model through an InferencePool and an endpoint picker fed by the engine's own metrics.
+    Defaults to false: clients reach each model through its ClusterIP Service only."""
+    gateway_class: Annotated[str, Field(pattern=_DNS_LABEL, max_length=63)] | None = None
+    """GatewayClass of an implementation that supports InferencePool and provisions internal load balancers.
+    Defaults to `gke-l7-rilb` (GKE's regional internal Application Load Balancer) on gcp; required elsewhere."""
+    namespace: NamespaceName = "llm-gateway"
+    """Namespace of the Gateway. Defaults to `llm-gateway`."""
+    install_crds: bool | None = None
+    """Install the pinned Gateway API and InferencePool CRDs. Defaults to true on aws and azure, false on gcp
+    (GKE 1.34.0-gke.1626000 and later install them) and on `existing` (the cluster has them)."""
+    source_cidrs: list[Annotated[str, Field(max_length=43)]] = Field(default_factory=list)
+    """Private ranges a managed load balancer's proxies connect from (GKE: the region's proxy-only subnet), let
+    in to the model pods and endpoint pickers. Defaults to none: only pods of the Gateway's namespace."""
+
+
 class DevicePluginConfig(_Strict):
     """The NVIDIA device plugin, where the cloud does not manage it."""
 
@@ -468,6 +488,8 @@ class StackConfig(_Strict):
     """The models to serve (at least one), each on one of the pools."""
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     """Monitoring and autoscaling. Defaults to enabled, in namespace `monitoring`."""
+    inference_gateway: InferenceGatewayConfig = Field(default_factory=InferenceGatewayConfig)
+    """Inference routing by the Gateway API Inference Extension. Defaults to off: a ClusterIP Service per model."""
     device_plugin: DevicePluginConfig = Field(default_factory=DevicePluginConfig)
     """NVIDIA device plugin settings. Defaults to one `nvidia.com/gpu` per physical GPU."""
     access: AccessConfig = Field(default_factory=AccessConfig)
@@ -544,7 +566,9 @@ class StackConfig(_Strict):
             for name in sorted(set(self.existing.model_identities) - {m.name for m in self.models}):
                 problems.append(f"existing.model_identities.{name}: expected the name of a model, got {shown(name)}")
         from ..guardrails import stack_problems
+        from ..kubernetes.inference_gateway import config_problems as gateway_problems
 
+        problems += gateway_problems(self)
         problems += stack_problems(self)
         if problems:
             raise _Problems(problems)

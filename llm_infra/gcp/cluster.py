@@ -77,6 +77,8 @@ class GkeClusterArgs(TypedDict):
     """`pd-balanced` or `pd-ssd` for the StorageClass. Defaults to `pd-balanced`."""
     deletion_protection: NotRequired[bool]
     """GKE deletion protection. Defaults to `True`."""
+    gateway_api: NotRequired[bool]
+    """Enable GKE's Gateway API controller (standard channel), for the inference Gateway. Defaults to false."""
 
 
 class GkeCluster(pulumi.ComponentResource):
@@ -171,6 +173,8 @@ class GkeCluster(pulumi.ComponentResource):
             initial_node_count=1,
             node_config=node_config(gcp.container.ClusterNodeConfigArgs, system_machine),
             deletion_protection=args.get("deletion_protection", True),
+            gateway_api_config=gcp.container.ClusterGatewayApiConfigArgs(channel="CHANNEL_STANDARD")
+            if args.get("gateway_api", False) else None,
             resource_labels=resource_labels,
             opts=child,
         )

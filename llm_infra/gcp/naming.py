@@ -69,3 +69,9 @@ def key_service_agents(project_number: str) -> list[str]:
 def default_compute_service_account(project_number: str) -> str:
     """The project's default compute account (Editor on the project): nodes never run as it."""
     return f"{project_number}-compute@developer.gserviceaccount.com"
+
+
+# The proxy-only subnet of the inference Gateway's load balancer (a /23, the size Google recommends),
+# outside the default node, pod and service ranges. Here, not in network.py: config checks read it
+# without importing pulumi_gcp.
+PROXY_ONLY_CIDR = "10.129.0.0/23"

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from ..catalog.gcp_facts import PRIVATE_GOOGLE_APIS_ADDRESSES
+from .naming import PROXY_ONLY_CIDR
 
 PODS_RANGE = "pods"
 SERVICES_RANGE = "services"
@@ -31,6 +32,9 @@ class GcpNetworkArgs(TypedDict):
     """Secondary range for pods. Defaults to 10.48.0.0/14."""
     services_cidr: NotRequired[str]
     """Secondary range for services. Defaults to 10.52.0.0/20."""
+    proxy_only_subnet: NotRequired[bool]
+    """Create the region's proxy-only subnet (`PROXY_ONLY_CIDR`), which GKE's regional internal Application Load
+    Balancer (GatewayClass `gke-l7-rilb`, the inference Gateway's) needs. Defaults to false."""
     existing_network: NotRequired[str | None]
     """An existing VPC network; nothing is created. Defaults to none (a new VPC)."""
     existing_subnetwork: NotRequired[str | None]
@@ -83,6 +87,12 @@ class GcpNetwork(pulumi.ComponentResource):
                                                                flow_sampling=0.5, metadata="INCLUDE_ALL_METADATA"),
                 opts=child,
             )
+            if args.get("proxy_only_subnet", False):
+                # Envoy-based regional load balancers need one such subnet per region and network, and connect
+                # to backends from it (https://docs.cloud.google.com/load-balancing/docs/proxy-only-subnets).
+                gcp.compute.Subnetwork(
+                    f"{name}-proxy-only", name=f"{base}-proxy-only", project=project, region=region, network=vpc.id,
+                    ip_cidr_range=PROXY_ONLY_CIDR, purpose="REGIONAL_MANAGED_PROXY", role="ACTIVE", opts=child)
             router = gcp.compute.Router(f"{name}-router", name=base, project=project, region=region,
                                         network=vpc.id, opts=child)
             gcp.compute.RouterNat(

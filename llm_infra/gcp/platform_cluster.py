@@ -77,6 +77,7 @@ class GcpPlatformCluster(pulumi.ComponentResource):
             "subnet_cidr": g.subnet_cidr, "pods_cidr": g.pods_cidr, "services_cidr": g.services_cidr,
             "existing_network": g.network, "existing_subnetwork": g.subnetwork,
             "existing_pods_range_name": g.pods_range_name, "existing_services_range_name": g.services_range_name,
+            "proxy_only_subnet": config.inference_gateway.enabled,
         }, opts=child)
 
         node_sa: pulumi.Input[str]
@@ -105,6 +106,7 @@ class GcpPlatformCluster(pulumi.ComponentResource):
             "system_nodes_per_zone": g.system_nodes_per_zone,
             "cache_disk_type": g.cache_disk_type,
             "deletion_protection": config.teardown.cluster_deletion_protection is not False,
+            "gateway_api": config.inference_gateway.enabled,
         }, opts=child)
 
         # The deployer's path to the private endpoint (docs/access.md).

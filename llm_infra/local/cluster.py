@@ -95,6 +95,19 @@ def workload_crd_files() -> list[Path]:
     return [directory / name for name in WORKLOAD_CRDS]
 
 
+# The CRDs inference routing needs (`inference_gateway`): the Gateway API's standard ones and the
+# InferencePool, at the versions pinned in llm_infra.versions (what GKE installs itself, what the
+# stack installs elsewhere), from the same `crds` build.
+GATEWAY_CRDS = ("gateway.networking.k8s.io_gatewayclasses.yaml", "gateway.networking.k8s.io_gateways.yaml",
+                "gateway.networking.k8s.io_httproutes.yaml", "gateway.networking.k8s.io_referencegrants.yaml",
+                "inference.networking.k8s.io_inferencepools.yaml")
+
+
+def gateway_crd_files() -> list[Path]:
+    directory = Path(binaries.find_dir("crds"), "crds")
+    return [directory / name for name in GATEWAY_CRDS]
+
+
 class LocalCluster:
     def __init__(self, directory: Path, nodes: list[NodeShape] | None = None,
                  storage_classes: list[str] | None = None) -> None:

@@ -280,6 +280,11 @@ NOT_EXPORTED: dict[str, str] = {
     "vllm:num_requests_running": "as vllm:num_requests_waiting",
     "vllm:gpu_cache_usage_perc": "as vllm:num_requests_waiting",
     "vllm:kv_cache_usage_perc": "as vllm:num_requests_waiting",
+    # What the Gateway API Inference Extension's endpoint picker reads from vLLM by default
+    # (llm_infra.kubernetes.inference_gateway): src/utils/metrics.py@r26.01 defines only the
+    # eight families above (lines 42-80).
+    "vllm:lora_requests_info": "as vllm:num_requests_waiting",
+    "vllm:cache_config_info": "as vllm:num_requests_waiting",
 }
 
 

@@ -174,6 +174,11 @@ def _labels(model: ModelConfig) -> dict[str, str]:
     }
 
 
+def pod_selector(model: ModelConfig) -> dict[str, str]:
+    """The labels that select a model's Triton pods (its Services, policies, and an InferencePool)."""
+    return {"llm-infra.io/model": model.name, "app.kubernetes.io/name": "triton"}
+
+
 def _config_map_key(path: str) -> str:
     # ConfigMap keys cannot contain '/', the volume's items restore the layout.
     return path.replace("/", "_")
@@ -223,7 +228,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         self._component_opts = opts
         ns = model.namespace
         labels = _labels(model)
-        selector = {"llm-infra.io/model": model.name, "app.kubernetes.io/name": "triton"}
+        selector = pod_selector(model)
         # Every child waits for what the component waits for (its namespace, the GPU layer, the
         # operators): Pulumi does not pass a component's `depends_on` down to its children.
         child = waits_like_component(pulumi.ResourceOptions(parent=self, provider=cluster["provider"]), opts)

@@ -26,6 +26,8 @@ pulumi.export("environment", config.environment)
 pulumi.export("cloud", config.cloud)
 pulumi.export("model_endpoints", platform.model_endpoints)
 pulumi.export("namespaces", platform.namespaces)
+if config.inference_gateway.enabled:  # per model, its path on the internal inference Gateway
+    pulumi.export("inference_routes", platform.inference_routes)
 pulumi.export("device_plugin_deployed", platform.device_plugin_deployed)
 pulumi.export("model_plans", platform.model_plans)
 pulumi.export("operator_install_order", platform.operator_install_order)  # empty where the cluster has its own

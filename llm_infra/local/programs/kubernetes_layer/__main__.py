@@ -61,4 +61,6 @@ platform = LlmPlatform(config.environment, {"config": config}, contract=contract
 
 pulumi.export("model_endpoints", platform.model_endpoints)
 pulumi.export("namespaces", platform.namespaces)
+if config.inference_gateway.enabled:  # per model, its path on the internal inference Gateway
+    pulumi.export("inference_routes", platform.inference_routes)
 pulumi.export("device_plugin_deployed", platform.device_plugin_deployed)
