@@ -120,6 +120,9 @@ class ClusterContract:
     public_egress_cidrs: tuple[str, ...] | None = None
     """The only public addresses pods may reach on 443 (GKE in a network the stack creates, whose private
     `googleapis.com` zone sends every Google API to `private.googleapis.com`); None: every public address."""
+    gateway_source_cidrs: tuple[str, ...] = ()
+    """Private ranges a managed load balancer's proxies connect to the inference Gateway from, where the
+    cloud part created them (GKE: the region's proxy-only subnet); NetworkPolicies admit them."""
     workload_tolerations: tuple[Toleration, ...] = ()
     """Tolerations GPU workloads need for taints this cloud puts on GPU nodes besides
     `nvidia.com/gpu` (AKS taints spot nodes `kubernetes.azure.com/scalesetpriority=spot`).

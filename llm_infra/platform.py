@@ -217,21 +217,10 @@ class LlmPlatform(pulumi.ComponentResource):
             "pod_selectors": {m.name: pod_selector(m) for m in config.models},
             "namespace": gw.namespace,
             "gateway_annotations": gaie.INTERNAL_LB_ANNOTATIONS.get(config.cloud, {}),
-            "source_cidrs": [*gw.source_cidrs, *self._load_balancer_sources(config, gateway_class)],
+            "source_cidrs": [*gw.source_cidrs, *cluster.gateway_source_cidrs],
             "install_crds": gaie.installs_crds(config),
         }, opts=pulumi.ResourceOptions(parent=self, depends_on=deps))
         return routed.routes
-
-    def _load_balancer_sources(self, config: StackConfig, gateway_class: str) -> list[str]:
-        """Where a managed load balancer's proxies connect from, when the stack creates their subnet."""
-        if self._contract_given or config.cloud != "gcp" or gateway_class != "gke-l7-rilb":
-            return []
-        assert config.gcp is not None
-        if config.gcp.network:  # the user's network: its proxy-only subnet goes in inference_gateway.source_cidrs
-            return []
-        from .gcp.naming import PROXY_ONLY_CIDR
-
-        return [PROXY_ONLY_CIDR]
 
     def _operators(self, name: str, config: StackConfig, cluster: ClusterContract) -> ClusterOperators:
         """KEDA and kube-prometheus-stack as pinned Helm releases in locked-down namespaces."""

@@ -126,3 +126,9 @@ def machine_type_for(gpu: str, gpus_per_node: int, machine_type: str | None) -> 
     if chosen is None:
         raise ValueError(f"gpus_per_node: no known {gpu} machine type has {gpus_per_node} GPUs")
     return chosen
+
+
+# The proxy-only subnet of the inference Gateway's load balancer (a /23, the size Google recommends),
+# outside the default node, pod and service ranges. Here, in the bottom layer: config checks read it
+# without importing pulumi_gcp.
+PROXY_ONLY_CIDR = "10.129.0.0/23"

@@ -566,7 +566,7 @@ class StackConfig(_Strict):
             for name in sorted(set(self.existing.model_identities) - {m.name for m in self.models}):
                 problems.append(f"existing.model_identities.{name}: expected the name of a model, got {shown(name)}")
         from ..guardrails import stack_problems
-        from ..kubernetes.inference_gateway import config_problems as gateway_problems
+        from .gateway import config_problems as gateway_problems
 
         problems += gateway_problems(self)
         problems += stack_problems(self)

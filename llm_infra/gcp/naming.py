@@ -8,6 +8,7 @@ never collides because the environment is part of every name.
 
 from ..config.gcp import default_model_bucket  # noqa: F401 (re-exported)
 from ..naming import fit  # noqa: F401 (re-exported)
+from ..catalog.gcp import PROXY_ONLY_CIDR  # noqa: F401  (re-exported)
 
 KEY_USER_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
@@ -71,7 +72,3 @@ def default_compute_service_account(project_number: str) -> str:
     return f"{project_number}-compute@developer.gserviceaccount.com"
 
 
-# The proxy-only subnet of the inference Gateway's load balancer (a /23, the size Google recommends),
-# outside the default node, pod and service ranges. Here, not in network.py: config checks read it
-# without importing pulumi_gcp.
-PROXY_ONLY_CIDR = "10.129.0.0/23"

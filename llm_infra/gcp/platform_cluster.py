@@ -164,6 +164,8 @@ class GcpPlatformCluster(pulumi.ComponentResource):
             metadata_identity_egress=True,  # Workload Identity tokens come from the GKE metadata server
             # In a network the stack creates, Google's APIs resolve to private.googleapis.com only.
             public_egress_cidrs=(PRIVATE_GOOGLE_APIS_CIDR,) if network.created else None,
+            # The proxy-only subnet the network created for the inference Gateway's load balancer.
+            gateway_source_cidrs=(naming.PROXY_ONLY_CIDR,) if network.created and config.inference_gateway.enabled else (),
             zone_label="topology.kubernetes.io/zone",
             gpu_pool_label=GPU_POOL_LABEL,
         )

@@ -24,7 +24,6 @@ it was read (`READ_ON`).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,9 +37,20 @@ from .. import versions
 from ..ordering import waits_like_component
 from ..triton.args import HTTP_PORT, METRICS_PORT
 from .tenant_namespace import TenantNamespace
+from ..catalog.gateways import (  # re-exported: the gateway classes' facts live in the bottom layer
+    DEFAULT_GATEWAY_CLASS as DEFAULT_GATEWAY_CLASS,
+    GATEWAY_CLASSES as GATEWAY_CLASSES,
+    GKE_CRDS_PREINSTALLED as GKE_CRDS_PREINSTALLED,
+    INTERNAL_LB_ANNOTATIONS as INTERNAL_LB_ANNOTATIONS,
+    INTERNAL_LB_SOURCES as INTERNAL_LB_SOURCES,
+    GatewayClassFact as GatewayClassFact,
+    gateway_class as gateway_class,
+    installs_crds as installs_crds,
+)
+from ..config.gateway import config_problems as config_problems  # re-exported
 
 if TYPE_CHECKING:
-    from ..config import ModelConfig, StackConfig
+    from ..config import ModelConfig
 
 READ_ON = "2026-12-01"
 GAIE_REPO = "kubernetes-sigs/gateway-api-inference-extension"
@@ -272,108 +282,6 @@ def endpoint_picker_config(model: ModelConfig) -> dict:
 
 
 # --- gateway classes per cloud ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GatewayClassFact:
-    cloud: str
-    name: str
-    internal: bool
-    inference_pool: bool
-    source: str
-
-
-_GKE_CLASSES = ("https://docs.cloud.google.com/kubernetes-engine/docs/how-to/gatewayclass-capabilities "
-                f"(read {READ_ON})")
-_GKE_INFERENCE = ("https://llm-d.ai/docs/infrastructure/gateway/gke and the GKE Inference Gateway pages "
-                  f"(regional external and regional internal Application Load Balancers; read {READ_ON})")
-GATEWAY_CLASSES: tuple[GatewayClassFact, ...] = (
-    GatewayClassFact("gcp", "gke-l7-rilb", True, True, f"{_GKE_CLASSES}; {_GKE_INFERENCE}"),
-    GatewayClassFact("gcp", "gke-l7-regional-external-managed", False, True, f"{_GKE_CLASSES}; {_GKE_INFERENCE}"),
-    GatewayClassFact("gcp", "gke-l7-global-external-managed", False, False, _GKE_CLASSES),
-    GatewayClassFact("gcp", "gke-l7-gxlb", False, False, _GKE_CLASSES),
-    GatewayClassFact("gcp", "gke-l7-rilb-mc", True, False, _GKE_CLASSES),
-    GatewayClassFact("gcp", "gke-l7-global-external-managed-mc", False, False, _GKE_CLASSES),
-    GatewayClassFact("gcp", "gke-l7-regional-external-managed-mc", False, False, _GKE_CLASSES),
-    GatewayClassFact("gcp", "gke-l7-cross-regional-internal-managed-mc", True, False, _GKE_CLASSES),
-    GatewayClassFact("gcp", "gke-l7-gxlb-mc", False, False, _GKE_CLASSES),
-)
-DEFAULT_GATEWAY_CLASS = {"gcp": "gke-l7-rilb"}
-"""Where the cloud's own gateway controller supports InferencePool with an internal load balancer. On AWS
-and Azure no managed controller does: the user names the class of an implementation they run (GAIE
-site-src/implementations/gateways.md@v1.5.0 lists Envoy AI Gateway, Istio, agentgateway, NGINX Gateway
-Fabric, kgateway)."""
-
-GKE_CRDS_PREINSTALLED = ("GKE 1.34.0-gke.1626000 and later install the GA Gateway API and Inference Extension CRDs "
-                         f"(https://llm-d.ai/docs/infrastructure/gateway/gke, read {READ_ON}); Gateway API 1.5.0 on "
-                         f"1.35.2-gke.1842000 and later ({_GKE_CLASSES})")
-
-# The annotation that makes a cloud's load balancer for a Service internal; set on the Gateway's
-# `spec.infrastructure.annotations` (Gateway API standard channel), which implementations copy to
-# the Service they create for the Gateway.
-INTERNAL_LB_ANNOTATIONS: dict[str, dict[str, str]] = {
-    "aws": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
-            "service.beta.kubernetes.io/aws-load-balancer-internal": "true"},
-    "azure": {"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
-}
-INTERNAL_LB_SOURCES = {
-    "aws": "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/service/annotations/ "
-           "(aws-load-balancer-scheme) and the in-tree cloud provider's aws-load-balancer-internal",
-    "azure": "https://learn.microsoft.com/azure/aks/internal-lb (azure-load-balancer-internal)",
-}
-
-
-def gateway_class(config: StackConfig) -> str | None:
-    return config.inference_gateway.gateway_class or DEFAULT_GATEWAY_CLASS.get(config.cloud)
-
-
-def installs_crds(config: StackConfig) -> bool:
-    chosen = config.inference_gateway.install_crds
-    return chosen if chosen is not None else config.cloud in ("aws", "azure")
-
-
-def config_problems(config: StackConfig) -> list[str]:
-    """One line per problem with `inference_gateway`, naming the field."""
-    gw = config.inference_gateway
-    problems: list[str] = []
-    for i, cidr in enumerate(gw.source_cidrs):
-        try:
-            network = ipaddress.ip_network(cidr)
-        except ValueError:
-            problems.append(f"inference_gateway.source_cidrs[{i}]: expected a CIDR, got {cidr[:64]!r}")
-            continue
-        if not network.is_private or network.is_link_local:
-            problems.append(f"inference_gateway.source_cidrs[{i}]: expected a private range (the load balancer's "
-                            f"proxies), got {cidr!r}")
-    if not gw.enabled:
-        return problems
-    name = gateway_class(config)
-    if name is None:
-        problems.append(f"inference_gateway.gateway_class: required on cloud {config.cloud!r} (the GatewayClass of an "
-                        "implementation that supports InferencePool and provisions internal load balancers), got nothing")
-    known = {c.name: c for c in GATEWAY_CLASSES if c.cloud == config.cloud}
-    fact = known.get(name or "")
-    if fact is not None and not fact.internal:
-        internal = sorted(c.name for c in known.values() if c.internal and c.inference_pool)
-        problems.append(f"inference_gateway.gateway_class: expected an internal load balancer's class {internal}, "
-                        f"got {name!r} (reachable from outside the network)")
-    elif fact is not None and not fact.inference_pool:
-        problems.append(f"inference_gateway.gateway_class: {name!r} does not support InferencePool backends; expected "
-                        f"{sorted(c.name for c in known.values() if c.internal and c.inference_pool)}")
-    if config.cloud == "gcp" and config.gcp is not None and not config.gcp.network and name == "gke-l7-rilb":
-        from ..gcp.naming import PROXY_ONLY_CIDR
-
-        proxy = ipaddress.ip_network(PROXY_ONLY_CIDR)
-        for key in ("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr"):
-            value = getattr(config.gcp, key, None)
-            if value and ipaddress.ip_network(value, strict=False).overlaps(proxy):
-                problems.append(f"gcp.{key}: expected a range apart from the inference Gateway's proxy-only subnet "
-                                f"{PROXY_ONLY_CIDR}, got {value!r}")
-    model_namespaces = {m.namespace for m in config.models}
-    if gw.namespace in model_namespaces or gw.namespace == config.monitoring.namespace:
-        problems.append(f"inference_gateway.namespace: expected a namespace of its own, got {gw.namespace!r} "
-                        "(a model's or monitoring's)")
-    return problems
 
 
 # --- the component --------------------------------------------------------------------

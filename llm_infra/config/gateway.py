@@ -1,0 +1,54 @@
+"""Config checks of `inference_gateway` (the Gateway API Inference Extension routing)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING
+
+from ..catalog.gateways import GATEWAY_CLASSES, gateway_class
+from ..catalog.gcp import PROXY_ONLY_CIDR
+
+if TYPE_CHECKING:
+    from .models import StackConfig
+
+
+def config_problems(config: StackConfig) -> list[str]:
+    """One line per problem with `inference_gateway`, naming the field."""
+    gw = config.inference_gateway
+    problems: list[str] = []
+    for i, cidr in enumerate(gw.source_cidrs):
+        try:
+            network = ipaddress.ip_network(cidr)
+        except ValueError:
+            problems.append(f"inference_gateway.source_cidrs[{i}]: expected a CIDR, got {cidr[:64]!r}")
+            continue
+        if not network.is_private or network.is_link_local:
+            problems.append(f"inference_gateway.source_cidrs[{i}]: expected a private range (the load balancer's "
+                            f"proxies), got {cidr!r}")
+    if not gw.enabled:
+        return problems
+    name = gateway_class(config)
+    if name is None:
+        problems.append(f"inference_gateway.gateway_class: required on cloud {config.cloud!r} (the GatewayClass of an "
+                        "implementation that supports InferencePool and provisions internal load balancers), got nothing")
+    known = {c.name: c for c in GATEWAY_CLASSES if c.cloud == config.cloud}
+    fact = known.get(name or "")
+    if fact is not None and not fact.internal:
+        internal = sorted(c.name for c in known.values() if c.internal and c.inference_pool)
+        problems.append(f"inference_gateway.gateway_class: expected an internal load balancer's class {internal}, "
+                        f"got {name!r} (reachable from outside the network)")
+    elif fact is not None and not fact.inference_pool:
+        problems.append(f"inference_gateway.gateway_class: {name!r} does not support InferencePool backends; expected "
+                        f"{sorted(c.name for c in known.values() if c.internal and c.inference_pool)}")
+    if config.cloud == "gcp" and config.gcp is not None and not config.gcp.network and name == "gke-l7-rilb":
+        proxy = ipaddress.ip_network(PROXY_ONLY_CIDR)
+        for key in ("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr"):
+            value = getattr(config.gcp, key, None)
+            if value and ipaddress.ip_network(value, strict=False).overlaps(proxy):
+                problems.append(f"gcp.{key}: expected a range apart from the inference Gateway's proxy-only subnet "
+                                f"{PROXY_ONLY_CIDR}, got {value!r}")
+    model_namespaces = {m.namespace for m in config.models}
+    if gw.namespace in model_namespaces or gw.namespace == config.monitoring.namespace:
+        problems.append(f"inference_gateway.namespace: expected a namespace of its own, got {gw.namespace!r} "
+                        "(a model's or monitoring's)")
+    return problems
