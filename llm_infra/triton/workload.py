@@ -612,7 +612,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             for trigger in triggers:
                 if trigger["type"] == "prometheus":
                     trigger["metadata"]["authModes"] = "tls"
-                    trigger["authenticationRef"] = {"name": auth_name(model)}
+                    trigger["authenticationRef"] = {"name": f"{model.name}-prometheus"}
         spec: dict = {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": model.name},
             "pollingInterval": 15,
