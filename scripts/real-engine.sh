@@ -36,6 +36,8 @@ KWOK_VERSION=v0.8.0
 # 66.3.0 = prometheus-operator v0.78.2).
 KEDA_VERSION=v2.16.0
 PROMETHEUS_OPERATOR_VERSION=v0.78.2
+# cert-manager's CRDs at the chart version pinned in llm_infra/versions.py (CERT_MANAGER_CHART; chart = app tag).
+CERT_MANAGER_VERSION=v1.21.2
 
 CACHE="${LLM_INFRA_ENGINE_CACHE:-$HOME/.cache/llm-infra-engine}"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
@@ -51,7 +53,7 @@ bin_dir() {  # bin_dir NAME -> the cache's bin directory for NAME at its pinned 
     etcd) echo "$CACHE/etcd-$ETCD_VERSION/bin" ;;
     kubernetes) echo "$CACHE/kubernetes-$KUBERNETES_VERSION/bin" ;;
     kwok) echo "$CACHE/kwok-$KWOK_VERSION/bin" ;;
-    crds) echo "$CACHE/crds-keda-$KEDA_VERSION-prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/bin" ;;
+    crds) echo "$CACHE/crds-keda-$KEDA_VERSION-prometheus-operator-$PROMETHEUS_OPERATOR_VERSION-cert-manager-$CERT_MANAGER_VERSION/bin" ;;
     *) echo "real-engine.sh: unknown build '$1' (expected one of: ${BUILDS[*]})" >&2; return 2 ;;
   esac
 }
@@ -170,11 +172,13 @@ build_kwok() {
 }
 
 build_crds() {
-  local out="$1" keda prom
+  local out="$1" keda prom cm
   keda="$(mod_dir "github.com/kedacore/keda/v2@$KEDA_VERSION")"
   prom="$(mod_dir "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION")"
+  cm="$(mod_dir "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION")"
   mkdir -p "$out/crds"
-  cp "$keda"/config/crd/bases/keda.sh_*.yaml "$prom"/example/prometheus-operator-crd/monitoring.coreos.com_*.yaml "$out/crds/"
+  cp "$keda"/config/crd/bases/keda.sh_*.yaml "$prom"/example/prometheus-operator-crd/monitoring.coreos.com_*.yaml \
+    "$cm"/deploy/crds/*cert-manager.io_*.yaml "$out/crds/"
   chmod u+w "$out"/crds/*
 }
 

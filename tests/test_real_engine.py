@@ -80,6 +80,9 @@ def deployment(request, tmp_path_factory):
             cluster.apply_crd(yaml.safe_load(crd.read_text()))
         if config.monitoring.enabled and not config.monitoring.install_operators:
             cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": config.monitoring.namespace}})
+        if config.tls.enabled and not config.tls.install_cert_manager:
+            # ... and cert-manager, whose namespace holds the stack CA's key pair.
+            cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": config.tls.cert_manager_namespace}})
         program = STACKS_DIR if config.cloud == "existing" else PROGRAMS / "kubernetes_layer"
         project = python_project(tmp / "project", program)
         config_file = tmp / "stack-config.yaml"
@@ -116,6 +119,8 @@ def test_every_object_is_accepted(deployment: Deployment) -> None:
     kinds = {r["type"] for r in resources}
     assert "kubernetes:apps/v1:StatefulSet" in kinds, sorted(kinds)
     assert "kubernetes:monitoring.coreos.com/v1:ServiceMonitor" in kinds or not deployment.config.monitoring.enabled
+    # The TLS objects, accepted by the API server against cert-manager's pinned CRDs.
+    assert {"kubernetes:cert-manager.io/v1:Certificate", "kubernetes:cert-manager.io/v1:ClusterIssuer"} <= kinds
 
 
 def test_tenant_namespaces_enforce_restricted(deployment: Deployment) -> None:
