@@ -151,7 +151,7 @@ class LlmPlatform(pulumi.ComponentResource):
             installed = self._operators(name, config, cluster, issuer_ready)
             operators = installed.releases
             self.operator_install_order = installed.install_order
-        if install_order:
+        if install_order and install_operators:
             self.operator_install_order = pulumi.Output.all(pulumi.Output.from_input(install_order),
                                                             self.operator_install_order).apply(lambda p: [*p[0], *p[1]])
 

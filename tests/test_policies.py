@@ -60,8 +60,8 @@ def triton_listens_on_every_address(rs):
 def tolerate_without_gpu(rs):
     dcgm_svc = _find(rs, "StatefulSet", "toy-llm").inputs["spec"]["template"]["spec"]
     for c in dcgm_svc["containers"]:
-        c["resources"]["limits"].pop("nvidia.com/gpu")
-        c["resources"]["requests"].pop("nvidia.com/gpu")
+        c["resources"]["limits"].pop("nvidia.com/gpu", None)
+        c["resources"]["requests"].pop("nvidia.com/gpu", None)
     return rs
 
 

@@ -229,7 +229,7 @@ def _replica_placed(tmp: Path, config: StackConfig) -> tuple[bool, str]:
     model = config.models[0]
     nodes = [n for n in node_shapes(config, max_nodes_per_pool=1)
              if n.labels.get(DEFAULT_GPU_POOL_LABEL) == model.gpu_pool]
-    cpu, memory, ephemeral = fit.replica_requests(model)
+    cpu, memory, ephemeral = fit.replica_requests(model, tls=config.tls.enabled)
     with LocalCluster(tmp, nodes=nodes) as cluster:
         for name, requests in fit.gpu_node_daemonsets(config.cloud, config).items():
             pod = _pod(name, model.gpu_pool, {**requests, "nvidia.com/gpu": "0"})

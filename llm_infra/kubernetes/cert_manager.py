@@ -191,7 +191,7 @@ def tls_issuers(name: str, config, cluster, *, creates_cluster: bool,
         ca = StackCertificateAuthority(f"{name}-ca", {
             "provider": cluster.provider, "namespace": tls.cert_manager_namespace, "depends_on": ready,
         }, opts=pulumi.ResourceOptions(parent=parent))
-        ready = [ca.ca_issuer]
+        ready = [*ready, ca.ca_issuer]
         order.append(f"ClusterIssuer {ROOT_ISSUER} (self-signed) -> certificate {tls.cert_manager_namespace}/"
                      f"{ROOT_SECRET} (root CA) -> ClusterIssuer {STACK_CA_ISSUER}")
     else:

@@ -152,6 +152,10 @@ def proxy_container(listeners: Sequence[Listener], *, image: str, security_conte
         "command": proxy_command(),
         "ports": [{"name": listener.name, "containerPort": listener.port, "protocol": "TCP"} for listener in listeners],
         "resources": {"requests": dict(PROXY_RESOURCES), "limits": dict(PROXY_RESOURCES)},
+        # NGINX accepting connections; whether the model answers is Triton's own probes' question (through it).
+        "readinessProbe": {"tcpSocket": {"port": listeners[0].port}, "periodSeconds": 5, "timeoutSeconds": 3},
+        "livenessProbe": {"tcpSocket": {"port": listeners[0].port}, "periodSeconds": 10, "timeoutSeconds": 5,
+                          "failureThreshold": 6},
         # Keeps forwarding while endpoints controllers take the pod out, like Triton's own preStop.
         "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(pre_stop_seconds)]}}},
         "securityContext": security_context,
