@@ -444,7 +444,7 @@ def capability_added(rs):
 
 
 def host_port(rs):
-    _container(rs)["ports"][0]["hostPort"] = 8000
+    _container(rs, "tls-proxy")["ports"][0]["hostPort"] = 8000  # the pod's ports are the TLS terminator's
     return rs
 
 
