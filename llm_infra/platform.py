@@ -144,7 +144,8 @@ class LlmPlatform(pulumi.ComponentResource):
         issuer_ready, install_order = tls_issuers(name, config, cluster, creates_cluster=contract is None,
                                                   parent=self)
         monitoring = config.monitoring
-        if config.tls.enabled and install_operators and "prometheus_url" not in monitoring.model_fields_set:
+        if (config.tls.enabled and install_operators
+                and monitoring.prometheus_url == type(monitoring).model_fields["prometheus_url"].default):
             monitoring = monitoring.model_copy(update={
                 "prometheus_url": f"https://prometheus-operated.{monitoring.namespace}.svc:{PROMETHEUS_PORT}"})
         if install_operators:

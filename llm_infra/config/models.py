@@ -462,7 +462,8 @@ def _tls_problems(config: StackConfig) -> list[str]:
         return []
     installs_prometheus = (monitoring.install_operators if monitoring.install_operators is not None
                            else config.cloud != "existing")
-    if (installs_prometheus and monitoring.enabled and "prometheus_url" in monitoring.model_fields_set
+    default = MonitoringConfig.model_fields["prometheus_url"].default  # the stack upgrades it to https://
+    if (installs_prometheus and monitoring.enabled and monitoring.prometheus_url != default
             and monitoring.prometheus_url.startswith("http://")):
         return [f"monitoring.prometheus_url: expected https:// (the Prometheus the stack installs serves only TLS "
                 f"while tls.enabled), got {shown(monitoring.prometheus_url)}"]
