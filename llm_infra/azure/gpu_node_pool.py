@@ -16,7 +16,8 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from .naming import agent_pool_name
-from .vm_sizes import GPU_VM_SIZES, dedicated_host_problem, default_vm_size
+from ..config.azure import GPU_NODE_OS_DISK_GIB
+from ..catalog.azure import GPU_VM_SIZES, dedicated_host_problem, default_vm_size
 
 GPU_TAINT = "nvidia.com/gpu=true:NoSchedule"
 GPU_POOL_LABEL = "llm-infra.io/gpu-pool"
@@ -111,7 +112,7 @@ class AksGpuNodePool(pulumi.ComponentResource):
             enable_encryption_at_host=True,
             enable_node_public_ip=False,
             os_disk_type="Managed",
-            os_disk_size_gb=args.get("os_disk_size_gib", 256),
+            os_disk_size_gb=args.get("os_disk_size_gib", GPU_NODE_OS_DISK_GIB),
             vnet_subnet_id=args["node_subnet_id"],
             host_group_id=host_group,
             node_taints=[GPU_TAINT],

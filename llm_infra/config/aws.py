@@ -11,8 +11,11 @@ from .. import versions
 from .base import _allowlisted_network, _cidr_sized, _FieldError, _Strict, parse_weights_uri, shown
 
 if TYPE_CHECKING:
-    from .models import StackConfig
+    from .models import ModelConfig, StackConfig
 
+
+BOTTLEROCKET_OS_VOLUME_GIB = 8
+"""Bottlerocket nodes boot from a small OS volume and keep images and ephemeral storage on a second one."""
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
@@ -114,6 +117,37 @@ class AwsConfig(_Strict):
             raise _FieldError("host_resource_group_arn", f"expected only with dedicated_tenancy 'host', got it with {self.dedicated_tenancy!r}")
         return self
 
+    def model_problems(self, config: StackConfig, where: str, model: ModelConfig) -> list[str]:
+        """The GPU nodes' driver must run the model's pinned Triton image (llm_infra.triton.upstream)."""
+        from ..triton import upstream
+
+        if model.image is not None:
+            return []  # only EKS node images' drivers are tabled; a custom image is the user's to match
+        aws = self
+        driver = upstream.node_driver("aws", aws.ami_type, aws.kubernetes_version)
+        if driver is None or upstream.driver_runs(driver.branch, model.backend):
+            return []
+        release = upstream.RELEASES[model.backend]
+        return [f"{where}.backend: the {model.backend} image (Triton {release.container}, CUDA {release.cuda}) needs "
+                f"NVIDIA driver {release.min_driver}+ (or {', '.join(f'R{b}' for b in release.datacenter_compat_drivers)} "
+                f"on data-center GPUs), but {aws.ami_type} nodes on Kubernetes {aws.kubernetes_version} run R{driver.branch} "
+                f"({driver.source}): use a newer aws.kubernetes_version or set models[].image"]
+
+    # What the stack pays for, answered by the settings themselves (llm_infra.planning.cost).
+    @property
+    def gpu_node_disk_gib(self) -> int:
+        """Each GPU node's volumes, as the cost estimate prices them (Bottlerocket adds its OS volume)."""
+        os_volume = BOTTLEROCKET_OS_VOLUME_GIB if self.ami_type.startswith("BOTTLEROCKET") else 0
+        return self.node_volume_size_gib + os_volume
+
+    def system_pool(self, region: str) -> tuple[int, str]:
+        """How many system (non-GPU) nodes the stack runs, and of which type."""
+        return self.system_nodes, self.system_instance_type
+
+    def nat_gateways(self, region: str) -> int:
+        """NAT gateways of the stack's VPC: one, or one per zone."""
+        return 1 if self.single_nat_gateway else len(self.availability_zones or "abc")
+
     def zones(self, region: str) -> list[str]:
         """The stack's zones: the existing subnets' zones, the configured zones, or a, b, c of the region."""
         if self.private_subnet_ids is not None:
@@ -123,8 +157,8 @@ class AwsConfig(_Strict):
 
 def _aws_problems(config: StackConfig) -> list[str]:
     """What AWS cannot build from this config (checked before anything is registered)."""
-    from ..aws.facts import tenancy_problem
-    from ..aws.instance_types import check_instance_type, default_instance_type
+    from ..catalog.aws_facts import tenancy_problem
+    from ..catalog.aws import check_instance_type, default_instance_type
 
     aws = config.aws or AwsConfig()
     problems: list[str] = []
@@ -141,7 +175,7 @@ def _aws_problems(config: StackConfig) -> list[str]:
         bad = check_instance_type(pool.gpu, pool.gpus_per_node, pool.instance_type)
         if bad is not None:
             problems.append(f"{where}.{bad[0]}: {bad[1]}")
-        # Tenancy x capacity type x size, from the sourced table (aws/facts.py).
+        # Tenancy x capacity type x size, from the sourced table (catalog/aws_facts.py).
         instance_type = pool.instance_type or default_instance_type(pool.gpu, pool.gpus_per_node)
         tenancy = aws.dedicated_tenancy if config.isolation == "dedicated" else "default"
         if bad is None and instance_type is not None:

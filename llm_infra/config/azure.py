@@ -11,8 +11,11 @@ from .. import versions
 from .base import _allowlisted_network, _cidr_sized, _FieldError, _Strict, parse_weights_uri, shown
 
 if TYPE_CHECKING:
-    from .models import StackConfig
+    from .models import ModelConfig, StackConfig
 
+
+GPU_NODE_OS_DISK_GIB = 256
+"""OS disk of each GPU node (container images, ephemeral storage): AzureGpuNodePool's default."""
 
 _GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _AZURE_SUBNET_ID = re.compile(
@@ -97,11 +100,29 @@ class AzureConfig(_Strict):
                                   f"Microsoft.Network/virtualNetworks/VNET/subnets/NAME), got {existing[f]!r}")
         if len(set(self.zones)) != len(self.zones) or not self.zones:
             raise _FieldError("zones", f"expected distinct zones among '1', '2', '3', got {shown(self.zones)}")
-        from ..azure.vm_sizes import GPU_VM_SIZES
+        from ..catalog.azure import GPU_VM_SIZES
 
         if self.system_vm_size in GPU_VM_SIZES:
             raise _FieldError("system_vm_size", f"expected a VM size without GPUs for the system pool, got {shown(self.system_vm_size)}")
         return self
+
+    def model_problems(self, config: StackConfig, where: str, model: ModelConfig) -> list[str]:
+        """What this cloud cannot run of one model: nothing beyond the shared checks."""
+        return []
+
+    # What the stack pays for, answered by the settings themselves (llm_infra.planning.cost).
+    @property
+    def gpu_node_disk_gib(self) -> int:
+        """Each GPU node's OS disk (the GPU pool's size, which config does not change)."""
+        return GPU_NODE_OS_DISK_GIB
+
+    def system_pool(self, region: str) -> tuple[int, str]:
+        """How many system (non-GPU) nodes the stack runs, and of which type."""
+        return self.system_nodes, self.system_vm_size
+
+    def nat_gateways(self, region: str) -> int:
+        """NAT gateways: one for the stack's VNet."""
+        return 1
 
     def resource_group(self, environment: str) -> str:
         return self.resource_group_name or f"llm-{environment}"
@@ -109,8 +130,8 @@ class AzureConfig(_Strict):
 
 def _azure_problems(config: StackConfig) -> list[str]:
     """What Azure cannot build from this config (checked before anything is registered)."""
-    from ..azure.facts import ENCRYPTION_AT_HOST, ENCRYPTION_AT_HOST_SOURCE
-    from ..azure.vm_sizes import check_vm_size, default_vm_size, dedicated_host_problem
+    from ..catalog.azure_facts import ENCRYPTION_AT_HOST, ENCRYPTION_AT_HOST_SOURCE
+    from ..catalog.azure import check_vm_size, default_vm_size, dedicated_host_problem
 
     if config.azure is None:
         return ["azure: expected subscription_id, tenant_id and admin_group_object_ids for cloud 'azure', got nothing"]

@@ -8,16 +8,22 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ..naming import fit
 from .base import _allowlisted_network, _FieldError, _Strict, parse_weights_uri, shown
 
 if TYPE_CHECKING:
-    from .models import StackConfig
+    from .models import ModelConfig, StackConfig
 
 
 # --- GCP --------------------------------------------------------------------------------
 _GCP_PROJECT_ID = r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$"
 _GCP_NAME = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
 _GCS_BUCKET_NO_DOTS = re.compile(r"^[a-z0-9][-a-z0-9_]{1,61}[a-z0-9]$")
+
+
+def default_model_bucket(project_id: str, environment: str) -> str:
+    """The stack's model bucket when `gcp.model_bucket` is not set (bucket names are global)."""
+    return fit(f"{project_id}-{environment}-llm-models", 63)
 
 
 class GcpAuthorizedNetwork(_Strict):
@@ -117,6 +123,24 @@ class GcpConfig(_Strict):
                                   f"expected NAME@{self.project_id}.iam.gserviceaccount.com, got {shown(email)}")
         return self
 
+    def model_problems(self, config: StackConfig, where: str, model: ModelConfig) -> list[str]:
+        """What this cloud cannot run of one model: nothing beyond the shared checks."""
+        return []
+
+    # What the stack pays for, answered by the settings themselves (llm_infra.planning.cost).
+    @property
+    def gpu_node_disk_gib(self) -> int:
+        """Each GPU node's boot disk, as the cost estimate prices it."""
+        return self.node_disk_size_gb
+
+    def system_pool(self, region: str) -> tuple[int, str]:
+        """How many system (non-GPU) nodes the stack runs, and of which type."""
+        return self.system_nodes_per_zone * len(self.node_zones(region)), self.system_machine_type
+
+    def nat_gateways(self, region: str) -> int:
+        """Cloud NAT gateways: one for the stack's network."""
+        return 1
+
     def node_zones(self, region: str) -> list[str]:
         """The stack's zones: the configured zones, or a, b and c of the region."""
         return list(self.zones or [f"{region}-{z}" for z in "abc"])
@@ -124,9 +148,8 @@ class GcpConfig(_Strict):
 
 def _gcp_problems(config: StackConfig) -> list[str]:
     """What GKE cannot build from this config (checked before anything is registered)."""
-    from ..gcp.facts import gpu_zone_problem
-    from ..gcp.machine_types import check_machine_type
-    from ..gcp.naming import default_model_bucket
+    from ..catalog.gcp_facts import gpu_zone_problem
+    from ..catalog.gcp import check_machine_type
 
     gcp = config.gcp
     if gcp is None:
@@ -176,4 +199,9 @@ def _gcp_problems(config: StackConfig) -> list[str]:
                 problems.append(f"{where}: expected a prefix that does not overlap models[{j}]'s {other!r} "
                                 f"(each model's service account reads its prefix only), got {shown(prefix)}")
         prefixes.append((i, prefix))
+    authorized = [ipaddress.IPv4Network(n.cidr_block, strict=False) for n in gcp.master_authorized_networks]
+    for i, cidr in enumerate(config.access.deployer_cidrs):
+        if not any(ipaddress.IPv4Network(cidr).subnet_of(a) for a in authorized):
+            problems.append(f"access.deployer_cidrs[{i}]: expected inside one of gcp.master_authorized_networks "
+                            f"(GKE admits only those to the API endpoint), got {cidr!r}")
     return problems

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from collections.abc import Callable
 import re
 from typing import Annotated, Literal
 
@@ -53,21 +54,19 @@ _OWNED_ENGINE_ARGS: dict[str, frozenset[str]] = {
 }
 
 
-def _driver_problems(config: StackConfig, where: str, model: ModelConfig) -> list[str]:
-    """The GPU nodes' driver must run the model's pinned Triton image (llm_infra.triton.upstream)."""
-    from ..triton import upstream
+# Each cloud's settings model and its checks of a whole stack (config/<cloud>.py), by the name
+# `cloud` uses; the settings block of a stack is the StackConfig field of that name.
+CLOUD_SETTINGS: dict[str, tuple[type, Callable[[StackConfig], list[str]]]] = {
+    "aws": (AwsConfig, _aws_problems),
+    "gcp": (GcpConfig, _gcp_problems),
+    "azure": (AzureConfig, _azure_problems),
+}
 
-    if config.cloud != "aws" or model.image is not None:
-        return []  # only EKS node images' drivers are tabled; a custom image is the user's to match
-    aws = config.aws or AwsConfig()
-    driver = upstream.node_driver("aws", aws.ami_type, aws.kubernetes_version)
-    if driver is None or upstream.driver_runs(driver.branch, model.backend):
-        return []
-    release = upstream.RELEASES[model.backend]
-    return [f"{where}.backend: the {model.backend} image (Triton {release.container}, CUDA {release.cuda}) needs "
-            f"NVIDIA driver {release.min_driver}+ (or {', '.join(f'R{b}' for b in release.datacenter_compat_drivers)} "
-            f"on data-center GPUs), but {aws.ami_type} nodes on Kubernetes {aws.kubernetes_version} run R{driver.branch} "
-            f"({driver.source}): use a newer aws.kubernetes_version or set models[].image"]
+
+def _driver_problems(config: StackConfig, where: str, model: ModelConfig) -> list[str]:
+    """What the stack's cloud says about one model (AWS: the GPU nodes' driver runs its image)."""
+    settings = config.cloud_settings
+    return settings.model_problems(config, where, model) if settings is not None else []
 
 
 class GpuPoolConfig(_Strict):
@@ -409,6 +408,24 @@ class DevicePluginConfig(_Strict):
 
     time_slicing_replicas: int | None = Field(default=None, ge=2, le=64)
     """Advertise each GPU this many times (time-slicing, no memory isolation). Defaults to none: one per GPU."""
+    device_list_strategy: Literal["volume-mounts", "envvar"] | None = None
+    """How allocated GPUs reach the NVIDIA runtime. `volume-mounts`: a pod sees only the GPUs it was allocated
+    (the EKS GPU nodes are configured for it at boot; other nodes need `llm_infra.kubernetes.device_plugin.
+    NODE_RUNTIME_SETTINGS`). `envvar` opts out: any pod on a GPU node may claim every GPU. Defaults to the
+    cloud's (`llm_infra.guardrails.device_list_strategy`): `volume-mounts`, except AKS (`envvar`, no node bootstrap)."""
+
+
+class NodeAllocatableConfig(_Strict):
+    """What one node of a GPU pool offers pods: `kubectl get node NODE -o jsonpath='{.status.allocatable}'`."""
+
+    cpu: Annotated[str, Field(pattern=r"^\d+(\.\d+)?m?$")]
+    """Allocatable CPU, e.g. `7910m` or `8`."""
+    memory: Annotated[str, Field(pattern=r"^\d+(Ki|Mi|Gi|Ti)?$")]
+    """Allocatable memory, e.g. `60109360Ki` or `58Gi` (bytes without a suffix)."""
+    ephemeral_storage: Annotated[str, Field(pattern=r"^\d+(Ki|Mi|Gi|Ti)?$")]
+    """Allocatable `ephemeral-storage`, e.g. `95491281146` or `88Gi`."""
+    pods: int = Field(default=110, ge=1, le=1000)
+    """Allocatable pods. Defaults to 110."""
 
 
 class ExistingClusterConfig(_Strict):
@@ -422,6 +439,9 @@ class ExistingClusterConfig(_Strict):
     """Per model name, the annotations of its service account (e.g. `eks.amazonaws.com/role-arn`). Defaults to none."""
     zone_label: str = "topology.kubernetes.io/zone"
     """Node label that names the zone. Defaults to `topology.kubernetes.io/zone`."""
+    gpu_nodes: dict[str, NodeAllocatableConfig] = Field(default_factory=dict)
+    """Per GPU pool name, the allocatable of one of its nodes; config validation checks that each model's replica
+    fits it (`llm_infra.fit`). Defaults to none: a pool without an entry is not checked."""
 
 
 class AccessConfig(_Strict):
@@ -514,24 +534,11 @@ class StackConfig(_Strict):
     @model_validator(mode="after")
     def _cross_fields(self) -> StackConfig:
         problems: list[str] = []
-        if self.cloud != "aws" and self.aws is not None:
-            problems.append(f"aws: expected only with cloud 'aws', got it with cloud {self.cloud!r}")
-        if self.cloud == "aws":
-            problems += _aws_problems(self)
-        if self.cloud != "gcp" and self.gcp is not None:
-            problems.append(f"gcp: expected only with cloud 'gcp', got it with cloud {self.cloud!r}")
-        if self.cloud == "gcp":
-            problems += _gcp_problems(self)
-            if self.gcp is not None:
-                authorized = [ipaddress.IPv4Network(n.cidr_block, strict=False) for n in self.gcp.master_authorized_networks]
-                for i, cidr in enumerate(self.access.deployer_cidrs):
-                    if not any(ipaddress.IPv4Network(cidr).subnet_of(a) for a in authorized):
-                        problems.append(f"access.deployer_cidrs[{i}]: expected inside one of gcp.master_authorized_networks "
-                                        f"(GKE admits only those to the API endpoint), got {cidr!r}")
-        if self.cloud != "azure" and self.azure is not None:
-            problems.append(f"azure: expected only with cloud 'azure', got it with cloud {self.cloud!r}")
-        if self.cloud == "azure":
-            problems += _azure_problems(self)
+        for cloud, (_, cloud_problems) in CLOUD_SETTINGS.items():
+            if self.cloud != cloud and getattr(self, cloud) is not None:
+                problems.append(f"{cloud}: expected only with cloud {cloud!r}, got it with cloud {self.cloud!r}")
+            if self.cloud == cloud:
+                problems += cloud_problems(self)
         if self.cloud != "existing" and not self.region:
             problems.append(f"region: expected a {self.cloud} region for cloud {self.cloud!r}, got nothing")
         if self.cloud == "existing" and self.existing is None:
@@ -586,6 +593,18 @@ class StackConfig(_Strict):
         if problems:
             raise _Problems(problems)
         return self
+
+    @property
+    def cloud_settings(self) -> AwsConfig | GcpConfig | AzureConfig | None:
+        """The settings block of the stack's cloud, or its defaults when it has them and the block is left out
+        (AWS); None for `existing` and for a missing block that has required fields (reported by the checks)."""
+        entry = CLOUD_SETTINGS.get(self.cloud)
+        if entry is None:
+            return None
+        given = getattr(self, self.cloud)
+        if given is not None or any(field.is_required() for field in entry[0].model_fields.values()):
+            return given
+        return entry[0]()
 
     def pool(self, name: str) -> GpuPoolConfig:
         return next(p for p in self.gpu_pools if p.name == name)

@@ -24,7 +24,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from . import naming
-from .machine_types import GPU_FAMILIES, SOLE_TENANT_GPUS_PER_NODE, check_machine_type, machine_type_for
+from ..catalog.gcp import GPU_FAMILIES, SOLE_TENANT_GPUS_PER_NODE, check_machine_type, machine_type_for
 from .node_config import hardened_node_config
 
 GPU_TAINT_KEY = "nvidia.com/gpu"

@@ -6,17 +6,10 @@ absent, and in a real preview they are unknown), and a second stack in the same 
 never collides because the environment is part of every name.
 """
 
-import hashlib
+from ..config.gcp import default_model_bucket  # noqa: F401 (re-exported)
+from ..naming import fit  # noqa: F401 (re-exported)
 
 KEY_USER_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
-
-
-def fit(name: str, limit: int) -> str:
-    """`name` if it fits in `limit` characters, else a prefix plus a stable 8-hex hash of the whole name."""
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[:limit - 9].rstrip('-')}-{digest}"
 
 
 def cluster_name(environment: str) -> str:
@@ -39,11 +32,6 @@ def node_service_account_id(cluster: str) -> str:
 
 def model_service_account_id(cluster: str, model: str) -> str:
     return service_account_id(f"{cluster}-{model}")
-
-
-def default_model_bucket(project_id: str, environment: str) -> str:
-    """The stack's model bucket when `gcp.model_bucket` is not set (bucket names are global)."""
-    return fit(f"{project_id}-{environment}-llm-models", 63)
 
 
 def workload_pool(project_id: str) -> str:

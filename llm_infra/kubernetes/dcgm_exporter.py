@@ -16,7 +16,14 @@ import pulumi_kubernetes as k8s
 
 
 from llm_infra import versions
-from llm_infra.kubernetes.device_plugin import GPU_TAINT_KEY, checkov_skips, gpu_node_affinity
+from llm_infra.kubernetes.device_plugin import (
+    DEFAULT_DEVICE_LIST_STRATEGY,
+    DEVICE_LIST_STRATEGIES,
+    GPU_TAINT_KEY,
+    VOLUME_MOUNTS_ROOT,
+    checkov_skips,
+    gpu_node_affinity,
+)
 from llm_infra.ordering import waits_like_component
 
 METRICS_PORT = 9400
@@ -47,6 +54,12 @@ class DcgmExporterArgs(TypedDict):
     """How often Prometheus scrapes the exporter. Defaults to `15s`."""
     metrics_client_namespaces: NotRequired[Sequence[str]]
     """Namespaces whose pods may connect to port 9400 (the NetworkPolicy). Defaults to `["monitoring"]`."""
+    device_list_strategy: NotRequired[str]
+    """The device plugin's device list strategy on these nodes. With `volume-mounts` the NVIDIA runtime
+    ignores the image's `NVIDIA_VISIBLE_DEVICES=all` in an unprivileged container, so the exporter asks
+    for every GPU the same way the plugin allocates them: /dev/null mounted read-only at
+    `/var/run/nvidia-container-devices/all` (a hostPath that Pod Security `baseline` forbids in every
+    other namespace). Defaults to `volume-mounts`."""
     profiling_metrics: NotRequired[bool]
     """Collect DCGM profiling (DCP) metrics such as tensor-core and SM activity. DCGM reads them only with the
     SYS_ADMIN capability, so this adds SYS_ADMIN to the container. Defaults to false: device metrics only,
@@ -78,6 +91,10 @@ class DcgmExporter(pulumi.ComponentResource):
                 f"metrics_client_namespaces: expected a list of namespace names, got {args.get('metrics_client_namespaces')!r}"
             )
         profiling = bool(args.get("profiling_metrics", False))
+        strategy = args.get("device_list_strategy", DEFAULT_DEVICE_LIST_STRATEGY)
+        if strategy not in DEVICE_LIST_STRATEGIES:
+            raise ValueError(f"device_list_strategy: expected one of {list(DEVICE_LIST_STRATEGIES)}, got {strategy!r}")
+        all_gpus = strategy == "volume-mounts"
 
         super().__init__("llm-infra:index:DcgmExporter", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args["provider"])
@@ -149,6 +166,8 @@ class DcgmExporter(pulumi.ComponentResource):
             volume_mounts=[
                 k8s.core.v1.VolumeMountArgs(name="pod-gpu-resources", mount_path=POD_RESOURCES_DIR, read_only=True),
                 k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+                *([k8s.core.v1.VolumeMountArgs(name="all-gpus", mount_path=f"{VOLUME_MOUNTS_ROOT}/all", read_only=True)]
+                  if all_gpus else []),
             ],
         )
 
@@ -183,6 +202,10 @@ class DcgmExporter(pulumi.ComponentResource):
                             k8s.core.v1.VolumeArgs(
                                 name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")
                             ),
+                            *([k8s.core.v1.VolumeArgs(
+                                name="all-gpus",
+                                host_path=k8s.core.v1.HostPathVolumeSourceArgs(path="/dev/null", type="CharDevice"),
+                            )] if all_gpus else []),
                         ],
                     ),
                 ),
