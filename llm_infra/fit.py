@@ -17,6 +17,7 @@ from collections.abc import Callable
 from .config import ConfigError, GpuPoolConfig, ModelConfig, StackConfig
 from .facts import Allocatable
 from .kubernetes import dcgm_exporter, device_plugin
+from .triton.tls import PROXY_RESOURCES
 from .triton.workload import SYNC_REQUESTS, triton_resources
 
 _BINARY = {"Ki": 2**-10, "Mi": 1.0, "Gi": 2**10, "Ti": 2**20}
@@ -49,12 +50,13 @@ def gpu_node_daemonsets(cloud: str, config: StackConfig) -> dict[str, dict[str, 
     return out
 
 
-def replica_requests(model: ModelConfig) -> tuple[int, float, float]:
+def replica_requests(model: ModelConfig, *, tls: bool = True) -> tuple[int, float, float]:
     """(CPU millicores, memory MiB, ephemeral GiB) one replica asks of its node: the larger of its
-    init container and its containers, as the scheduler counts them."""
+    init container and its containers (Triton, and the TLS terminator with `tls`), as the scheduler counts them."""
     triton = triton_resources(model)["requests"]
-    cpu = max(cpu_millicores(triton["cpu"]), cpu_millicores(SYNC_REQUESTS["cpu"]))
-    memory = max(mebibytes(triton["memory"]), mebibytes(SYNC_REQUESTS["memory"]))
+    proxy = PROXY_RESOURCES if tls else {"cpu": "0", "memory": "0Mi"}
+    cpu = max(cpu_millicores(triton["cpu"]) + cpu_millicores(proxy["cpu"]), cpu_millicores(SYNC_REQUESTS["cpu"]))
+    memory = max(mebibytes(triton["memory"]) + mebibytes(proxy["memory"]), mebibytes(SYNC_REQUESTS["memory"]))
     return cpu, memory, mebibytes(triton["ephemeral-storage"]) / 1024
 
 
@@ -173,7 +175,7 @@ def fit_problems(config: StackConfig) -> list[str]:
                             f"sourced row in llm-infra's {config.cloud} fact table (its vCPUs, memory and node "
                             f"reservations decide whether {model.name!r} fits), got {kind!r}")
             continue
-        cpu, memory, ephemeral = replica_requests(model)
+        cpu, memory, ephemeral = replica_requests(model, tls=config.tls.enabled)
         larger = (f"larger nodes in existing.gpu_nodes.{pool.name}" if config.cloud == "existing"
                   else "a larger instance_type")
         free_cpu = node.cpu_millicores - ds_cpu

@@ -51,7 +51,7 @@ SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", 
 DEFAULT_IMAGE_REGISTRIES = tuple(sorted({
     image.split("/", 1)[0]
     for image in [*versions.TRITON_IMAGES.values(), *versions.MODEL_SYNC_IMAGES.values(),
-                  versions.NVIDIA_DEVICE_PLUGIN_IMAGE, versions.DCGM_EXPORTER_IMAGE,
+                  versions.NVIDIA_DEVICE_PLUGIN_IMAGE, versions.DCGM_EXPORTER_IMAGE, versions.TLS_PROXY_IMAGE,
                   *versions.CLUSTER_AUTOSCALER_IMAGES.values(), versions.ENDPOINT_PICKER_IMAGE]
 }))
 

@@ -10,8 +10,9 @@ from .testing import ProgramResult
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 # API groups of the custom resources whose CRDs the operators' charts install, in display order.
-OPERATOR_KINDS = ("ScaledObject", "ServiceMonitor", "PrometheusRule")
-_OPERATOR_GROUPS = ("keda.sh", "monitoring.coreos.com")
+OPERATOR_KINDS = ("ScaledObject", "TriggerAuthentication", "ServiceMonitor", "PrometheusRule", "ClusterIssuer",
+                  "Certificate")
+_OPERATOR_GROUPS = ("keda.sh", "monitoring.coreos.com", "cert-manager.io")
 
 
 def access(result: ProgramResult) -> list[str]:

@@ -19,7 +19,8 @@ from .contract import ClusterContract
 from .extras import CLOUD_EXTRAS, missing_extra
 from .extras import installed as extra_installed
 from .kubernetes.gpu_layer import GpuSoftwareLayer
-from .kubernetes.operators import ClusterOperators, chart_spec
+from .kubernetes.cert_manager import STACK_CA_ISSUER, tls_issuers
+from .kubernetes.operators import PROMETHEUS_PORT, ClusterOperators, chart_spec
 from .kubernetes.tenant_namespace import TenantNamespace
 from .planning.stack import plan_stack
 from .triton.workload import TritonLlmWorkload
@@ -128,10 +129,21 @@ class LlmPlatform(pulumi.ComponentResource):
             install_operators = contract is None and config.cloud != "existing"
         operators: list[pulumi.Resource] = []
         self.operator_install_order: pulumi.Output[list[str]] = pulumi.Output.from_input([])
+        # TLS: cert-manager (on a cluster the stack creates), then the issuer chain, before any certificate.
+        issuer_ready, install_order = tls_issuers(name, config, cluster, creates_cluster=contract is None,
+                                                  parent=self)
+        monitoring = config.monitoring
+        if (config.tls.enabled and install_operators
+                and monitoring.prometheus_url == type(monitoring).model_fields["prometheus_url"].default):
+            monitoring = monitoring.model_copy(update={
+                "prometheus_url": f"https://prometheus-operated.{monitoring.namespace}.svc:{PROMETHEUS_PORT}"})
         if install_operators:
-            installed = self._operators(name, config, cluster)
+            installed = self._operators(name, config, cluster, issuer_ready)
             operators = installed.releases
             self.operator_install_order = installed.install_order
+        if install_order and install_operators:
+            self.operator_install_order = pulumi.Output.all(pulumi.Output.from_input(install_order),
+                                                            self.operator_install_order).apply(lambda p: [*p[0], *p[1]])
 
         gpu_layer = GpuSoftwareLayer(
             f"{name}-gpu",
@@ -167,10 +179,11 @@ class LlmPlatform(pulumi.ComponentResource):
                 # The startup budget reads the weights at the cache volume's real rate on this cloud.
                 {"model": with_load_budget(config, m) if contract is None else m,
                  "cluster": cluster.workload_cluster(), "production": config.production,
-                 "monitoring": config.monitoring,
+                 "monitoring": monitoring, "tls": config.tls,
                  # ... and pulumi waits for the weight copy at that volume's rate.
                  **({"cache_write_mib_s": rate} if contract is None and (rate := cache_read_mib_s(config, m)) else {})},
-                opts=child.merge(pulumi.ResourceOptions(depends_on=[tenants[m.namespace], gpu_layer, *operators])),
+                opts=child.merge(pulumi.ResourceOptions(depends_on=[tenants[m.namespace], gpu_layer, *operators,
+                                                                          *issuer_ready])),
                 bind_identity=cluster.bind_model_identity,
             )
 
@@ -222,7 +235,8 @@ class LlmPlatform(pulumi.ComponentResource):
         }, opts=pulumi.ResourceOptions(parent=self, depends_on=deps))
         return routed.routes
 
-    def _operators(self, name: str, config: StackConfig, cluster: ClusterContract) -> ClusterOperators:
+    def _operators(self, name: str, config: StackConfig, cluster: ClusterContract,
+                   issuer_ready: list[pulumi.Resource]) -> ClusterOperators:
         """KEDA and kube-prometheus-stack as pinned Helm releases in locked-down namespaces."""
         monitoring = config.monitoring
         return ClusterOperators(f"{name}-operators", {
@@ -232,4 +246,6 @@ class LlmPlatform(pulumi.ComponentResource):
             "scrape_namespaces": sorted({m.namespace for m in config.models} | {"gpu-monitoring", "kube-system"}),
             "keda_chart": chart_spec(versions.KEDA_CHART, monitoring.keda_chart.model_dump()),
             "prometheus_chart": chart_spec(versions.KUBE_PROMETHEUS_STACK_CHART, monitoring.prometheus_chart.model_dump()),
+            **({"tls_issuer": config.tls.cluster_issuer or STACK_CA_ISSUER, "tls_depends_on": issuer_ready}
+               if config.tls.enabled else {}),
         }, opts=pulumi.ResourceOptions(parent=self))

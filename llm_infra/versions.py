@@ -45,6 +45,13 @@ KUBE_PROMETHEUS_STACK_CHART = {
 GATEWAY_API_INFERENCE_EXTENSION_VERSION = "v1.5.0"
 GATEWAY_API_VERSION = "v1.5.1"
 ENDPOINT_PICKER_IMAGE = f"registry.k8s.io/gateway-api-inference-extension/epp:{GATEWAY_API_INFERENCE_EXTENSION_VERSION}"
+# cert-manager issues the TLS certificates of every hop the stack owns (llm_infra.kubernetes.cert_manager).
+# Chart and app share the tag; its CRDs (deploy/crds at the tag) are what scripts/real-engine.sh caches.
+CERT_MANAGER_CHART = {"chart": "cert-manager", "version": "v1.21.2", "repo": "https://charts.jetstack.io"}
+
+# The TLS terminator beside Triton (llm_infra.triton.tls): NGINX's unprivileged image (UID 101 by default,
+# listens on unprivileged ports, writes only under /tmp), from the registry the AWS CLI image already comes from.
+TLS_PROXY_IMAGE = "public.ecr.aws/nginx/nginx-unprivileged:1.28.0-alpine"
 
 # Kubernetes minor versions whose API schemas every rendered manifest must satisfy.
 SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = ("1.31", "1.32", "1.33", "1.34", "1.35")

@@ -41,6 +41,8 @@ PROMETHEUS_OPERATOR_VERSION=v0.78.2
 # The module proxy lists no version of the extension but serves this exact one.
 GATEWAY_API_INFERENCE_EXTENSION_VERSION=v1.5.0
 GATEWAY_API_VERSION=v1.5.1
+# cert-manager's CRDs at the chart version pinned in llm_infra/versions.py (CERT_MANAGER_CHART; chart = app tag).
+CERT_MANAGER_VERSION=v1.21.2
 
 CACHE="${LLM_INFRA_ENGINE_CACHE:-$HOME/.cache/llm-infra-engine}"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
@@ -62,7 +64,7 @@ bin_dir() {  # bin_dir NAME -> the cache's bin directory for NAME at its pinned 
     kubernetes) echo "$CACHE/kubernetes-$KUBERNETES_VERSION/bin" ;;
     kwok) echo "$CACHE/kwok-$KWOK_VERSION/bin" ;;
     sdkgen) echo "$CACHE/sdkgen-$(sdkgen_key)/bin" ;;
-    crds) echo "$CACHE/crds-keda-$KEDA_VERSION-prometheus-operator-$PROMETHEUS_OPERATOR_VERSION-gaie-$GATEWAY_API_INFERENCE_EXTENSION_VERSION-gateway-api-$GATEWAY_API_VERSION/bin" ;;
+    crds) echo "$CACHE/crds-keda-$KEDA_VERSION-prometheus-operator-$PROMETHEUS_OPERATOR_VERSION-gaie-$GATEWAY_API_INFERENCE_EXTENSION_VERSION-gateway-api-$GATEWAY_API_VERSION-cert-manager-$CERT_MANAGER_VERSION/bin" ;;
     *) echo "real-engine.sh: unknown build '$1' (expected one of: ${BUILDS[*]})" >&2; return 2 ;;
   esac
 }
@@ -188,13 +190,15 @@ build_sdkgen() {
 }
 
 build_crds() {
-  local out="$1" keda prom gaie gwapi
+  local out="$1" keda prom gaie gwapi cm
   keda="$(mod_dir "github.com/kedacore/keda/v2@$KEDA_VERSION")"
   prom="$(mod_dir "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION")"
   gaie="$(mod_dir "sigs.k8s.io/gateway-api-inference-extension@$GATEWAY_API_INFERENCE_EXTENSION_VERSION")"
   gwapi="$(mod_dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")"
+  cm="$(mod_dir "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION")"
   mkdir -p "$out/crds"
-  cp "$keda"/config/crd/bases/keda.sh_*.yaml "$prom"/example/prometheus-operator-crd/monitoring.coreos.com_*.yaml "$out/crds/"
+  cp "$keda"/config/crd/bases/keda.sh_*.yaml "$prom"/example/prometheus-operator-crd/monitoring.coreos.com_*.yaml \
+    "$cm"/deploy/crds/*cert-manager.io_*.yaml "$out/crds/"
   cp "$gaie"/config/crd/bases/inference.networking.k8s.io_inferencepools.yaml "$out/crds/"
   cp "$gwapi"/config/crd/standard/gateway.networking.k8s.io_{gatewayclasses,gateways,httproutes,referencegrants}.yaml "$out/crds/"
   chmod u+w "$out"/crds/*

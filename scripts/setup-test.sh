@@ -66,6 +66,20 @@ if [ "${LLM_INFRA_SKIP_REAL_CLI:-0}" != "1" ]; then
   command -v gcloud >/dev/null || echo "setup: no gcloud on PATH; the GCS weight-sync tests will fail" >&2
 fi
 
+# The TLS terminator's real binary for the handshake tests (tests/test_tls_handshake.py): NGINX from
+# the Debian package (the pod runs versions.TLS_PROXY_IMAGE), unpacked into a cache outside the repository.
+if [ "${LLM_INFRA_SKIP_TLS_PROXY:-0}" != "1" ]; then
+  nginx_cache="${LLM_INFRA_TLS_CACHE:-$HOME/.cache/llm-infra-tls}"
+  if ! ls "$nginx_cache"/nginx-*/usr/sbin/nginx >/dev/null 2>&1; then
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && apt-get download nginx >/dev/null)
+    version="$(dpkg-deb -f "$tmp"/nginx_*.deb Version)"
+    mkdir -p "$nginx_cache/nginx-$version"
+    dpkg -x "$tmp"/nginx_*.deb "$nginx_cache/nginx-$version"
+    rm -rf "$tmp"
+  fi
+fi
+
 # The real Pulumi engine and a local Kubernetes control plane for the real_engine tests,
 # built from Go modules at pinned versions into a cache outside the repository
 # (scripts/real-engine.sh; seconds when cached).

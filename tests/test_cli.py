@@ -145,7 +145,7 @@ def test_help_lists_the_stacks_found(tmp_path):
 def test_out_is_optional_and_the_summary_is_printed(tmp_path):
     proc = run("plan", "existing", cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
-    assert "llm-serving/llama-3-8b: http://llama-3-8b.llm-serving.svc.cluster.local:8000" in proc.stdout
+    assert "llm-serving/llama-3-8b: https://llama-3-8b.llm-serving.svc.cluster.local:8000" in proc.stdout
     assert "--out DIR writes" in proc.stdout
     # The final count is the number of resources the plan lists.
     registered = int(re.search(r"registered (\d+) resources\s*$", proc.stderr).group(1))
@@ -226,7 +226,7 @@ def test_init_writes_a_project_whose_stacks_plan_and_a_users_new_stack_plans_too
         proc = run("plan", name, cwd=project / "stacks")
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert f"planning stack {name} of {project.resolve()}" in proc.stderr
-        assert "llm-serving/llama-3-8b: http://llama-3-8b.llm-serving.svc.cluster.local:8000" in proc.stdout
+        assert "llm-serving/llama-3-8b: https://llama-3-8b.llm-serving.svc.cluster.local:8000" in proc.stdout
 
 
 def test_init_never_overwrites_a_file_and_works_in_a_repositorys_root(tmp_path):

@@ -125,7 +125,7 @@ def test_triton_on_existing_cluster(monkeypatch):
     assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "encrypted-ssd"
     sa = result.k8s("ServiceAccount", "triton-mistral-7b", "llm-serving")
     assert sa["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/mistral-weights"}
-    assert result.outputs["http_endpoint"] == "http://mistral-7b.llm-serving.svc.cluster.local:8000"
+    assert result.outputs["http_endpoint"] == "https://mistral-7b.llm-serving.svc.cluster.local:8000"
     assert result.one("pulumi:providers:kubernetes").secret_paths == ["kubeconfig"]
 
 
@@ -146,7 +146,7 @@ def test_each_cloud_example_builds_the_whole_platform_through_one_explicit_kuber
     objects = result.kubernetes_objects()
     assert objects and all(r.provider and r.provider.startswith(k8s_provider.urn) for r in objects)
     assert "kubeconfig" in result.secret_outputs
-    assert result.outputs["model_endpoints"]["llama-3-8b"]["http"] == "http://llama-3-8b.llm-serving.svc.cluster.local:8000"
+    assert result.outputs["model_endpoints"]["llama-3-8b"]["http"] == "https://llama-3-8b.llm-serving.svc.cluster.local:8000"
     # The model cache lives on the cluster's key-encrypted storage class, and the stack says which.
     assert _cache_storage_class(result) == result.outputs["storage_class"]
     assert result.outputs["estimated_monthly_cost_usd"]

@@ -88,7 +88,7 @@ def test_the_readmes_first_command_plans_the_default_stack_without_node_or_a_gpu
     assert command == "./scripts/setup.sh && .venv/bin/llm-infra plan dev"
     proc = sh(command, clone, no_node_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "stack dev: " in proc.stdout and "llm-serving/llama-3-8b: http://llama-3-8b" in proc.stdout
+    assert "stack dev: " in proc.stdout and "llm-serving/llama-3-8b: https://llama-3-8b" in proc.stdout
     assert "policies: " in proc.stdout and "0 mandatory" in proc.stdout
     packages = installed(clone / ".venv")
     assert "pulumi-aws" in packages
@@ -155,7 +155,7 @@ def test_a_git_install_of_the_tag_inits_a_project_that_plans_its_stack(clone, no
     script = re.sub(r"^REPO=\S+", f"REPO=file://{clone}", block)
     proc = sh(script, work, no_node_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    assert "llm-serving/llama-3-8b: http://llama-3-8b" in proc.stdout
+    assert "llm-serving/llama-3-8b: https://llama-3-8b" in proc.stdout
     requirement = (work / "requirements.txt").read_text().splitlines()[-1]
     assert requirement == f"llm-infra[aws] @ git+file://{clone}@v{VERSION}"
     version = subprocess.run([str(work / ".venv" / "bin" / "llm-infra"), "--version"], capture_output=True, text=True)

@@ -256,7 +256,7 @@ def _workload(construct: bool, model: dict[str, Any] = MODEL) -> Any:
 def test_a_workload_built_from_another_languages_inputs_is_the_python_apis_workload():
     python, hosted = _workload(construct=False), _workload(construct=True)
     assert _registrations(hosted) == _registrations(python)
-    assert hosted.outputs == python.outputs == {"http": "http://mistral-7b.llm-serving.svc.cluster.local:8000"}
+    assert hosted.outputs == python.outputs == {"http": "https://mistral-7b.llm-serving.svc.cluster.local:8000"}
     sts = hosted.k8s("StatefulSet", "mistral-7b", "llm-serving")
     assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] == "encrypted-ssd"
     assert hosted.k8s("ServiceAccount", "triton-mistral-7b", "llm-serving")["metadata"]["annotations"] == ROLE
@@ -457,7 +457,7 @@ def test_yaml_example_builds_under_the_mock_engine_through_the_package_provider(
     [cluster] = result.of_type("pulumi:providers:kubernetes")
     assert cluster.secret_paths == ["kubeconfig"]
     assert all(r.provider and r.provider.startswith(cluster.urn) for r in result.kubernetes_objects())
-    assert result.outputs == {"httpEndpoint": "http://mistral-7b.llm-serving.svc.cluster.local:8000",
+    assert result.outputs == {"httpEndpoint": "https://mistral-7b.llm-serving.svc.cluster.local:8000",
                               "grpcEndpoint": "mistral-7b.llm-serving.svc.cluster.local:8001",
                               "servingNamespace": "llm-serving", "devicePluginDeployed": True}
     sts = result.k8s("StatefulSet", "mistral-7b", "llm-serving")

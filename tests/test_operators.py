@@ -13,7 +13,7 @@ from llm_infra.policies import MANDATORY
 CLOUD_STACKS = [s for s in STACKS if parsed_config(s).cloud != "existing"]
 HELM = "kubernetes:helm.sh/v3:Release"
 # The API groups whose CRDs the operators install.
-OPERATOR_GROUPS = {"keda.sh": "keda", "monitoring.coreos.com": "kube-prometheus-stack"}
+OPERATOR_GROUPS = {"keda.sh": "keda", "monitoring.coreos.com": "kube-prometheus-stack", "cert-manager.io": "cert-manager"}
 
 
 def _releases(result):
@@ -38,7 +38,7 @@ def test_there_are_cloud_stacks_and_each_creates_custom_resources():
 @pytest.mark.parametrize("name", CLOUD_STACKS)
 def test_a_created_cluster_gets_pinned_keda_and_kube_prometheus_stack(name):
     releases = _releases(stack(name))
-    assert set(releases) == {"keda", "kube-prometheus-stack"}, name
+    assert set(releases) == {"keda", "kube-prometheus-stack", "cert-manager"}, name
     for release, pinned in (("keda", versions.KEDA_CHART), ("kube-prometheus-stack", versions.KUBE_PROMETHEUS_STACK_CHART)):
         inputs = releases[release].inputs
         assert (inputs["chart"], inputs["version"], inputs["repositoryOpts"]["repo"]) == \
@@ -128,8 +128,10 @@ def test_install_operators_false_leaves_them_out_and_then_nothing_orders_the_cus
         raw["llm-infra:monitoring"]["install_operators"] = False
 
     result = with_changed_config("dev", off)
-    assert _releases(result) == {}
-    assert not any(_waits_for(result, cr, r) for cr in _custom_resources(result) for r in result.of_type(HELM))
+    # cert-manager stays (tls.install_cert_manager decides it); KEDA and Prometheus are left out.
+    assert set(_releases(result)) == {"cert-manager"}
+    assert not any(_waits_for(result, cr, r) for cr in _custom_resources(result) for r in result.of_type(HELM)
+                   if r.inputs["name"] != "cert-manager")
     assert "operators: none installed by this stack (monitoring.install_operators false)" in summary("dev", result)
 
 
@@ -139,8 +141,13 @@ def test_the_plan_summary_shows_the_operator_install_order(name):
     text = summary(name, result)
     section = text.split("operators, in install order:")[1].split("\n\n")[0]
     lines = [line.strip() for line in section.strip().splitlines()]
-    assert lines[0].startswith("1. namespaces keda, ")
-    assert lines[2].startswith(f"3. helm kube-prometheus-stack {versions.KUBE_PROMETHEUS_STACK_CHART['version']}")
-    assert lines[3].startswith(f"4. helm keda {versions.KEDA_CHART['version']}")
+    assert lines[0].startswith("1. namespace cert-manager: ")
+    assert lines[1].startswith(f"2. helm cert-manager {versions.CERT_MANAGER_CHART['version']}")
+    assert lines[2].startswith("3. ClusterIssuer llm-infra-selfsigned-root (self-signed)")
+    assert lines[3].startswith("4. namespaces keda, ")
+    assert lines[5].startswith("6. certificate monitoring/prometheus-tls")
+    assert lines[6].startswith(f"7. helm kube-prometheus-stack {versions.KUBE_PROMETHEUS_STACK_CHART['version']}")
+    assert lines[7].startswith(f"8. helm keda {versions.KEDA_CHART['version']}")
     count = len(_custom_resources(result))
-    assert lines[4] == f"5. then {count} custom resources (ScaledObject, ServiceMonitor, PrometheusRule), each after its chart"
+    assert lines[8] == (f"9. then {count} custom resources (ScaledObject, TriggerAuthentication, ServiceMonitor, "
+                        "PrometheusRule, ClusterIssuer, Certificate), each after its chart")

@@ -78,7 +78,7 @@ def load_stack_config_for(name: str):
 
 def test_outputs_hold_every_models_endpoints(plan_dir):
     outputs = json.loads((plan_dir / "outputs.json").read_text())
-    assert outputs["model_endpoints"]["llama-3-8b"]["http"] == "http://llama-3-8b.llm-serving.svc.cluster.local:8000"
+    assert outputs["model_endpoints"]["llama-3-8b"]["http"] == "https://llama-3-8b.llm-serving.svc.cluster.local:8000"
     assert outputs["device_plugin_deployed"] is True
 
 
@@ -107,7 +107,7 @@ def test_the_console_script_runs_the_plan(tmp_path):
     proc = subprocess.run([str(exe), "plan", "existing", "--out", str(tmp_path / "o")], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert "llm-serving/llama-3-8b: http://llama-3-8b.llm-serving.svc.cluster.local:8000" in proc.stdout
+    assert "llm-serving/llama-3-8b: https://llama-3-8b.llm-serving.svc.cluster.local:8000" in proc.stdout
     assert "secret: kubernetes lab-cluster-k8s input kubeconfig" in proc.stdout
 
 

@@ -50,11 +50,18 @@ def _remove(resources: list[Resource], kind: str, predicate: Callable[[Resource]
     return [r for r in resources if not (r.kind == kind and predicate(r))]
 
 
+def triton_listens_on_every_address(rs):
+    # Triton's HTTP listener on 0.0.0.0 again: plaintext reachable from outside the pod.
+    triton = _container(rs)
+    triton["args"] = [a for a in triton["args"] if not a.startswith("--http-address=")]
+    return rs
+
+
 def tolerate_without_gpu(rs):
     dcgm_svc = _find(rs, "StatefulSet", "toy-llm").inputs["spec"]["template"]["spec"]
     for c in dcgm_svc["containers"]:
-        c["resources"]["limits"].pop("nvidia.com/gpu")
-        c["resources"]["requests"].pop("nvidia.com/gpu")
+        c["resources"]["limits"].pop("nvidia.com/gpu", None)
+        c["resources"]["requests"].pop("nvidia.com/gpu", None)
     return rs
 
 
@@ -452,7 +459,7 @@ def capability_added(rs):
 
 
 def host_port(rs):
-    _container(rs)["ports"][0]["hostPort"] = 8000
+    _container(rs, "tls-proxy")["ports"][0]["hostPort"] = 8000  # the pod's ports are the TLS terminator's
     return rs
 
 
@@ -573,6 +580,7 @@ NEGATIVE: dict[str, Callable[[list[Resource]], list[Resource]]] = {
     "triton-non-root-with-gpu-limits": root_triton,
     "images-pinned": latest_image,
     "host-paths-limited": host_root,
+    "no-plaintext-listener-outside-pod": triton_listens_on_every_address,
     "device-plugin-node-critical": plugin_not_critical,
     "services-cluster-ip-only": load_balancer,
     "network-policy-selects-every-pod": no_default_deny,

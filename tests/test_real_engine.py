@@ -82,6 +82,9 @@ def deployment(request, tmp_path_factory):
                 cluster.apply_crd(yaml.safe_load(crd.read_text()))
         if config.monitoring.enabled and not config.monitoring.install_operators:
             cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": config.monitoring.namespace}})
+        if config.tls.enabled and not config.tls.install_cert_manager:
+            # ... and cert-manager, whose namespace holds the stack CA's key pair.
+            cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": config.tls.cert_manager_namespace}})
         program = STACKS_DIR if config.cloud == "existing" else PROGRAMS / "kubernetes_layer"
         project = python_project(tmp / "project", program)
         config_file = tmp / "stack-config.yaml"
@@ -118,6 +121,8 @@ def test_every_object_is_accepted(deployment: Deployment) -> None:
     kinds = {r["type"] for r in resources}
     assert "kubernetes:apps/v1:StatefulSet" in kinds, sorted(kinds)
     assert "kubernetes:monitoring.coreos.com/v1:ServiceMonitor" in kinds or not deployment.config.monitoring.enabled
+    # The TLS objects, accepted by the API server against cert-manager's pinned CRDs.
+    assert {"kubernetes:cert-manager.io/v1:Certificate", "kubernetes:cert-manager.io/v1:ClusterIssuer"} <= kinds
 
 
 def test_tenant_namespaces_enforce_restricted(deployment: Deployment) -> None:
@@ -256,7 +261,7 @@ def _replica_placed(tmp: Path, config: StackConfig) -> tuple[bool, str]:
     model = config.models[0]
     nodes = [n for n in node_shapes(config, max_nodes_per_pool=1)
              if n.labels.get(DEFAULT_GPU_POOL_LABEL) == model.gpu_pool]
-    cpu, memory, ephemeral = fit.replica_requests(model)
+    cpu, memory, ephemeral = fit.replica_requests(model, tls=config.tls.enabled)
     with LocalCluster(tmp, nodes=nodes) as cluster:
         for name, requests in fit.gpu_node_daemonsets(config.cloud, config).items():
             pod = _pod(name, model.gpu_pool, {**requests, "nvidia.com/gpu": "0"})

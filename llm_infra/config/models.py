@@ -397,6 +397,32 @@ class InferenceGatewayConfig(_Strict):
     in to the model pods and endpoint pickers. Defaults to none: only pods of the Gateway's namespace."""
 
 
+class TlsConfig(_Strict):
+    """TLS on every hop the stack owns: client to model, the metrics scrape, KEDA to Prometheus (docs/tls.md)."""
+
+    enabled: bool = True
+    """Serve every model endpoint over TLS only (no plaintext listener reachable outside the pod), scrape its
+    metrics over TLS and, where the stack installs Prometheus, serve Prometheus' API over TLS. Defaults to true;
+    `false` is the named opt-out."""
+    mutual: bool = False
+    """Require a client certificate from the stack's issuer on the inference ports (mTLS between namespaces).
+    Health probes and the metrics port (reachable only from the monitoring namespace) take server TLS alone.
+    Defaults to false: clients in other namespaces verify the server and the NetworkPolicy admits only
+    `clients` namespaces; turn it on where every client can get a certificate from cert-manager."""
+    cluster_issuer: Annotated[str, Field(pattern=_DNS_LABEL, max_length=63)] | None = None
+    """A cert-manager ClusterIssuer of your own PKI that signs every certificate (its Secrets must carry
+    `ca.crt`, as the CA and Vault issuers' do). Defaults to the stack's own: a self-signed root and a CA
+    ClusterIssuer `llm-infra-ca` created by the stack."""
+    install_cert_manager: bool | None = None
+    """Install cert-manager as a pinned Helm release before any certificate. Defaults to true on a cluster the
+    stack creates (aws, gcp, azure) and false on `existing` (the cluster must run it)."""
+    cert_manager_chart: ChartSource = Field(default_factory=ChartSource)
+    """Where the cert-manager chart comes from. Defaults to the repository and version pinned in `llm_infra.versions`."""
+    cert_manager_namespace: NamespaceName = "cert-manager"
+    """cert-manager's namespace, where the stack's CA key pair lives (a ClusterIssuer reads its Secret there).
+    Defaults to `cert-manager`."""
+
+
 class DevicePluginConfig(_Strict):
     """The NVIDIA device plugin, where the cloud does not manage it."""
 
@@ -469,6 +495,21 @@ class TeardownConfig(_Strict):
     delete a protected cluster. Defaults to on for production stacks and on GKE, off for other EKS stacks."""
 
 
+def _tls_problems(config: StackConfig) -> list[str]:
+    """TLS settings that contradict each other or the monitoring settings."""
+    tls, monitoring = config.tls, config.monitoring
+    if not tls.enabled:
+        return []
+    installs_prometheus = (monitoring.install_operators if monitoring.install_operators is not None
+                           else config.cloud != "existing")
+    default = MonitoringConfig.model_fields["prometheus_url"].default  # the stack upgrades it to https://
+    if (installs_prometheus and monitoring.enabled and monitoring.prometheus_url != default
+            and monitoring.prometheus_url.startswith("http://")):
+        return [f"monitoring.prometheus_url: expected https:// (the Prometheus the stack installs serves only TLS "
+                f"while tls.enabled), got {shown(monitoring.prometheus_url)}"]
+    return []
+
+
 class StackConfig(_Strict):
     """Everything a stack needs; shared by every cloud."""
 
@@ -490,6 +531,8 @@ class StackConfig(_Strict):
     """Monitoring and autoscaling. Defaults to enabled, in namespace `monitoring`."""
     inference_gateway: InferenceGatewayConfig = Field(default_factory=InferenceGatewayConfig)
     """Inference routing by the Gateway API Inference Extension. Defaults to off: a ClusterIP Service per model."""
+    tls: TlsConfig = Field(default_factory=TlsConfig)
+    """TLS on every hop the stack owns. Defaults to on, certificates from the stack's own CA through cert-manager."""
     device_plugin: DevicePluginConfig = Field(default_factory=DevicePluginConfig)
     """NVIDIA device plugin settings. Defaults to one `nvidia.com/gpu` per physical GPU."""
     access: AccessConfig = Field(default_factory=AccessConfig)
@@ -565,6 +608,7 @@ class StackConfig(_Strict):
         if self.existing is not None:
             for name in sorted(set(self.existing.model_identities) - {m.name for m in self.models}):
                 problems.append(f"existing.model_identities.{name}: expected the name of a model, got {shown(name)}")
+        problems += _tls_problems(self)
         from ..guardrails import stack_problems
         from .gateway import config_problems as gateway_problems
 

@@ -54,6 +54,10 @@ CHART_PORT_SOURCES = (
 PROMETHEUS_PORT = 9090
 KUBELET_PORT = 10250
 GRAFANA_ADMIN_SECRET = "grafana-admin"
+PROMETHEUS_TLS_SECRET = "prometheus-tls"
+# Services in front of Prometheus: the operator's governing one, and the chart's (release name + "-prometheus").
+PROMETHEUS_SERVICES = ("prometheus-operated", "kube-prometheus-stack-prometheus")
+GRAFANA_CA_MOUNT = "/etc/llm-infra/prometheus-ca"
 
 
 class ChartSpec(TypedDict):
@@ -82,6 +86,11 @@ class ClusterOperatorsArgs(TypedDict):
     """The KEDA chart. Defaults to `llm_infra.versions.KEDA_CHART`."""
     prometheus_chart: NotRequired[ChartSpec]
     """The kube-prometheus-stack chart. Defaults to `llm_infra.versions.KUBE_PROMETHEUS_STACK_CHART`."""
+    tls_issuer: NotRequired[str]
+    """A cert-manager ClusterIssuer: Prometheus then serves its API only over TLS with a certificate from it
+    (KEDA and Grafana verify it against its CA). Defaults to none: plain HTTP."""
+    tls_depends_on: NotRequired[Sequence[pulumi.Resource]]
+    """What the certificate waits for (cert-manager's release, the issuer). Defaults to none."""
 
 
 def _chart_inputs(spec: Mapping[str, str]) -> dict:
@@ -217,6 +226,18 @@ class ClusterOperators(pulumi.ComponentResource):
             **_chart_inputs(keda_chart),
             opts=child.merge(pulumi.ResourceOptions(depends_on=guards[keda_ns])),
         )
+        prometheus_values: dict = {"prometheusSpec": {
+            # Select every namespace's ServiceMonitors and rules, not only the release's own.
+            "serviceMonitorSelectorNilUsesHelmValues": False,
+            "podMonitorSelectorNilUsesHelmValues": False,
+            "ruleSelectorNilUsesHelmValues": False,
+        }}
+        grafana_tls: dict = {}
+        tls_objects: list[pulumi.Resource] = []
+        if args.get("tls_issuer"):
+            tls_objects.append(self._prometheus_tls(name, mon_ns, args["tls_issuer"], args.get("tls_depends_on", ()),
+                                                    child, [namespaces[mon_ns]]))
+            prometheus_values, grafana_tls = prometheus_tls_values(prometheus_values, mon_ns)
         self.prometheus = k8s.helm.v3.Release(
             f"{name}-kube-prometheus-stack",
             name="kube-prometheus-stack",
@@ -226,16 +247,13 @@ class ClusterOperators(pulumi.ComponentResource):
             cleanup_on_fail=True,
             timeout=900,
             values={
-                "prometheus": {"prometheusSpec": {
-                    # Select every namespace's ServiceMonitors and rules, not only the release's own.
-                    "serviceMonitorSelectorNilUsesHelmValues": False,
-                    "podMonitorSelectorNilUsesHelmValues": False,
-                    "ruleSelectorNilUsesHelmValues": False,
-                }},
+                "prometheus": prometheus_values,
                 "grafana": {
                     "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user",
                               "passwordKey": "admin-password"},
-                    "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard"}},
+                    "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard"},
+                                **grafana_tls.pop("sidecar", {})},
+                    **grafana_tls,
                 },
                 # The node exporter needs the host's network, PID namespace and filesystem,
                 # which Pod Security `baseline` forbids; GPU metrics come from DCGM.
@@ -247,7 +265,7 @@ class ClusterOperators(pulumi.ComponentResource):
                 "kubeProxy": {"enabled": False},
             },
             **_chart_inputs(prom_chart),
-            opts=child.merge(pulumi.ResourceOptions(depends_on=[*guards[mon_ns], grafana_secret])),
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[*guards[mon_ns], grafana_secret, *tls_objects])),
         )
         self.releases: list[pulumi.Resource] = [self.prometheus, self.keda]
         """What every ScaledObject, ServiceMonitor and PrometheusRule must wait for."""
@@ -256,7 +274,55 @@ class ClusterOperators(pulumi.ComponentResource):
             f"namespaces {keda_ns}, {mon_ns}: Pod Security baseline (restricted warned), default-deny and needed-allow "
             "NetworkPolicies",
             f"secret {mon_ns}/{GRAFANA_ADMIN_SECRET}: Grafana admin password generated on create",
+            *([f"certificate {mon_ns}/{PROMETHEUS_TLS_SECRET} from ClusterIssuer {args['tls_issuer']}: Prometheus "
+               "serves HTTPS only"] if args.get("tls_issuer") else []),
             f"helm {describe_chart(prom_chart)} into {mon_ns} (CRDs ServiceMonitor, PrometheusRule)",
             f"helm {describe_chart(keda_chart)} into {keda_ns} (CRD ScaledObject)",
         ])
         self.register_outputs({"install_order": self.install_order})
+
+    def _prometheus_tls(self, name, mon_ns, issuer, depends_on, child, namespace) -> pulumi.Resource:
+        from .cert_manager import CERT_MANAGER_API, certificate_spec
+
+        names = [n for service in PROMETHEUS_SERVICES for n in (
+            service, f"{service}.{mon_ns}", f"{service}.{mon_ns}.svc", f"{service}.{mon_ns}.svc.cluster.local")]
+        return k8s.apiextensions.CustomResource(
+            f"{name}-prometheus-certificate",
+            api_version=CERT_MANAGER_API,
+            kind="Certificate",
+            metadata={"name": PROMETHEUS_TLS_SECRET, "namespace": mon_ns, "labels": {"app.kubernetes.io/part-of": "llm-infra"}},
+            spec=certificate_spec(PROMETHEUS_TLS_SECRET, names, issuer),
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[*namespace, *depends_on])),
+        )
+
+
+def prometheus_tls_values(prometheus: dict, mon_ns: str) -> tuple[dict, dict]:
+    """kube-prometheus-stack values for a Prometheus that serves HTTPS only, and Grafana's datasource that verifies it.
+
+    The operator sets Prometheus' probes to HTTPS itself; the chart's self-scrape and Grafana's
+    datasource verify the certificate against the CA in the same Secret.
+    """
+    secret = {"name": PROMETHEUS_TLS_SECRET}
+    server = f"{PROMETHEUS_SERVICES[0]}.{mon_ns}.svc"
+    prometheus = {
+        **prometheus,
+        "prometheusSpec": {**prometheus["prometheusSpec"], "web": {"tlsConfig": {
+            "cert": {"secret": {**secret, "key": "tls.crt"}}, "keySecret": {**secret, "key": "tls.key"},
+            "minVersion": "TLS12"}}},
+        "serviceMonitor": {"scheme": "https", "tlsConfig": {
+            "serverName": server, "ca": {"secret": {**secret, "key": "ca.crt"}}}},
+    }
+    grafana = {
+        # The chart's default datasource has no CA setting; this one reads the CA from the mounted Secret
+        # (Grafana's provisioning expands $__file{...}).
+        "sidecar": {"datasources": {"defaultDatasourceEnabled": False}},
+        "extraSecretMounts": [{"name": "prometheus-ca", "secretName": PROMETHEUS_TLS_SECRET,
+                               "mountPath": GRAFANA_CA_MOUNT, "readOnly": True}],
+        "additionalDataSources": [{
+            "name": "Prometheus", "type": "prometheus", "uid": "prometheus", "isDefault": True, "access": "proxy",
+            "url": f"https://{server}:{PROMETHEUS_PORT}",
+            "jsonData": {"tlsAuthWithCACert": True, "serverName": server},
+            "secureJsonData": {"tlsCACert": f"$__file{{{GRAFANA_CA_MOUNT}/ca.crt}}"},
+        }],
+    }
+    return prometheus, grafana

@@ -87,7 +87,8 @@ def kwok_config(kwok_binary: str, storage_classes: list[str]) -> str:
 # rules), from the engine cache's `crds` build.
 WORKLOAD_CRDS = ("keda.sh_scaledobjects.yaml", "keda.sh_triggerauthentications.yaml",
                  "monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_podmonitors.yaml",
-                 "monitoring.coreos.com_prometheusrules.yaml")
+                 "monitoring.coreos.com_prometheusrules.yaml",
+                 "cert-manager.io_certificates.yaml", "cert-manager.io_issuers.yaml", "cert-manager.io_clusterissuers.yaml")
 
 
 def workload_crd_files() -> list[Path]:

@@ -100,9 +100,9 @@ class Rule:
 
 def all_rules() -> list[Rule]:
     """Every rule of every layer that has landed."""
-    from . import aws, azure, gcp, kubernetes, kubernetes_content, pulumi_options
+    from . import aws, azure, gcp, kubernetes, kubernetes_content, pulumi_options, tls
 
-    return [*kubernetes.RULES, *kubernetes_content.RULES, *pulumi_options.RULES, *aws.RULES, *gcp.RULES,
+    return [*kubernetes.RULES, *kubernetes_content.RULES, *tls.RULES, *pulumi_options.RULES, *aws.RULES, *gcp.RULES,
             *azure.RULES]
 
 

@@ -19,7 +19,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import versions
-from ..config import ConfigError, ModelConfig, MonitoringConfig, schema_type, validate_spec
+from ..config import ConfigError, ModelConfig, MonitoringConfig, TlsConfig, schema_type, validate_spec
 from ..contract import (
     DEFAULT_GPU_POOL_LABEL,
     DEFAULT_ZONE_LABEL,
@@ -30,7 +30,8 @@ from ..contract import (
     WorkloadIdentity,
 )
 from ..ordering import waits_like_component
-from . import metrics
+from . import metrics, tls as tls_proxy
+from ..kubernetes.cert_manager import CERT_MANAGER_API, STACK_CA_ISSUER, certificate_spec
 from .args import ADMIN_KEY_ENV, GRPC_PORT, HTTP_PORT, METRICS_PORT, tritonserver_args
 from .await_timeouts import await_budget
 from .cache_sync import CACHE_MOUNT, WEIGHTS_DIR, sync_env, sync_script
@@ -52,6 +53,7 @@ TMP_PER_RAY_WORKER_GIB = 2
 
 ModelSpec = schema_type(ModelConfig)
 MonitoringSpec = schema_type(MonitoringConfig)
+TlsSpec = schema_type(TlsConfig)
 
 # The cache-sync init container's resources (the pod's /tmp: tmp_size_gib).
 SYNC_REQUESTS = {"cpu": "1", "memory": "1Gi"}
@@ -88,6 +90,11 @@ class TritonLlmWorkloadArgs(TypedDict):
     """Production spreads replicas strictly across zones. Defaults to `True`."""
     monitoring: NotRequired[MonitoringSpec]
     """Where Prometheus and Grafana live and whether to create monitoring objects. Defaults to enabled, namespace `monitoring`."""
+    tls: NotRequired[TlsSpec]
+    """TLS on every port the pod serves, from a cert-manager ClusterIssuer (the fields of a stack's `tls`).
+    Defaults to on, signed by the stack's CA ClusterIssuer `llm-infra-ca`."""
+    tls_proxy_image: NotRequired[str]
+    """Image of the TLS terminator beside Triton. Defaults to `llm_infra.versions.TLS_PROXY_IMAGE`."""
     image: NotRequired[str]
     """Triton image. Defaults to the pinned image for the model's backend in `llm_infra.versions`."""
     sync_image: NotRequired[str]
@@ -217,6 +224,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         may read this model's weights, under this component, instead of `service_account_annotations`."""
         model = validate_spec(ModelConfig, args.get("model"), field="model")
         monitoring = validate_spec(MonitoringConfig, args.get("monitoring", {}), field="monitoring")
+        tls = validate_spec(TlsConfig, args.get("tls", {}), field="tls")
         cluster = _cluster(args.get("cluster"))
         if bind_identity is not None and ("service_account_annotations" in args or "pod_labels" in args):
             given = "service_account_annotations" if "service_account_annotations" in args else "pod_labels"
@@ -268,6 +276,13 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             opts=child,
         )
 
+        tls_secret = f"{model.name}-tls"
+        proxy_cm_name = f"{model.name}-tls-proxy"
+        self._tls_secret = tls_secret if tls.enabled else None
+        tls_objects: list[pulumi.Resource] = []
+        if tls.enabled:
+            tls_objects = self._tls(name, model, tls, ns, labels, proxy_cm_name, tls_secret, child)
+
         replicas_fixed = model.min_replicas == model.max_replicas
         grace = model.termination_grace_seconds
         startup_failures = math.ceil(model.effective_max_load_seconds / STARTUP_PROBE_PERIOD_SECONDS)
@@ -283,10 +298,19 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             # The worst-case load time the startup probe must cover (checked by llm_infra.policies).
             "llm-infra.io/max-load-seconds": str(model.effective_max_load_seconds),
         }
+        if not tls.enabled:
+            # The stack's named opt-out (tls.enabled: false), read by llm_infra.policies.tls.
+            pod_annotations["llm-infra.io/tls"] = "disabled"
         zone_skew = "DoNotSchedule" if production else "ScheduleAnyway"
 
         http_probe = {"path": readiness_path(model), "port": "http"}
         live_probe = {"path": readiness_path(model) if unloadable(model) else "/v2/health/live", "port": "http"}
+        listeners = tls_proxy.triton_listeners()
+        internal = {listener.name: listener.upstream_port for listener in listeners}
+        if tls.enabled:
+            # Triton listens on loopback only; the kubelet probes through the terminator's HTTPS port.
+            http_probe = {**http_probe, "port": HTTP_PORT, "scheme": "HTTPS"}
+            live_probe = {**live_probe, "port": HTTP_PORT, "scheme": "HTTPS"}
         triton = {
             "name": "triton",
             "image": args.get("image") or model.image or versions.TRITON_IMAGES[model.backend],
@@ -295,8 +319,12 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             # forward compatibility for older data-center drivers, then runs these arguments.
             "args": ["tritonserver", *tritonserver_args(
                 model_repository=MODEL_REPOSITORY_MOUNT, exit_timeout_seconds=model.exit_timeout_seconds,
-                unloadable_models=[model.name] if unloadable(model) else [])],
-            "ports": [
+                unloadable_models=[model.name] if unloadable(model) else [],
+                **({"http_port": internal["http"], "grpc_port": internal["grpc"], "metrics_port": internal["metrics"]}
+                   if tls.enabled else {})),
+                *(tls_proxy.triton_loopback_args() if tls.enabled else [])],
+            # With TLS the terminator declares the pod's ports; Triton's are on loopback.
+            "ports": [] if tls.enabled else [
                 {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
                 {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
                 {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
@@ -369,7 +397,10 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                  "labelSelector": {"matchLabels": selector}},
             ],
             "initContainers": [sync],
-            "containers": [triton],
+            "containers": [triton, *([tls_proxy.proxy_container(
+                listeners, image=args.get("tls_proxy_image") or versions.TLS_PROXY_IMAGE,
+                security_context=_hardened_container_security(), pre_stop_seconds=model.pre_stop_seconds)]
+                if tls.enabled else [])],
             "volumes": [
                 {"name": "model-repository", "configMap": {
                     "name": repo_cm_name,
@@ -381,6 +412,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 }} for i, d in enumerate(sorted(companions))),
                 {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{model.shm_size_gib}Gi"}},
                 {"name": "tmp", "emptyDir": {"sizeLimit": f"{tmp_size_gib(model)}Gi"}},
+                *(tls_proxy.proxy_volumes(proxy_cm_name, tls_secret) if tls.enabled else []),
             ],
         }
         statefulset_spec: dict = {
@@ -414,7 +446,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             # Pulumi waits for every replica to be ready: as long as a new node, the weight
             # copy and the startup probe's budget take (llm_infra.triton.await_timeouts).
             opts=child.merge(pulumi.ResourceOptions(
-                depends_on=[service_account],
+                depends_on=[service_account, *tls_objects],
                 custom_timeouts=pulumi.CustomTimeouts(**await_budget(
                     weights_size_gib=model.weights_size_gib,
                     startup_probe_period_s=STARTUP_PROBE_PERIOD_SECONDS,
@@ -500,7 +532,8 @@ class TritonLlmWorkload(pulumi.ComponentResource):
 
         self.namespace = pulumi.Output.from_input(ns)
         self.service_name = service.metadata.apply(lambda m: m["name"] if isinstance(m, dict) else m.name)
-        self.http_endpoint = pulumi.Output.from_input(f"http://{model.name}.{ns}.svc.cluster.local:{HTTP_PORT}")
+        url_scheme = "https" if tls.enabled else "http"
+        self.http_endpoint = pulumi.Output.from_input(f"{url_scheme}://{model.name}.{ns}.svc.cluster.local:{HTTP_PORT}")
         self.grpc_endpoint = pulumi.Output.from_input(f"{model.name}.{ns}.svc.cluster.local:{GRPC_PORT}")
         self.service_account = pulumi.Output.from_input(sa_name)
         self.statefulset = statefulset
@@ -511,6 +544,40 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             "grpc_endpoint": self.grpc_endpoint,
             "service_account": self.service_account,
         })
+
+    def _tls(self, name, model: ModelConfig, tls: TlsConfig, ns, labels, proxy_cm_name, tls_secret,
+             child) -> list[pulumi.Resource]:
+        """The Service's certificate (its DNS names) and the terminator's configuration."""
+        names = [*tls_proxy.certificate_dns_names(model.name, ns),
+                 *tls_proxy.certificate_dns_names(f"{model.name}-headless", ns)]
+        certificate = k8s.apiextensions.CustomResource(
+            f"{name}-certificate",
+            api_version=CERT_MANAGER_API,
+            kind="Certificate",
+            metadata={"name": tls_secret, "namespace": ns, "labels": labels},
+            spec=certificate_spec(tls_secret, names, tls.cluster_issuer or STACK_CA_ISSUER),
+            opts=waits_like_component(child, self._component_opts),
+        )
+        open_paths = sorted({readiness_path(model), "/v2/health/live", "/v2/health/ready"})
+        config = k8s.core.v1.ConfigMap(
+            f"{name}-tls-proxy",
+            metadata={"name": proxy_cm_name, "namespace": ns, "labels": labels},
+            data={tls_proxy.CONFIG_FILE: tls_proxy.nginx_conf(tls_proxy.triton_listeners(), mutual=tls.mutual,
+                                                              open_paths=open_paths)},
+            opts=child,
+        )
+        return [certificate, config]
+
+    def _scrape_endpoint(self, model: ModelConfig, ns: str) -> dict:
+        """Prometheus scrapes each pod's metrics port, over TLS verified against the CA when TLS is on."""
+        endpoint = {"port": "metrics", "path": "/metrics", "interval": "15s", "scheme": "http"}
+        if self._tls_secret is None:
+            return endpoint
+        return {**endpoint, "scheme": "https", "tlsConfig": {
+            # Pods are scraped by address; the certificate names the Service.
+            "serverName": f"{model.name}.{ns}.svc",
+            "ca": {"secret": {"name": self._tls_secret, "key": "ca.crt"}},
+        }}
 
     def _scaled_object(self, name, model: ModelConfig, monitoring: MonitoringConfig, ns, labels, child) -> None:
         in_flight = metrics.engine_in_flight(model.backend, ns, model.name)
@@ -550,6 +617,22 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                     "threshold": f"{model.max_queue_ms:g}",
                 },
             })
+        if self._tls_secret is not None and monitoring.prometheus_url.startswith("https://"):
+            # KEDA verifies Prometheus against the stack's CA and presents the model's certificate.
+            k8s.apiextensions.CustomResource(
+                f"{name}-prometheus-auth",
+                api_version="keda.sh/v1alpha1",
+                kind="TriggerAuthentication",
+                metadata={"name": f"{model.name}-prometheus", "namespace": ns, "labels": labels},
+                spec={"secretTargetRef": [
+                    {"parameter": parameter, "name": self._tls_secret, "key": key}
+                    for parameter, key in (("ca", "ca.crt"), ("cert", "tls.crt"), ("key", "tls.key"))]},
+                opts=waits_like_component(child, self._component_opts),
+            )
+            for trigger in triggers:
+                if trigger["type"] == "prometheus":
+                    trigger["metadata"]["authModes"] = "tls"
+                    trigger["authenticationRef"] = {"name": f"{model.name}-prometheus"}
         spec: dict = {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": model.name},
             "pollingInterval": 15,
@@ -595,7 +678,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
                 # both scrapes every pod twice.
                 "selector": {"matchLabels": {**selector, SERVICE_ROLE_LABEL: "pods"}},
                 "namespaceSelector": {"matchNames": [ns]},
-                "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "15s", "scheme": "http"}],
+                "endpoints": [self._scrape_endpoint(model, ns)],
             },
             opts=waits_like_component(child, self._component_opts),
         )
