@@ -86,7 +86,7 @@ _FREE_TEXT_FIELDS = frozenset({"display_name"})
 # Weights URIs become IAM resource patterns and bucket prefixes: no wildcard or variable syntax.
 _URI_PREFIX = re.compile(r"^[A-Za-z0-9._/-]*$")
 
-_CRON_FIELDS = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}),
+_CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}),
                 ("month", 1, 12, {m: i + 1 for i, m in enumerate(
                     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}),
                 ("day of week", 0, 7, {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}))

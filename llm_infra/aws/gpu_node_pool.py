@@ -13,12 +13,12 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from ..contract import DEFAULT_GPU_POOL_LABEL as GPU_POOL_LABEL
+from ..contract import GPU_TAINT_KEY
 from . import naming
 from .instance_types import default_instance_type
 from .launch_template import node_launch_template, node_role
 
-GPU_TAINT_KEY = "nvidia.com/gpu"
-GPU_POOL_LABEL = "llm-infra.io/gpu-pool"
 NVIDIA_AMI_TYPES = ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA")
 
 

@@ -5,7 +5,7 @@ the roles exist: the key policy and the cluster autoscaler policy name them, and
 offline plan shows them.
 """
 
-import hashlib
+from ..naming import fit
 
 
 def partition(region: str) -> str:
@@ -19,14 +19,6 @@ def partition(region: str) -> str:
 
 def dns_suffix(region: str) -> str:
     return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-
-
-def fit(name: str, limit: int) -> str:
-    """`name` if it fits in `limit` characters, else a prefix plus a stable 8-hex hash of the whole name."""
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[:limit - 9].rstrip('-')}-{digest}"
 
 
 def cluster_name(environment: str) -> str:

@@ -6,17 +6,9 @@ absent, and in a real preview they are unknown), and a second stack in the same 
 never collides because the environment is part of every name.
 """
 
-import hashlib
+from ..naming import fit
 
 KEY_USER_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
-
-
-def fit(name: str, limit: int) -> str:
-    """`name` if it fits in `limit` characters, else a prefix plus a stable 8-hex hash of the whole name."""
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[:limit - 9].rstrip('-')}-{digest}"
 
 
 def cluster_name(environment: str) -> str:

@@ -16,7 +16,8 @@ import pulumi_kubernetes as k8s
 
 
 from llm_infra import versions
-from llm_infra.kubernetes.device_plugin import GPU_TAINT_KEY, checkov_skips, gpu_node_affinity
+from llm_infra.contract import DEFAULT_GPU_POOL_LABEL
+from llm_infra.kubernetes.node_agent import gpu_node_daemonset
 from llm_infra.ordering import waits_like_component
 
 METRICS_PORT = 9400
@@ -69,7 +70,7 @@ class DcgmExporter(pulumi.ComponentResource):
         args: DcgmExporterArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        gpu_node_label = args.get("gpu_node_label", "llm-infra.io/gpu-pool")
+        gpu_node_label = args.get("gpu_node_label", DEFAULT_GPU_POOL_LABEL)
         if not gpu_node_label:
             raise ValueError(f"gpu_node_label: expected a node label key, got {gpu_node_label!r}")
         clients = list(args.get("metrics_client_namespaces", ["monitoring"]))
@@ -152,41 +153,23 @@ class DcgmExporter(pulumi.ComponentResource):
             ],
         )
 
-        daemonset = k8s.apps.v1.DaemonSet(
+        daemonset = gpu_node_daemonset(
             f"{name}-daemonset",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="dcgm-exporter", namespace=ns, labels=labels, annotations=checkov_skips(skips)
-            ),
-            spec=k8s.apps.v1.DaemonSetSpecArgs(
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                update_strategy=k8s.apps.v1.DaemonSetUpdateStrategyArgs(type="RollingUpdate"),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        service_account_name="dcgm-exporter",
-                        automount_service_account_token=False,
-                        affinity=gpu_node_affinity(gpu_node_label),
-                        tolerations=[
-                            k8s.core.v1.TolerationArgs(key=GPU_TAINT_KEY, operator="Exists", effect="NoSchedule"),
-                        ],
-                        security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_user=0,
-                            run_as_group=0,
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
-                        containers=[container],
-                        volumes=[
-                            k8s.core.v1.VolumeArgs(
-                                name="pod-gpu-resources",
-                                host_path=k8s.core.v1.HostPathVolumeSourceArgs(path=POD_RESOURCES_DIR, type="Directory"),
-                            ),
-                            k8s.core.v1.VolumeArgs(
-                                name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")
-                            ),
-                        ],
-                    ),
+            name="dcgm-exporter",
+            namespace=ns,
+            labels=labels,
+            selector=selector,
+            checkov_reasons=skips,
+            service_account_name="dcgm-exporter",
+            gpu_node_label=gpu_node_label,
+            container=container,
+            volumes=[
+                k8s.core.v1.VolumeArgs(
+                    name="pod-gpu-resources",
+                    host_path=k8s.core.v1.HostPathVolumeSourceArgs(path=POD_RESOURCES_DIR, type="Directory"),
                 ),
-            ),
+                k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")),
+            ],
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[service_account])),
         )
 

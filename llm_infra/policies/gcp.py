@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from . import Context, Resource, Rule, known
+from . import Context, Resource, Rule, get, known
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -28,14 +28,6 @@ KEY_SERVICE_AGENT = re.compile(
 MAX_ROTATION_SECONDS = 365 * 86400
 
 
-def _get(obj: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
 def _node_configs(r: Resource) -> Iterator[tuple[str, Mapping]]:
     """(where, nodeConfig) of a node pool, or of a cluster's default pool and inline pools."""
     if r.type == NODE_POOL:
@@ -51,7 +43,7 @@ def _node_configs(r: Resource) -> Iterator[tuple[str, Mapping]]:
 
 
 def _is_gpu_pool(r: Resource) -> bool:
-    return r.type == NODE_POOL and bool(_get(r.inputs, "nodeConfig", "guestAccelerators"))
+    return r.type == NODE_POOL and bool(get(r.inputs, "nodeConfig", "guestAccelerators"))
 
 
 # --- 13: Secrets encrypted in etcd with the customer key ---------------------------------
@@ -59,7 +51,7 @@ def _is_gpu_pool(r: Resource) -> bool:
 
 def gke_secrets_encrypted(r: Resource, _: Context) -> Iterator[str]:
     enc = r.inputs.get("databaseEncryption")
-    state, key = _get(enc, "state"), _get(enc, "keyName")
+    state, key = get(enc, "state"), get(enc, "keyName")
     if known(state) and state != "ENCRYPTED" or enc is None:
         yield f"set databaseEncryption.state ENCRYPTED with the stack key (application-layer secrets encryption), got {state!r}"
     elif known(state) and not key:
@@ -94,11 +86,11 @@ def gke_shielded_nodes(r: Resource, _: Context) -> Iterator[str]:
 
 def gke_workload_identity(r: Resource, _: Context) -> Iterator[str]:
     if r.type == CLUSTER:
-        pool = _get(r.inputs, "workloadIdentityConfig", "workloadPool")
+        pool = get(r.inputs, "workloadIdentityConfig", "workloadPool")
         if pool is None or (known(pool) and not str(pool).endswith(".svc.id.goog")):
             yield f"set workloadIdentityConfig.workloadPool to '<project>.svc.id.goog', got {pool!r}"
     for where, config in _node_configs(r):
-        mode = _get(config, "workloadMetadataConfig", "mode")
+        mode = get(config, "workloadMetadataConfig", "mode")
         if mode is None or (known(mode) and mode != "GKE_METADATA"):
             yield (f"set {where}.workloadMetadataConfig.mode GKE_METADATA (otherwise pods can read the node's "
                    f"credentials from the metadata server), got {mode!r}")
@@ -124,7 +116,7 @@ def gke_private_cluster(r: Resource, _: Context) -> Iterator[str]:
         value = private.get(field)
         if value is None or (known(value) and value is not True):
             yield f"set privateClusterConfig.{field} true, got {value!r}"
-    blocks = _get(r.inputs, "masterAuthorizedNetworksConfig", "cidrBlocks")
+    blocks = get(r.inputs, "masterAuthorizedNetworksConfig", "cidrBlocks")
     if not isinstance(blocks, list):
         if known(blocks) or blocks is None:
             yield "set masterAuthorizedNetworksConfig.cidrBlocks to the networks that may reach the control plane"
@@ -132,10 +124,10 @@ def gke_private_cluster(r: Resource, _: Context) -> Iterator[str]:
     if not blocks:
         yield "set masterAuthorizedNetworksConfig.cidrBlocks to the networks that may reach the control plane"
     for i, block in enumerate(blocks):
-        cidr = _get(block, "cidrBlock")
+        cidr = get(block, "cidrBlock")
         if isinstance(cidr, str) and known(cidr) and cidr.endswith("/0"):
             yield f"remove masterAuthorizedNetworksConfig.cidrBlocks[{i}] {cidr!r}: it opens the control plane to everyone"
-    if _get(r.inputs, "masterAuthorizedNetworksConfig", "gcpPublicCidrsAccessEnabled") is True:
+    if get(r.inputs, "masterAuthorizedNetworksConfig", "gcpPublicCidrsAccessEnabled") is True:
         yield "set masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled false: any Google Cloud VM could reach the control plane"
 
 
@@ -145,7 +137,7 @@ def gke_private_cluster(r: Resource, _: Context) -> Iterator[str]:
 def gke_legacy_access_off(r: Resource, _: Context) -> Iterator[str]:
     if r.inputs.get("enableLegacyAbac") is True:
         yield "set enableLegacyAbac false: ABAC bypasses RBAC"
-    issue = _get(r.inputs, "masterAuth", "clientCertificateConfig", "issueClientCertificate")
+    issue = get(r.inputs, "masterAuth", "clientCertificateConfig", "issueClientCertificate")
     if issue is True:
         yield "set masterAuth.clientCertificateConfig.issueClientCertificate false: client certificates cannot be revoked"
     if r.inputs.get("deletionProtection") is False:
@@ -156,15 +148,15 @@ def gke_legacy_access_off(r: Resource, _: Context) -> Iterator[str]:
 
 
 def gke_dedicated_gpu_pools_sole_tenant(resources: list[Resource], context: Context) -> Iterator[str]:
-    groups = {_get(r.inputs, "name") for r in resources if r.type == NODE_GROUP}
+    groups = {get(r.inputs, "name") for r in resources if r.type == NODE_GROUP}
     # Production stacks are dedicated (StackConfig), and a stack with node groups chose sole tenancy.
     if not (context.production or groups):
         return
     for r in resources:
         if not _is_gpu_pool(r):
             continue
-        affinities = _get(r.inputs, "nodeConfig", "soleTenantConfig", "nodeAffinities")
-        node_group = _get(r.inputs, "nodeConfig", "nodeGroup")
+        affinities = get(r.inputs, "nodeConfig", "soleTenantConfig", "nodeAffinities")
+        node_group = get(r.inputs, "nodeConfig", "nodeGroup")
         if node_group:
             continue
         if not isinstance(affinities, list):
@@ -191,7 +183,7 @@ def gke_no_own_device_plugin(resources: list[Resource], _: Context) -> Iterator[
     for r in resources:
         if r.kind != "DaemonSet":
             continue
-        containers = _get(r.inputs, "spec", "template", "spec", "containers") or []
+        containers = get(r.inputs, "spec", "template", "spec", "containers") or []
         if any(isinstance(c, Mapping) and "k8s-device-plugin" in str(c.get("image") or "") for c in containers):
             yield (f"{r.label}: GKE installs the driver and runs the NVIDIA device plugin on GPU pools; a second "
                    "plugin races it for the same GPUs: remove it")
@@ -201,7 +193,7 @@ def gke_no_own_device_plugin(resources: list[Resource], _: Context) -> Iterator[
 
 
 def gcs_bucket_hardened(r: Resource, _: Context) -> Iterator[str]:
-    key = _get(r.inputs, "encryption", "defaultKmsKeyName")
+    key = get(r.inputs, "encryption", "defaultKmsKeyName")
     if not key:
         yield "set encryption.defaultKmsKeyName to the stack's Cloud KMS key"
     ubla = r.inputs.get("uniformBucketLevelAccess")
@@ -210,7 +202,7 @@ def gcs_bucket_hardened(r: Resource, _: Context) -> Iterator[str]:
     pap = r.inputs.get("publicAccessPrevention")
     if pap is None or (known(pap) and pap != "enforced"):
         yield f"set publicAccessPrevention 'enforced', got {pap!r}"
-    versioning = _get(r.inputs, "versioning", "enabled")
+    versioning = get(r.inputs, "versioning", "enabled")
     if versioning is None or (known(versioning) and versioning is not True):
         yield f"set versioning.enabled true (overwritten weights stay recoverable), got {versioning!r}"
 
@@ -248,7 +240,7 @@ def kms_key_users_are_service_agents(r: Resource, _: Context) -> Iterator[str]:
 def gke_gpu_pools_tainted(r: Resource, _: Context) -> Iterator[str]:
     if not _is_gpu_pool(r):
         return
-    taints = _get(r.inputs, "nodeConfig", "taints")
+    taints = get(r.inputs, "nodeConfig", "taints")
     if not isinstance(taints, list) or not any(
             isinstance(t, Mapping) and t.get("key") == "nvidia.com/gpu" and t.get("effect") == "NO_SCHEDULE"
             for t in taints):
@@ -260,7 +252,7 @@ def gke_gpu_pools_tainted(r: Resource, _: Context) -> Iterator[str]:
 
 def gke_network_policy_enforced(r: Resource, _: Context) -> Iterator[str]:
     datapath = r.inputs.get("datapathProvider")
-    calico = _get(r.inputs, "networkPolicy", "enabled")
+    calico = get(r.inputs, "networkPolicy", "enabled")
     if not known(datapath) and datapath is not None:
         return
     if datapath != "ADVANCED_DATAPATH" and calico is not True:

@@ -19,6 +19,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import versions
+from ..checkov import checkov_skips
 from ..config import ConfigError, ModelConfig, MonitoringConfig, schema_type, validate_spec
 from ..contract import (
     DEFAULT_GPU_POOL_LABEL,
@@ -389,11 +390,11 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             statefulset_spec["replicas"] = model.min_replicas
         statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
-            metadata={"name": model.name, "namespace": ns, "labels": labels, "annotations": {
+            metadata={"name": model.name, "namespace": ns, "labels": labels, "annotations": checkov_skips({
                 # Image tags are pinned in llm_infra.versions; digests differ per mirror.
-                "checkov.io/skip1": "CKV_K8S_43=images are pinned to release tags in llm_infra.versions; "
-                                    "mirrors of a dedicated cluster re-digest them",
-            }},
+                "CKV_K8S_43": "images are pinned to release tags in llm_infra.versions; "
+                              "mirrors of a dedicated cluster re-digest them",
+            })},
             spec=statefulset_spec,
             # Pulumi waits for every replica to be ready: as long as a new node, the weight
             # copy and the startup probe's budget take (llm_infra.triton.await_timeouts).
