@@ -18,12 +18,12 @@ def cache_read_mib_s(config: StackConfig, model: ModelConfig) -> float | None:
     if config.cloud == "aws":
         return float(CACHE_READ_MIB_S)  # gp3 provisioned at this rate (aws/cluster.py)
     if config.cloud == "gcp":
-        from .gcp.facts import pd_read_mib_s
+        from .catalog.gcp_facts import pd_read_mib_s
 
         assert config.gcp is not None
         return pd_read_mib_s(config.gcp.cache_disk_type, size)
     if config.cloud == "azure":
-        from .azure.facts import premium_read_mib_s
+        from .catalog.azure_facts import premium_read_mib_s
 
         assert config.azure is not None
         if config.azure.disk_sku == "PremiumV2_LRS":

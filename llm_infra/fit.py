@@ -54,18 +54,14 @@ def replica_requests(model: ModelConfig) -> tuple[int, float, float]:
 
 
 def _facts(cloud: str):
-    if cloud == "aws":
-        from .aws import facts
-    elif cloud == "gcp":
-        from .gcp import facts
-    else:
-        from .azure import facts
-    return facts
+    from .catalog import aws_facts, azure_facts, gcp_facts
+
+    return {"aws": aws_facts, "gcp": gcp_facts, "azure": azure_facts}[cloud]
 
 
 def _aws_node(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocatable | None]:
-    from .aws.facts import node_allocatable
-    from .aws.instance_types import default_instance_type
+    from .catalog.aws_facts import node_allocatable
+    from .catalog.aws import default_instance_type
     from .config import AwsConfig
 
     kind = pool.instance_type or default_instance_type(pool.gpu, pool.gpus_per_node) or ""
@@ -73,8 +69,8 @@ def _aws_node(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocatabl
 
 
 def _gcp_node(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocatable | None]:
-    from .gcp.facts import node_allocatable
-    from .gcp.machine_types import machine_type_for
+    from .catalog.gcp_facts import node_allocatable
+    from .catalog.gcp import machine_type_for
 
     assert config.gcp is not None
     kind = machine_type_for(pool.gpu, pool.gpus_per_node, pool.instance_type)
@@ -86,8 +82,8 @@ AZURE_GPU_OS_DISK_GIB = 256
 
 
 def _azure_node(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocatable | None]:
-    from .azure.facts import node_allocatable
-    from .azure.vm_sizes import default_vm_size
+    from .catalog.azure_facts import node_allocatable
+    from .catalog.azure import default_vm_size
 
     assert config.azure is not None
     kind = pool.instance_type or default_vm_size(pool.gpu, pool.gpus_per_node) or ""

@@ -11,6 +11,7 @@ import pulumi
 
 from . import versions
 from .config import ConfigError, StackConfig, StackConfigSpec, validate_spec
+from .clouds import CLOUDS
 from .cache_volume import cache_read_mib_s, with_load_budget
 from .fit import check_fit
 from .contract import ClusterContract
@@ -23,7 +24,7 @@ from .planning.stack import plan_stack
 from .triton.workload import TritonLlmWorkload
 
 # Clouds whose cluster components ship in this release.
-_AVAILABLE_CLOUDS = ("existing", "aws", "gcp", "azure")
+_AVAILABLE_CLOUDS = ("existing", *CLOUDS)
 
 
 class LlmPlatformArgs(TypedDict):
@@ -85,27 +86,11 @@ class LlmPlatform(pulumi.ComponentResource):
 
         # Stack outputs of the cloud cluster (e.g. the kubeconfig, as a secret), for the stack program to export.
         self.cluster_outputs: dict[str, pulumi.Output] = {}
-        if cluster is None and config.cloud == "aws":
-            # Imported here: `import llm_infra` never imports pulumi_aws.
-            from .aws.platform_cluster import AwsPlatformCluster
-
-            aws_cluster = AwsPlatformCluster(f"{name}-cluster", {"config": config}, opts=child)
-            self.cluster_outputs = aws_cluster.stack_outputs()
-            cluster = aws_cluster.contract
-        if cluster is None and config.cloud == "gcp":
-            # Imported here: `import llm_infra` never imports pulumi_gcp.
-            from .gcp.platform_cluster import GcpPlatformCluster
-
-            gcp_cluster = GcpPlatformCluster(f"{name}-cluster", {"config": config}, opts=child)
-            self.cluster_outputs = gcp_cluster.stack_outputs()
-            cluster = gcp_cluster.contract
-        if cluster is None and config.cloud == "azure":
-            # Imported here: `import llm_infra` never imports pulumi_azure_native.
-            from .azure.platform_cluster import AzurePlatformCluster
-
-            azure_cluster = AzurePlatformCluster(f"{name}-cluster", {"config": config}, opts=child)
-            self.cluster_outputs = azure_cluster.stack_outputs()
-            cluster = azure_cluster.contract
+        plugin = CLOUDS.get(config.cloud)
+        if cluster is None and plugin is not None:
+            platform_cluster = plugin.platform_cluster_class()(f"{name}-cluster", {"config": config}, opts=child)
+            self.cluster_outputs = platform_cluster.stack_outputs()
+            cluster = platform_cluster.contract
         if cluster is None:
             from .existing import ExistingCluster
 

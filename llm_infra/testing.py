@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +31,8 @@ from pulumi.runtime import mocks as _mocks
 from pulumi.runtime import rpc as _rpc
 from pulumi.runtime import settings as _settings
 from pulumi.runtime import stack as _stack
+
+from .clouds import BY_PROVIDER
 
 SECRET_MASK = "[secret]"
 
@@ -187,51 +188,6 @@ def _config(key: str) -> Any:
         return value
 
 
-def _aws_place() -> tuple[str, str]:
-    aws = _config("llm-infra:aws")
-    account = aws.get("account_id") if isinstance(aws, Mapping) else None
-    return _config("llm-infra:region") or _config("aws:region") or "us-east-1", account or "000000000000"
-
-
-def _aws_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
-    region, account = _aws_place()
-    inputs = args.inputs
-    if args.typ == "aws:kms/key:Key":
-        return {"arn": f"arn:aws:kms:{region}:{account}:key/{args.name}-id", "keyId": f"{args.name}-id"}
-    if args.typ == "aws:iam/role:Role" and inputs.get("name"):
-        return {"arn": f"arn:aws:iam::{account}:role/{inputs['name']}"}
-    if args.typ == "aws:eks/cluster:Cluster":
-        name = inputs.get("name", args.name)
-        return {
-            "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{name.upper()}"}]}],
-            "endpoint": f"https://{name}.eks.{region}.example",
-            "vpcConfig": {**(inputs.get("vpcConfig") or {}),
-                          "clusterSecurityGroupId": f"sg-{hashlib.sha1(name.encode()).hexdigest()[:17]}"},
-            "certificateAuthority": {"data": "bW9jayBjbHVzdGVyIENB"},
-        }
-    if args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider" and inputs.get("url"):
-        return {"arn": f"arn:aws:iam::{account}:oidc-provider/{inputs['url'].removeprefix('https://')}"}
-    if args.typ == "aws:eks/nodeGroup:NodeGroup":
-        return {"resources": [{"autoscalingGroups": [{"name": f"eks-{inputs.get('nodeGroupName', args.name)}-asg"}]}]}
-    return {}
-
-
-def _gcp_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
-    if args.typ == "gcp:container/cluster:Cluster":
-        # A peering-based private cluster: GKE names the control plane's VPC peering.
-        name = args.inputs.get("name", args.name)
-        private = dict(args.inputs.get("privateClusterConfig") or {})
-        return {"privateClusterConfig": {**private, "peeringName": f"gke-n{hashlib.sha1(name.encode()).hexdigest()[:16]}-peer"}}
-    return {}
-
-
-def _azure_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
-    from .azure.mock_outputs import computed  # pure Python: no pulumi_azure_native import
-
-    azure = _config("llm-infra:azure")
-    return computed(args.typ, args.name, args.inputs, azure.get("tenant_id") if isinstance(azure, Mapping) else None)
-
-
 def _dynamic_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
     # llm_infra.kubernetes.generated_password draws its value on create, which never happens offline.
     if "length" in args.inputs and "result" in args.inputs:
@@ -242,10 +198,10 @@ def _dynamic_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
 # What the cloud computes on create (ARNs, issuers), derived deterministically from
 # names and the stack's region and account, so that the plan and the tests can follow a
 # reference ("this key encrypts that volume"). Anything else comes back as its inputs.
+# Each cloud's are its own (`mock_outputs` in the cloud registry).
 _COMPUTED_BY_PACKAGE: dict[str, Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]]] = {
-    "aws": _aws_computed,
-    "azure-native": _azure_computed,
-    "gcp": _gcp_computed,
+    **{provider: (lambda args, cloud=cloud: cloud.mock_outputs.resource_outputs(args.typ, args.name, args.inputs, _config))
+       for provider, cloud in BY_PROVIDER.items()},
     "pulumi-python": _dynamic_computed,
 }
 
@@ -291,12 +247,8 @@ class _Mocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
-        if args.token.startswith("gcp:"):
-            from .gcp.mock_outputs import call_result  # pure Python: no pulumi_gcp import
-
-            gcp = _config("llm-infra:gcp")
-            return call_result(args.token, args.args, str(gcp.get("project_number")) if isinstance(gcp, Mapping) else None)
-        return {}
+        cloud = BY_PROVIDER.get(args.token.split(":", 1)[0])
+        return cloud.mock_outputs.call_outputs(args.token, args.args, _config) if cloud is not None else {}
 
 
 class _CapturingMonitor(_mocks.MockMonitor):

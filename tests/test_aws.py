@@ -21,7 +21,7 @@ import pytest
 
 import llm_infra.testing as harness
 from llm_infra.aws.cluster_autoscaler import DESCRIBE_ACTIONS
-from llm_infra.aws.instance_types import default_instance_type
+from llm_infra.catalog.aws import default_instance_type
 from llm_infra.aws.key import AUTOSCALING_SERVICE_ROLE
 from llm_infra.config import parse_stack_config, parse_weights_uri
 from llm_infra.plan import find_project, run_stack, run_stack_program, stack_config

@@ -16,7 +16,7 @@ import yaml
 
 from llm_infra.azure import naming
 from llm_infra.azure.mock_outputs import computed
-from llm_infra.azure.vm_sizes import DEDICATED_HOST_SKUS, GPU_VM_SIZES, check_vm_size, dedicated_host_problem
+from llm_infra.catalog.azure import DEDICATED_HOST_SKUS, GPU_VM_SIZES, check_vm_size, dedicated_host_problem
 from llm_infra.config import ConfigError, parse_stack_config
 from llm_infra.plan import find_project, policy_violations
 from llm_infra.policies import ADVISORY, MANDATORY, Context, Resource, evaluate

@@ -10,14 +10,14 @@ from __future__ import annotations
 import pytest
 
 from llm_infra import facts as fact_rows
-from llm_infra.aws import facts as aws_facts
-from llm_infra.aws.instance_types import GPU_INSTANCE_TYPES, default_instance_type
-from llm_infra.azure import facts as azure_facts
-from llm_infra.azure.vm_sizes import GPU_VM_SIZES, default_vm_size
+from llm_infra.catalog import aws_facts
+from llm_infra.catalog.aws import GPU_INSTANCE_TYPES, default_instance_type
+from llm_infra.catalog import azure_facts
+from llm_infra.catalog.azure import GPU_VM_SIZES, default_vm_size
 from llm_infra.config import parse_stack_config
 from llm_infra.fit import cpu_millicores, fit_problems, mebibytes, replica_requests
-from llm_infra.gcp import facts as gcp_facts
-from llm_infra.gcp.machine_types import GPU_FAMILIES, machine_type_for
+from llm_infra.catalog import gcp_facts
+from llm_infra.catalog.gcp import GPU_FAMILIES, machine_type_for
 from llm_infra.plan import stack_config
 
 from _stacks import STACKS, rejected, stack

@@ -11,7 +11,8 @@ import pytest
 
 from llm_infra import testing as harness
 from llm_infra.config import parse_stack_config, parse_weights_uri
-from llm_infra.gcp import machine_types, naming
+from llm_infra.catalog import gcp as machine_types
+from llm_infra.gcp import naming
 from llm_infra.gcp.node_service_account import NODE_ROLES
 from llm_infra.plan import find_project, run_stack, run_stack_program, stack_config
 from llm_infra.testing import CapturedResource, ProgramResult

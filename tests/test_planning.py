@@ -47,6 +47,7 @@ from llm_infra.planning.catalog import (
     PRICES,
     SYSTEM_INSTANCE_TYPES,
     gcp_g2_price,
+    system_instance,
     price,
     unsourced,
 )
@@ -457,3 +458,49 @@ def test_the_estimate_prices_the_node_types_the_stack_deploys(name):
     cost_input = stack_cost_input(parsed_config(name))
     priced = {p.instance_type for p in cost_input.gpu_pools} | {cost_input.system_instance_type}
     assert priced == _deployed_node_types(run_stack(name))
+
+
+def _deployed_gpu_node_disks(result) -> list[float]:
+    """GiB of disk on each GPU node the stack's pools run, per pool (what the cloud bills per node)."""
+    disks: list[float] = []
+    templates = {f"{r.name}-id": r for r in result.of_type("aws:ec2/launchTemplate:LaunchTemplate")}  # the mock id
+    for group in result.of_type("aws:eks/nodeGroup:NodeGroup"):
+        if group.inputs.get("taints"):
+            lt = templates[group.inputs["launchTemplate"]["id"]]
+            disks.append(float(sum(m["ebs"]["volumeSize"] for m in lt.inputs["blockDeviceMappings"])))
+    for pool in result.of_type("gcp:container/nodePool:NodePool"):
+        if pool.inputs["nodeConfig"].get("guestAccelerators"):
+            disks.append(float(pool.inputs["nodeConfig"]["diskSizeGb"]))
+    for pool in result.of_type("azure-native:containerservice:AgentPool"):
+        if pool.inputs.get("nodeTaints"):
+            disks.append(float(pool.inputs["osDiskSizeGB"]))
+    return sorted(disks)
+
+
+@pytest.mark.parametrize("name", ["dev", "prod", "gcp-dev", "gcp-prod", "azure-dev", "azure-prod"])
+def test_the_estimate_prices_the_gpu_node_disks_the_stack_deploys(name):
+    # GKE boot disks (gcp.node_disk_size_gb) and AKS OS disks were priced at 100 GiB whatever was deployed.
+    from llm_infra.plan import parsed_config, run_stack
+    from llm_infra.planning import stack_cost_input
+
+    cost_input = stack_cost_input(parsed_config(name))
+    deployed = _deployed_gpu_node_disks(run_stack(name))
+    assert deployed and sorted(p.disk_gib_per_node for p in cost_input.gpu_pools) == deployed
+
+
+def test_gcp_prod_is_priced_whole_sole_tenancy_premium_and_system_nodes_included():
+    from llm_infra.plan import parsed_config
+    from llm_infra.planning import estimate_stack_cost, stack_cost_input
+
+    cfg = parsed_config("gcp-prod")
+    estimate = estimate_stack_cost(stack_cost_input(cfg))
+    lines = {line.item: line for line in estimate.breakdown}
+    assert [line.item for line in estimate.breakdown if not line.priced] == []
+    premium = lines["sole-tenant node premium"]
+    assert 0 < premium.min_usd < premium.max_usd
+    count, machine = cfg.gcp.system_pool(cfg.region)
+    assert lines["system nodes"].min_usd == pytest.approx(count * system_instance(machine, "gcp").on_demand_usd_per_hour * 730)
+    g2 = next(p for p in stack_cost_input(cfg).gpu_pools if p.instance_type.startswith("g2-"))
+    vm = instance(g2.instance_type, "gcp")
+    # The G2 premium is 10 % of the machines' vCPU and memory price (GPUs excluded), from the SKU rates.
+    assert gcp_g2_price(vm.vcpus, vm.memory_gib, 0) * 0.10 * 730 * g2.min_nodes <= premium.min_usd

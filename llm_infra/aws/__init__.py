@@ -4,8 +4,8 @@ Components (one per module): `AwsKey`, `AwsNetwork`, `EksCluster`, `AwsGpuNodePo
 `AwsClusterAutoscaler`, `AwsModelStore`, and `AwsPlatformCluster`, which composes them
 from stack config into the `ClusterContract`. Needs the `aws` extra (`pulumi-aws`).
 
-The component classes load on first use, so that `llm_infra.aws.instance_types` and
-`llm_infra.aws.naming` (pure Python, used by config validation) never import pulumi_aws.
+The component classes load on first use, so that
+`llm_infra.aws.naming` and the mock outputs (pure Python) never import pulumi_aws.
 """
 
 import importlib

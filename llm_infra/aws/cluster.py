@@ -25,7 +25,7 @@ import pulumi_kubernetes as k8s
 from .. import versions
 from ..config import CACHE_READ_MIB_S
 from . import naming
-from .facts import gp3_iops_for
+from ..catalog.aws_facts import gp3_iops_for
 from .launch_template import node_launch_template, node_role
 from .policy import document, irsa_trust, managed_policy_arn, role_arn_after, service_trust
 

@@ -16,7 +16,7 @@ import pulumi_aws as aws
 from ..contract import DEFAULT_GPU_POOL_LABEL as GPU_POOL_LABEL
 from ..contract import GPU_TAINT_KEY
 from . import naming
-from .instance_types import default_instance_type
+from ..catalog.aws import default_instance_type
 from .launch_template import node_launch_template, node_role
 
 NVIDIA_AMI_TYPES = ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA")

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import naming
-from .facts import CREATE_CLUSTER_GRANT_SOURCE  # noqa: F401 (the source of the ClusterCreatorGrant statement)
+from ..catalog.aws_facts import CREATE_CLUSTER_GRANT_SOURCE  # noqa: F401 (the source of the ClusterCreatorGrant statement)
 from .policy import document
 
 # Key administration, spelled out (no kms:* for anyone): enough to manage, rotate,

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 # AL2023 boots from one volume; Bottlerocket keeps its OS on xvda and everything else on xvdb.
-BOTTLEROCKET_OS_VOLUME_GIB = 8
+from ..config.aws import BOTTLEROCKET_OS_VOLUME_GIB  # noqa: F401 (its home is the AWS settings, which price it)
 
 
 def node_launch_template(

@@ -5,7 +5,7 @@ the roles exist: the key policy and the cluster autoscaler policy name them, and
 offline plan shows them.
 """
 
-from ..naming import fit
+from ..naming import fit  # noqa: F401 (re-exported)
 
 
 def partition(region: str) -> str:

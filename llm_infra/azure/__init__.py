@@ -5,8 +5,8 @@ Components (one per module): `AzureKey`, `AzureDiskEncryptionSet`, `AzureNetwork
 composes them from stack config into the `ClusterContract`. Needs the `azure` extra
 (`pulumi-azure-native`).
 
-The component classes load on first use, so that `llm_infra.azure.vm_sizes` and
-`llm_infra.azure.naming` (pure Python, used by config validation) never import
+The component classes load on first use, so that
+`llm_infra.azure.naming` and the mock outputs (pure Python) never import
 pulumi_azure_native.
 """
 

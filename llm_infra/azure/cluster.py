@@ -37,7 +37,7 @@ import yaml
 
 from .. import versions
 from ..config import CACHE_READ_MIB_S
-from .facts import CONTROL_PLANE_LOG_CATEGORIES, DISK_ENCRYPTION_SET_ROLE, PREMIUM_V2_BASELINE_IOPS
+from ..catalog.azure_facts import CONTROL_PLANE_LOG_CATEGORIES, DISK_ENCRYPTION_SET_ROLE, PREMIUM_V2_BASELINE_IOPS
 from .naming import AKS_SERVER_APP_ID, after, assignment_name, resource_id, role_definition_id
 
 STORAGE_CLASS = "llm-encrypted-premium"

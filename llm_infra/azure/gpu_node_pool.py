@@ -18,7 +18,8 @@ import pulumi_azure_native as azure_native
 from ..contract import DEFAULT_GPU_POOL_LABEL as GPU_POOL_LABEL
 from ..contract import GPU_TAINT_KEY
 from .naming import agent_pool_name
-from .vm_sizes import GPU_VM_SIZES, dedicated_host_problem, default_vm_size
+from ..config.azure import GPU_NODE_OS_DISK_GIB
+from ..catalog.azure import GPU_VM_SIZES, dedicated_host_problem, default_vm_size
 
 GPU_TAINT = f"{GPU_TAINT_KEY}=true:NoSchedule"
 ISOLATION_TAG = "llm-infra.io/isolation"
@@ -112,7 +113,7 @@ class AksGpuNodePool(pulumi.ComponentResource):
             enable_encryption_at_host=True,
             enable_node_public_ip=False,
             os_disk_type="Managed",
-            os_disk_size_gb=args.get("os_disk_size_gib", 256),
+            os_disk_size_gb=args.get("os_disk_size_gib", GPU_NODE_OS_DISK_GIB),
             vnet_subnet_id=args["node_subnet_id"],
             host_group_id=host_group,
             node_taints=[GPU_TAINT],

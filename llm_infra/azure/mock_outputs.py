@@ -10,7 +10,7 @@ identity id), where the SDK takes a list as input.
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -46,3 +46,14 @@ def computed(type_: str, name: str, inputs: Mapping[str, Any], tenant_id: str | 
                                                f"{tenant_id or _uuid('tenant')}/{_uuid(prefix, 'issuer')}/"},
         }
     return out
+
+
+def resource_outputs(type_: str, name: str, inputs: Mapping[str, Any], config: Callable[[str], Any]) -> dict[str, Any]:
+    """`computed` with the tenant read from the stack's config (`config` reads a stack config key)."""
+    azure = config("llm-infra:azure")
+    return computed(type_, name, inputs, azure.get("tenant_id") if isinstance(azure, Mapping) else None)
+
+
+def call_outputs(token: str, args: Mapping[str, Any], config: Callable[[str], Any]) -> dict[str, Any]:
+    """Azure provider functions the stack calls: none need an answer offline."""
+    return {}

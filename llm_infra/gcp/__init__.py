@@ -5,8 +5,8 @@ Components (one per module): `GcpKey`, `GcpNetwork`, `GkeNodeServiceAccount`,
 composes them from stack config into the `ClusterContract`. Needs the `gcp` extra
 (`pulumi-gcp`).
 
-The component classes load on first use, so that `llm_infra.gcp.machine_types` and
-`llm_infra.gcp.naming` (pure Python, used by config validation) never import pulumi_gcp.
+The component classes load on first use, so that
+`llm_infra.gcp.naming` and the mock outputs (pure Python) never import pulumi_gcp.
 """
 
 import importlib

@@ -6,7 +6,8 @@ absent, and in a real preview they are unknown), and a second stack in the same 
 never collides because the environment is part of every name.
 """
 
-from ..naming import fit
+from ..config.gcp import default_model_bucket  # noqa: F401 (re-exported)
+from ..naming import fit  # noqa: F401 (re-exported)
 
 KEY_USER_ROLE = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
@@ -31,11 +32,6 @@ def node_service_account_id(cluster: str) -> str:
 
 def model_service_account_id(cluster: str, model: str) -> str:
     return service_account_id(f"{cluster}-{model}")
-
-
-def default_model_bucket(project_id: str, environment: str) -> str:
-    """The stack's model bucket when `gcp.model_bucket` is not set (bucket names are global)."""
-    return fit(f"{project_id}-{environment}-llm-models", 63)
 
 
 def workload_pool(project_id: str) -> str:

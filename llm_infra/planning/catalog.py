@@ -326,6 +326,11 @@ SYSTEM_INSTANCE_TYPES: tuple[CpuInstanceType, ...] = (
     CpuInstanceType("gcp", "e2-standard-2", 2, 8, "us-central1", 0.067006,
                     Source("https://cloud.google.com/compute/vm-instance-pricing#e2_machine_types", "2026-10-07",
                            "Recorded 2026-10-07; cross-checked against the Billing Catalog mirror generated 2026-09-24.")),
+    CpuInstanceType("gcp", "e2-standard-4", 4, 16, "us-central1", 2 * 0.067006,
+                    Source("https://cloud.google.com/compute/vm-instance-pricing#e2_machine_types", "2026-10-07",
+                           "e2-standard-2 $0.067006/h recorded 2026-10-07; E2 is billed per vCPU and GiB of memory, so "
+                           "e2-standard-4 (4 vCPU, 16 GiB) is twice e2-standard-2 (2 vCPU, 8 GiB)."),
+                    notes="Derived from e2-standard-2; GcpConfig's default system machine type."),
     CpuInstanceType("azure", "Standard_D4s_v5", 4, 16, "eastus", None, None,
                     notes="No dated published price found in the sources used: system nodes on Azure are unpriced."),
 )
@@ -405,6 +410,12 @@ PRICES: dict[tuple[str, str], PriceItem] = {
         PriceItem("gcp", "key", "Cloud KMS key (software), per active key version", 0.06, "month", "all",
                   Source("https://cloud.google.com/kms/pricing", CATALOG_DATE, "$0.06 per active key version per month"),
                   "Each rotation adds an active version until old versions are destroyed; the estimate counts one."),
+        PriceItem("gcp", "sole_tenancy_premium", "Sole-tenancy premium, share of the node's vCPU and memory price",
+                  0.10, "fraction", "all",
+                  Source("https://cloud.google.com/compute/sole-tenant-pricing", "2026-12-01",
+                         "\"you are billed for all of the vCPU and memory resources on the sole-tenant nodes, plus a "
+                         "sole-tenancy premium, which is 10% of the cost of all of the underlying vCPU and memory "
+                         "resources\"; GPUs and disks are billed as on other VMs")),
         PriceItem("gcp", "block_storage", "Balanced persistent disk (pd-balanced)", 0.10, "gib-month", "us-central1",
                   _CYCLENERD_GCP),
         PriceItem("gcp", "object_storage", "Cloud Storage Standard, regional", 0.02, "gib-month", "us-central1",

@@ -19,10 +19,13 @@ which assumes the replica is busy all the time. See docs/planning.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..catalog import aws as _aws_types
+from ..catalog import azure as _azure_types
+from ..catalog import gcp as _gcp_types
 from .capacity import (
     CapacityError,
     ModelShape,
@@ -36,9 +39,18 @@ from .catalog import (
     DEFAULT_SYSTEM_INSTANCE_TYPE,
     HOURS_PER_MONTH,
     InstanceType,
+    PriceItem,
+    gcp_g2_price,
     price,
     system_instance,
 )
+
+# Each cloud's default type for a pool without `instance_type` (its table in llm_infra.catalog).
+CLOUD_DEFAULT_TYPES = {
+    "aws": _aws_types.default_instance_type,
+    "gcp": _gcp_types.default_machine_type,
+    "azure": _azure_types.default_vm_size,
+}
 
 # --- input -------------------------------------------------------------------------------------
 
@@ -84,8 +96,8 @@ class StackCostInput:
     """Azure only: `free` or `standard`. Defaults to `standard` in production, `free` otherwise."""
 
     def __post_init__(self) -> None:
-        if self.cloud not in ("aws", "gcp", "azure"):
-            raise ValueError(f"cloud: expected aws, gcp or azure (prices are per cloud), got {self.cloud!r}")
+        if self.cloud not in PRICING:
+            raise ValueError(f"cloud: expected {', '.join(PRICING)} (prices are per cloud), got {self.cloud!r}")
         if self.isolation not in ("dedicated", "shared"):
             raise ValueError(f"isolation: expected 'dedicated' or 'shared', got {self.isolation!r}")
         if self.control_plane_tier not in (None, "free", "standard"):
@@ -141,6 +153,123 @@ def _catalog_entry(name: str, cloud: str, catalog: Iterable[InstanceType]) -> In
     return next((e for e in catalog if e.name == name and e.cloud == cloud), None)
 
 
+# --- each cloud's pricing rules ------------------------------------------------------------------
+# What differs in how the clouds bill a stack: dedicated hardware, the control plane, NAT.
+
+
+def _shared_price_when_dedicated(entry: InstanceType, pool: GpuPoolCostInput, hourly: float, option: str,
+                                 notes: list[str]) -> tuple[float, str]:
+    return hourly, option  # GCP and Azure bill the isolation as a separate line (below), not per VM
+
+
+def _aws_dedicated_instance(entry: InstanceType, pool: GpuPoolCostInput, hourly: float, option: str,
+                            notes: list[str]) -> tuple[float, str]:
+    if entry.dedicated_usd_per_hour is not None and not pool.spot:
+        return entry.dedicated_usd_per_hour, "dedicated"
+    notes.append(f"No published Dedicated Instance price for {entry.name} was found: priced at the "
+                 f"shared-tenancy price, so pool {pool.name!r} is a lower bound (plus the region fee).")
+    return hourly, option + ", dedicated tenancy at the shared-tenancy price"
+
+
+def _aws_region_fee(stack: StackCostInput, catalog: tuple[InstanceType, ...], gpu_nodes_min: int, gpu_nodes_max: int,
+                    notes: list[str]) -> CostLine:
+    fee = price("aws", "dedicated_region_fee")
+    assert fee.usd is not None
+    h = HOURS_PER_MONTH
+    return CostLine("Dedicated Per Region Fee", fee.usd * h if gpu_nodes_min else 0.0, fee.usd * h if gpu_nodes_max else 0.0,
+                    f"${fee.usd:.2f}/h while any Dedicated Instance runs in the region")
+
+
+def _gcp_sole_tenancy(stack: StackCostInput, catalog: tuple[InstanceType, ...], gpu_nodes_min: int, gpu_nodes_max: int,
+                      notes: list[str]) -> CostLine:
+    return _sole_tenancy_premium(stack, catalog, notes)
+
+
+def _azure_dedicated_hosts(stack: StackCostInput, catalog: tuple[InstanceType, ...], gpu_nodes_min: int,
+                           gpu_nodes_max: int, notes: list[str]) -> CostLine:
+    notes.append(f"isolation 'dedicated' on {stack.cloud} needs dedicated hosts; their premium was not found in the "
+                 f"sources used, so it is not included.")
+    return CostLine("dedicated host premium", 0.0, 0.0, "not modelled", priced=False)
+
+
+def _flat_control_plane(label: str) -> Callable[[StackCostInput], tuple[str, PriceItem]]:
+    return lambda stack: (label, price(stack.cloud, "control_plane"))
+
+
+def _aks_control_plane(stack: StackCostInput) -> tuple[str, PriceItem]:
+    tier = stack.control_plane_tier or ("standard" if stack.production else "free")
+    return f"AKS control plane ({tier} tier)", price("azure", f"control_plane_{tier}")
+
+
+def _nat_gateways(stack: StackCostInput, gpu_nodes_min: int, gpu_nodes_max: int) -> CostLine:
+    nat = price(stack.cloud, "nat_gateway")
+    assert nat.usd is not None
+    cost = stack.nat_gateways * nat.usd * HOURS_PER_MONTH
+    return CostLine("NAT gateways", cost, cost, f"{stack.nat_gateways} x ${nat.usd}/h; data processed extra")
+
+
+def _cloud_nat(stack: StackCostInput, gpu_nodes_min: int, gpu_nodes_max: int) -> CostLine:
+    vm, cap, ip = price("gcp", "nat_vm"), price("gcp", "nat_cap"), price("gcp", "nat_ip")
+    assert vm.usd is not None and cap.usd is not None and ip.usd is not None
+
+    def monthly(vms: int) -> float:
+        per_gateway = min(vms * vm.usd, cap.usd) if vms else 0.0
+        return stack.nat_gateways * (per_gateway + ip.usd) * HOURS_PER_MONTH
+
+    return CostLine("Cloud NAT", monthly(stack.system_nodes + gpu_nodes_min), monthly(stack.system_nodes + gpu_nodes_max),
+                    f"{stack.nat_gateways} x (${vm.usd}/VM-h up to ${cap.usd}/h + ${ip.usd}/h IP); data extra")
+
+
+@dataclass(frozen=True)
+class CloudPricing:
+    """How one cloud bills what differs between clouds."""
+
+    dedicated_pool: Callable[[InstanceType, GpuPoolCostInput, float, str, list[str]], tuple[float, str]]
+    """A GPU pool's hourly price and purchase option under isolation 'dedicated'."""
+    isolation: Callable[[StackCostInput, tuple[InstanceType, ...], int, int, list[str]], CostLine]
+    """The surcharge line of isolation 'dedicated' (region fee, sole-tenancy premium, dedicated hosts)."""
+    control_plane: Callable[[StackCostInput], tuple[str, PriceItem]]
+    nat: Callable[[StackCostInput, int, int], CostLine]
+
+
+PRICING: dict[str, CloudPricing] = {
+    "aws": CloudPricing(_aws_dedicated_instance, _aws_region_fee, _flat_control_plane("EKS control plane"), _nat_gateways),
+    "gcp": CloudPricing(_shared_price_when_dedicated, _gcp_sole_tenancy, _flat_control_plane("GKE cluster management fee"),
+                        _cloud_nat),
+    "azure": CloudPricing(_shared_price_when_dedicated, _azure_dedicated_hosts, _aks_control_plane, _nat_gateways),
+}
+"""Each cloud's pricing rules, by the name stack config's `cloud` uses."""
+
+
+def _sole_tenancy_premium(stack: StackCostInput, catalog: tuple[InstanceType, ...], notes: list[str]) -> CostLine:
+    """GCP bills a sole-tenant node's vCPUs and memory plus a premium of a share of them (`sole_tenancy_premium`).
+
+    For G2 the vCPU and memory share of a machine comes from its SKU rates; for a family whose
+    catalog price is one figure (GPUs included), the premium is taken on the whole price, an
+    upper bound, and a note says so.
+    """
+    rate = price("gcp", "sole_tenancy_premium")
+    assert rate.usd is not None
+    low = high = 0.0
+    bounded: list[str] = []
+    for pool in stack.gpu_pools:
+        entry = _catalog_entry(pool.instance_type, "gcp", catalog)
+        if entry is None:
+            continue  # the pool's own line already says it is unpriced
+        if entry.name.startswith("g2-"):
+            base = gcp_g2_price(entry.vcpus, entry.memory_gib, 0)
+        else:
+            base = entry.on_demand_usd_per_hour
+            bounded.append(entry.name)
+        low += pool.min_nodes * base * rate.usd * HOURS_PER_MONTH
+        high += pool.max_nodes * base * rate.usd * HOURS_PER_MONTH
+    if bounded:
+        notes.append(f"Sole-tenancy premium on {', '.join(sorted(set(bounded)))}: taken on the whole machine price "
+                     f"(GPUs included) for want of a vCPU and memory rate in the catalog, so it is an upper bound.")
+    return CostLine("sole-tenant node premium", low, high,
+                    f"{rate.usd:.0%} of the GPU nodes' vCPU and memory price ({rate.source.url if rate.source else ''})")
+
+
 def estimate_stack_cost(stack: StackCostInput, catalog: Iterable[InstanceType] = CATALOG) -> CostEstimate:
     """Monthly cost (730 h) of `stack` at minimum and at maximum scale, item by item."""
     catalog = tuple(catalog)
@@ -148,6 +277,7 @@ def estimate_stack_cost(stack: StackCostInput, catalog: Iterable[InstanceType] =
     lines: list[CostLine] = []
     notes: list[str] = []
     cloud = stack.cloud
+    rules = PRICING[cloud]
     dedicated = stack.isolation == "dedicated"
 
     # GPU pools.
@@ -171,38 +301,17 @@ def estimate_stack_cost(stack: StackCostInput, catalog: Iterable[InstanceType] =
         if pool.spot and not entry.has_spot_price:
             option = "on-demand (no spot price known)"
             notes.append(f"No spot price is known for {entry.name}: pool {pool.name!r} is priced on-demand.")
-        if dedicated and cloud == "aws":
-            if entry.dedicated_usd_per_hour is not None and not pool.spot:
-                hourly = entry.dedicated_usd_per_hour
-                option = "dedicated"
-            else:
-                option += ", dedicated tenancy at the shared-tenancy price"
-                notes.append(f"No published Dedicated Instance price for {entry.name} was found: priced at the "
-                             f"shared-tenancy price, so pool {pool.name!r} is a lower bound (plus the region fee).")
+        if dedicated:
+            hourly, option = rules.dedicated_pool(entry, pool, hourly, option, notes)
         lines.append(CostLine(label, pool.min_nodes * hourly * h, pool.max_nodes * hourly * h,
                               f"{pool.min_nodes}..{pool.max_nodes} x {entry.name} @ ${hourly:.4f}/h {option}"))
 
     # Isolation surcharges.
-    if dedicated and cloud == "aws":
-        fee = price("aws", "dedicated_region_fee")
-        assert fee.usd is not None
-        lines.append(CostLine("Dedicated Per Region Fee", fee.usd * h if gpu_nodes_min else 0.0,
-                              fee.usd * h if gpu_nodes_max else 0.0,
-                              f"${fee.usd:.2f}/h while any Dedicated Instance runs in the region"))
-    elif dedicated:
-        what = "sole-tenant node" if cloud == "gcp" else "dedicated host"
-        lines.append(CostLine(f"{what} premium", 0.0, 0.0, "not modelled", priced=False))
-        notes.append(f"isolation 'dedicated' on {cloud} needs {what}s; their premium was not found in the "
-                     f"sources used, so it is not included.")
+    if dedicated:
+        lines.append(rules.isolation(stack, catalog, gpu_nodes_min, gpu_nodes_max, notes))
 
     # Control plane.
-    if cloud == "azure":
-        tier = stack.control_plane_tier or ("standard" if stack.production else "free")
-        cp = price("azure", f"control_plane_{tier}")
-        label = f"AKS control plane ({tier} tier)"
-    else:
-        cp = price(cloud, "control_plane")
-        label = {"aws": "EKS control plane", "gcp": "GKE cluster management fee"}[cloud]
+    label, cp = rules.control_plane(stack)
     assert cp.usd is not None
     lines.append(CostLine(label, cp.usd * h, cp.usd * h, f"${cp.usd:.2f}/h"))
 
@@ -221,22 +330,7 @@ def estimate_stack_cost(stack: StackCostInput, catalog: Iterable[InstanceType] =
         lines.append(CostLine("system nodes", cost, cost, f"{stack.system_nodes} x {sys_name} @ ${sys_hourly:.4f}/h"))
 
     # NAT.
-    if cloud == "gcp":
-        vm, cap, ip = price("gcp", "nat_vm"), price("gcp", "nat_cap"), price("gcp", "nat_ip")
-        assert vm.usd is not None and cap.usd is not None and ip.usd is not None
-
-        def cloud_nat(vms: int) -> float:
-            per_gateway = min(vms * vm.usd, cap.usd) if vms else 0.0
-            return stack.nat_gateways * (per_gateway + ip.usd) * h
-
-        lines.append(CostLine("Cloud NAT", cloud_nat(stack.system_nodes + gpu_nodes_min),
-                              cloud_nat(stack.system_nodes + gpu_nodes_max),
-                              f"{stack.nat_gateways} x (${vm.usd}/VM-h up to ${cap.usd}/h + ${ip.usd}/h IP); data extra"))
-    else:
-        nat = price(cloud, "nat_gateway")
-        assert nat.usd is not None
-        cost = stack.nat_gateways * nat.usd * h
-        lines.append(CostLine("NAT gateways", cost, cost, f"{stack.nat_gateways} x ${nat.usd}/h; data processed extra"))
+    lines.append(rules.nat(stack, gpu_nodes_min, gpu_nodes_max))
 
     # Keys.
     key = price(cloud, "key")
@@ -388,38 +482,18 @@ def default_gpu_instance(cloud: str, gpu: str, gpus_per_node: int,
     return min(pick, key=lambda e: (e.on_demand_usd_per_hour, e.name)) if pick else None
 
 
-# Each cloud layer's own default for a pool without `instance_type` (pure-Python tables, no cloud SDK):
-# the estimate prices what the stack will actually run.
-_CLOUD_DEFAULTS = {
-    "aws": ("llm_infra.aws.instance_types", "default_instance_type"),
-    "gcp": ("llm_infra.gcp.machine_types", "default_machine_type"),
-    "azure": ("llm_infra.azure.vm_sizes", "default_vm_size"),
-}
-
-
 def pool_instance_type(cloud: str, gpu: str, gpus_per_node: int, instance_type: str | None,
                        catalog: Iterable[InstanceType] = CATALOG) -> str | None:
-    """The instance type a pool runs: its own, else the cloud layer's default, else the catalog's cheapest."""
+    """The instance type a pool runs: its own, else the cloud layer's default (the cloud's table in
+    `llm_infra.catalog`, what the stack will actually run), else the catalog's cheapest."""
     if instance_type is not None:
         return instance_type
-    if cloud in _CLOUD_DEFAULTS:
-        import importlib
-
-        module, function = _CLOUD_DEFAULTS[cloud]
-        chosen = getattr(importlib.import_module(module), function)(gpu, gpus_per_node)
-        if chosen is not None:
-            return chosen
+    default = CLOUD_DEFAULT_TYPES.get(cloud)
+    chosen = default(gpu, gpus_per_node) if default is not None else None
+    if chosen is not None:
+        return chosen
     entry = default_gpu_instance(cloud, gpu, gpus_per_node, catalog)
     return entry.name if entry else None
-
-
-def _system_nodes(cfg: Any, specific: Any) -> tuple[int, str | None]:
-    """How many non-GPU system nodes the cloud layer runs, and of which type (read from its config block)."""
-    if cfg.cloud == "gcp" and specific is not None:
-        return specific.system_nodes_per_zone * len(specific.node_zones(cfg.region)), specific.system_machine_type
-    if cfg.cloud == "azure" and specific is not None:
-        return specific.system_nodes, specific.system_vm_size
-    return int(getattr(specific, "system_nodes", 2) or 2), getattr(specific, "system_instance_type", None)
 
 
 def stack_cost_input(cfg: Any, catalog: Iterable[InstanceType] = CATALOG) -> StackCostInput:
@@ -427,28 +501,23 @@ def stack_cost_input(cfg: Any, catalog: Iterable[InstanceType] = CATALOG) -> Sta
 
     Pools without `instance_type` get `default_gpu_instance`. Model caches are counted at
     max_replicas at both scales because the StatefulSet keeps its claims on scale-down
-    (`whenScaled: Retain`). Cloud-specific blocks (`cfg.aws`, ...) are read when present:
-    `system_nodes`, `system_instance_type`, `node_volume_size_gib`, `single_nat_gateway`,
-    `availability_zones`.
+    (`whenScaled: Retain`). The cloud's own settings (`cfg.cloud_settings`, config/<cloud>.py)
+    answer what differs by cloud: each GPU node's disk, the system pool, the NAT gateways.
     """
     cloud = cfg.cloud
-    if cloud not in ("aws", "gcp", "azure"):
-        raise ValueError(f"cloud: llm-infra has prices for aws, gcp and azure only, got {cloud!r}")
+    if cloud not in PRICING:
+        raise ValueError(f"cloud: llm-infra has prices for {', '.join(PRICING)} only, got {cloud!r}")
     catalog = tuple(catalog)
-    specific = getattr(cfg, cloud, None)
-    disk = float(getattr(specific, "node_volume_size_gib", 100) or 100)
+    specific = cfg.cloud_settings
+    disk = float(specific.gpu_node_disk_gib)
     pools = []
     for p in cfg.gpu_pools:
         name = pool_instance_type(cloud, p.gpu, p.gpus_per_node, p.instance_type, catalog) \
             or f"<no {p.gpu} x{p.gpus_per_node} type in catalog>"
         pools.append(GpuPoolCostInput(p.name, name, p.min_nodes, p.max_nodes, p.spot, disk))
-    if cloud == "aws":
-        zones = getattr(specific, "availability_zones", None) or ("a", "b", "c")
-        nat = 1 if getattr(specific, "single_nat_gateway", False) else len(zones)
-    else:
-        nat = 1
+    nat = specific.nat_gateways(cfg.region)
     cache = sum(m.effective_cache_size_gib * m.max_replicas for m in cfg.models)
-    system_count, system_type = _system_nodes(cfg, specific)
+    system_count, system_type = specific.system_pool(cfg.region)
     isolation = cfg.isolation
     shared_hosts = set(getattr(specific, "shared_host_gpu_pools", None) or ())
     if isolation == "dedicated" and shared_hosts >= {p.name for p in cfg.gpu_pools}:

@@ -78,7 +78,7 @@ def gpu_zone_problem(gpu: str, zone: str) -> str | None:
     region = zone.rsplit("-", 1)[0]
     if region not in GPU_ZONE_REGIONS:
         return (f"expected a zone of a region llm-infra has sourced GPU rows for ({sorted(GPU_ZONE_REGIONS)}; "
-                f"add rows to llm_infra/gcp/facts.py GPU_ZONES from {GPU_ZONES_SOURCE.url}), got {zone!r}")
+                f"add rows to llm_infra/catalog/gcp_facts.py GPU_ZONES from {GPU_ZONES_SOURCE.url}), got {zone!r}")
     offered = sorted(z for z in GPU_ZONES.get(gpu, ()) if z.startswith(region + "-"))
     if zone not in offered:
         return (f"expected a zone of {region} that offers {gpu} machines ({offered}; {GPU_ZONES_SOURCE.url}), "

@@ -1,0 +1,141 @@
+"""A cloud is a plug-in (issue 18): one registry names each cloud's parts, each part lives with
+its cloud, nothing outside the registry branches on a cloud's name, and no module imports from
+a layer above its own (config and catalogs at the bottom, the clouds and the Kubernetes layer
+beside each other, platform and stacks on top). docs/architecture.md draws the layers."""
+
+from __future__ import annotations
+
+import ast
+import typing
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "llm_infra"
+CLOUD_NAMES = ("aws", "gcp", "azure")
+
+# The layers, bottom first. A module belongs to the first entry its name starts with.
+BOTTOM = ("llm_infra.versions", "llm_infra.facts", "llm_infra.naming", "llm_infra.catalog", "llm_infra.planning",
+          "llm_infra.config", "llm_infra.guardrails", "llm_infra.policies", "llm_infra.triton.upstream",
+          "llm_infra.triton.model_repository")
+KUBERNETES = ("llm_infra.kubernetes", "llm_infra.triton", "llm_infra.ordering", "llm_infra.existing")
+SHARED = ("llm_infra.contract", "llm_infra.access")
+"""What the clouds and the Kubernetes layer both build on: the contract between them, deployer access."""
+CLOUDS = tuple(f"llm_infra.{c}" for c in CLOUD_NAMES)
+# Everything else (platform, the cloud registry, the plan and its harness, the CLI) is the top.
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _within(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def layer(module: str) -> str:
+    if module == "llm_infra.triton" or _within(module, BOTTOM):
+        return "bottom"  # llm_infra.triton itself is an empty package under the model repository
+    for group, prefixes in (("shared", SHARED), ("kubernetes", KUBERNETES), ("cloud", CLOUDS)):
+        if _within(module, prefixes):
+            return group
+    return "top"
+
+
+RANK = {"bottom": 0, "shared": 1, "kubernetes": 2, "cloud": 2, "top": 3}
+
+
+def _imports(path: Path, name: str | None = None) -> list[tuple[int, str]]:
+    """(line, module) of every llm_infra module `path` (module `name`) imports, at any depth (lazy imports too)."""
+    name = name or _module_name(path)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    out: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names if a.name.startswith("llm_infra")]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if not target.startswith("llm_infra"):
+                continue
+            for alias in node.names:  # `from . import versions` imports the submodule llm_infra.versions
+                sub = f"{target}.{alias.name}"
+                is_module = (ROOT / Path(*sub.split("."))).with_suffix(".py").is_file() or (
+                    ROOT / Path(*sub.split("."))).is_dir()
+                out.append((node.lineno, sub if is_module else target))
+    return out
+
+
+SOURCES = sorted(p for p in PACKAGE.rglob("*.py") if "project_template" not in p.parts and "local" not in p.parts[-2:-1])
+
+
+def test_no_module_imports_from_a_layer_above_it_and_clouds_stay_beside_the_kubernetes_layer():
+    wrong = []
+    for path in SOURCES:
+        source = _module_name(path)
+        for line, target in _imports(path):
+            if target == "llm_infra":
+                continue  # the package's lazy public names; resolved per name below when it matters
+            mine, theirs = layer(source), layer(target)
+            where = f"{path.relative_to(ROOT)}:{line} imports {target}"
+            if RANK[theirs] > RANK[mine]:
+                wrong.append(f"{where}: {mine} layer imports from the {theirs} layer above it")
+            elif mine == "cloud" and theirs == "kubernetes":
+                wrong.append(f"{where}: a cloud imports the Kubernetes layer (they sit side by side)")
+            elif mine == "kubernetes" and theirs == "cloud":
+                wrong.append(f"{where}: the Kubernetes layer imports a cloud")
+            elif mine == theirs == "cloud" and source.split(".")[1] != target.split(".")[1]:
+                wrong.append(f"{where}: one cloud imports another")
+    assert wrong == []
+
+
+def test_the_layer_test_sees_an_import_running_up(tmp_path):
+    # A bottom-layer module importing the platform, relatively and lazily, is caught.
+    bad = tmp_path / "probe.py"
+    bad.write_text("def f():\n    from ..platform import LlmPlatform\n")
+    assert _imports(bad, "llm_infra.catalog.probe") == [(2, "llm_infra.platform")]
+    assert RANK[layer("llm_infra.platform")] > RANK[layer("llm_infra.catalog.probe")]
+
+
+def test_one_registry_names_every_cloud_and_each_part_lives_with_its_cloud():
+    from llm_infra.clouds import BY_PROVIDER, CLOUDS
+    from llm_infra.config import CLOUD_SETTINGS, StackConfig
+
+    choices = set(typing.get_args(StackConfig.model_fields["cloud"].annotation)) - {"existing"}
+    assert set(CLOUDS) == set(CLOUD_SETTINGS) == choices == set(CLOUD_NAMES)
+    for name, cloud in CLOUDS.items():
+        assert cloud.settings is CLOUD_SETTINGS[name][0]
+        assert cloud.settings.__module__ == f"llm_infra.config.{name}"
+        assert cloud.catalog.__name__ == f"llm_infra.catalog.{name}"
+        assert cloud.facts.__name__ == f"llm_infra.catalog.{name}_facts"
+        assert cloud.mock_outputs.__name__ == f"llm_infra.{name}.mock_outputs"
+        assert cloud.policies.__name__ == f"llm_infra.policies.{name}"
+        assert cloud.package.__name__ == f"llm_infra.{name}"
+        assert cloud.platform_cluster in cloud.package.__all__
+        assert BY_PROVIDER[cloud.provider] is cloud
+        assert StackConfig.model_fields[name].annotation == cloud.settings | None
+
+
+def _cloud_branches(path: Path) -> list[str]:
+    """`x == "aws"`-style comparisons and importlib uses in a module."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Compare):
+            for side in (node.left, *node.comparators):
+                if isinstance(side, ast.Constant) and side.value in CLOUD_NAMES:
+                    found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+            if any(n.startswith("importlib") for n in names):
+                found.append(f"{path.name}:{node.lineno}: imports importlib")
+    return found
+
+
+@pytest.mark.parametrize("module", ["platform.py", "testing.py", "planning/cost.py", "config/models.py"])
+def test_platform_harness_cost_and_stack_checks_look_clouds_up_instead_of_branching(module):
+    assert _cloud_branches(PACKAGE / module) == []
