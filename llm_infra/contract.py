@@ -126,7 +126,7 @@ class ClusterContract:
     def workload_cluster(self) -> WorkloadCluster:
         """The plain inputs a model workload takes (everything but the identity binder); the workload checks them."""
         return {
-            "provider": self.provider,  # type: ignore[typeddict-item]
+            "provider": self.provider,
             "storage_class": self.storage_class,
             "metadata_identity_egress": self.metadata_identity_egress,
             "store_egress_cidrs": list(self.store_egress_cidrs),

@@ -270,7 +270,7 @@ def cron_problem(expression: str) -> str | None:
     fields = expression.split(" ")
     if len(fields) != 5 or any(not f for f in fields):
         return f"expected 5 cron fields separated by single spaces, got {_shown(expression)}"
-    for text, (name, low, high, names) in zip(fields, _CRON_FIELDS):
+    for text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
         for item in text.split(","):
             base, _, step = item.partition("/")
             if step and (not step.isdigit() or not 1 <= int(step) <= high):

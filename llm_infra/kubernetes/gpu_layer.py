@@ -11,8 +11,6 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from llm_infra.ordering import waits_like_component
-
 from llm_infra.config import ConfigError, DevicePluginConfig, schema_type, validate_spec
 from llm_infra.contract import DEFAULT_GPU_POOL_LABEL
 from llm_infra.kubernetes.dcgm_exporter import DcgmExporter, DcgmExporterArgs
