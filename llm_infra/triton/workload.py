@@ -13,7 +13,7 @@ import ipaddress
 import json
 import math
 from collections.abc import Mapping
-from typing import NotRequired, TypedDict
+from typing import TYPE_CHECKING, NotRequired, TypeAlias, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -51,8 +51,15 @@ TMP_BASE_GIB = 4
 TMP_PER_RAY_WORKER_GIB = 2
 
 
-ModelSpec = schema_type(ModelConfig)
-MonitoringSpec = schema_type(MonitoringConfig)
+if TYPE_CHECKING:
+    # What type checkers and IDEs see: the fields written in source (config/specs.py), or the validated model.
+    from ..config.specs import ModelConfigFields, MonitoringConfigFields
+
+    ModelSpec: TypeAlias = ModelConfigFields | ModelConfig
+    MonitoringSpec: TypeAlias = MonitoringConfigFields | MonitoringConfig
+else:  # the schema types other Pulumi languages see, built from the models
+    ModelSpec = schema_type(ModelConfig)
+    MonitoringSpec = schema_type(MonitoringConfig)
 
 # The cache-sync init container's resources (the pod's /tmp: tmp_size_gib).
 SYNC_REQUESTS = {"cpu": "1", "memory": "1Gi"}
