@@ -96,7 +96,7 @@ class TritonPythonModel:
                 errors[r] = str(exc)
         rows = [row for row in rows if row[0] not in errors]
 
-        generated: list[list[str]] = [[] for _ in rows]
+        generated = [[] for _ in rows]
         steps = max((limit for _, prompt, limit in rows if prompt), default=0)
         for step in range(steps):
             if self.ms_per_token > 0:
@@ -106,7 +106,7 @@ class TritonPythonModel:
                     c = prompt[step % len(prompt)]
                     generated[i].append(self.substitutions.get(c, c))
 
-        outputs: list[list[bytes]] = [[] for _ in requests]
+        outputs = [[] for _ in requests]
         for (r, _, _), tokens in zip(rows, generated):
             outputs[r].append("".join(tokens).encode("utf-8"))
         responses = []
