@@ -79,6 +79,11 @@ class WorkloadCluster(TypedDict):
     """Private addresses of the weight store's endpoints (a private endpoint's subnet) that pods may reach on
     443. Every other private (RFC 1918, CGNAT) and link-local address stays blocked. Defaults to none: the
     store and the identity endpoints are reached at public addresses."""
+    public_egress_cidrs: NotRequired[Sequence[str] | None]
+    """The only public addresses pods may reach on 443, where the cloud's APIs answer at a fixed range (GKE
+    with a private `googleapis.com` zone: `private.googleapis.com`, 199.36.153.8/30). Defaults to none:
+    every public address on 443 (the store and the identity endpoints are reached by name, and a
+    NetworkPolicy names no hosts)."""
     workload_tolerations: NotRequired[Sequence[Toleration]]
     """Tolerations for taints the cloud puts on GPU nodes besides `nvidia.com/gpu` (AKS spot).
     Defaults to none."""
@@ -114,6 +119,9 @@ class ClusterContract:
     store_egress_cidrs: tuple[str, ...] = ()
     """Private addresses of the weight store's endpoints that pods may reach on 443 (Azure's private
     endpoint subnet); every other private address stays blocked."""
+    public_egress_cidrs: tuple[str, ...] | None = None
+    """The only public addresses pods may reach on 443 (GKE in a network the stack creates, whose private
+    `googleapis.com` zone sends every Google API to `private.googleapis.com`); None: every public address."""
     workload_tolerations: tuple[Toleration, ...] = ()
     """Tolerations GPU workloads need for taints this cloud puts on GPU nodes besides
     `nvidia.com/gpu` (AKS taints spot nodes `kubernetes.azure.com/scalesetpriority=spot`).
@@ -130,6 +138,7 @@ class ClusterContract:
             "storage_class": self.storage_class,
             "metadata_identity_egress": self.metadata_identity_egress,
             "store_egress_cidrs": list(self.store_egress_cidrs),
+            "public_egress_cidrs": list(self.public_egress_cidrs) if self.public_egress_cidrs is not None else None,
             "workload_tolerations": list(self.workload_tolerations),
             "zone_label": self.zone_label,
             "gpu_pool_label": self.gpu_pool_label,

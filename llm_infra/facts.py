@@ -1,7 +1,7 @@
 """Sourced facts about clouds and upstream projects: the row type every fact table uses.
 
 A check or a default that rests on something a cloud documents reads it from a table in
-that cloud's folder (`aws/facts.py`, `gcp/facts.py`, `azure/facts.py`); each row carries
+the catalog (`catalog/aws_facts.py`, `catalog/gcp_facts.py`, `catalog/azure_facts.py`); each row carries
 where it was read and when. Pure Python: config validation imports these tables.
 """
 

@@ -2,7 +2,7 @@
 
 A replica's requests (CPU, memory with its memory-backed /dev/shm, ephemeral storage) must
 fit one node's allocatable, computed with the cloud's documented reservation formula from
-its fact table (`aws/facts.py`, `gcp/facts.py`, `azure/facts.py`), less the requests of the
+its fact table (`catalog/aws_facts.py`, `catalog/gcp_facts.py`, `catalog/azure_facts.py`), less the requests of the
 DaemonSets this stack places on every GPU node (the device plugin where the cloud lacks
 one, the DCGM exporter where the cloud collects no GPU metrics), read from the modules that
 render them. Add-ons the cloud itself runs on every node (CNI, kube-proxy, CSI node
@@ -35,11 +35,16 @@ def mebibytes(quantity: str) -> float:
 
 def gpu_node_daemonsets(cloud: str, config: StackConfig) -> dict[str, dict[str, str]]:
     """Requests of the DaemonSets the stack runs on every GPU node of `cloud`, by name."""
-    facts = _facts(cloud)
+    if cloud == "existing":
+        manages_device_plugin = config.existing is not None and config.existing.manages_device_plugin
+        manages_gpu_metrics = False  # the existing cluster's contract (llm_infra/existing.py) leaves it off
+    else:
+        facts = _facts(cloud)
+        manages_device_plugin, manages_gpu_metrics = facts.MANAGES_DEVICE_PLUGIN, facts.MANAGES_GPU_METRICS
     out: dict[str, dict[str, str]] = {}
-    if not facts.MANAGES_DEVICE_PLUGIN:
+    if not manages_device_plugin:
         out["nvidia-device-plugin"] = device_plugin.REQUESTS
-    if config.monitoring.dcgm_exporter and not facts.MANAGES_GPU_METRICS:
+    if config.monitoring.dcgm_exporter and not manages_gpu_metrics:
         out["dcgm-exporter"] = dcgm_exporter.REQUESTS
     return out
 
@@ -90,36 +95,87 @@ def _azure_node(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocata
     return kind, node_allocatable(kind, AZURE_GPU_OS_DISK_GIB, config.azure.kubernetes_version)
 
 
+def _existing_node(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocatable | None]:
+    """The allocatable the user declared for the pool's nodes (`existing.gpu_nodes`), or None."""
+    assert config.existing is not None
+    declared = config.existing.gpu_nodes.get(pool.name)
+    if declared is None:
+        return "", None
+    how = f"existing.gpu_nodes.{pool.name}: cpu {declared.cpu}, memory {declared.memory}"
+    return "", Allocatable(cpu_millicores(declared.cpu), int(mebibytes(declared.memory)),
+                           mebibytes(declared.ephemeral_storage) / 1024, how)
+
+
 _NODES: dict[str, Callable[[StackConfig, GpuPoolConfig], tuple[str, Allocatable | None]]] = {
-    "aws": _aws_node, "gcp": _gcp_node, "azure": _azure_node,
+    "aws": _aws_node, "gcp": _gcp_node, "azure": _azure_node, "existing": _existing_node,
 }
 
 
+def gpu_node_allocatable(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocatable | None]:
+    """A GPU pool's instance type (empty on `existing`) and one node's allocatable: from the cloud's fact
+    table, or on `existing` as declared in `existing.gpu_nodes` (None where no row or entry covers it)."""
+    return _NODES[config.cloud](config, pool)
+
+
+def system_node_allocatable(config: StackConfig, name: str, vcpus: int, memory_gib: float, max_pods: int,
+                            disk_gib: int = 50) -> Allocatable:
+    """Allocatable of a (non-GPU) node of this shape in the stack's cloud (`existing`: as on AWS), by the
+    cloud's reservation formula in its fact table (`catalog/aws_facts.py`, `catalog/gcp_facts.py`, `catalog/azure_facts.py`)."""
+    if config.cloud == "gcp":
+        from .catalog.gcp_facts import shape_allocatable as gke
+
+        return gke(name, vcpus, memory_gib, disk_gib)
+    if config.cloud == "azure":
+        from .catalog.azure_facts import shape_allocatable as aks
+
+        assert config.azure is not None
+        return aks(name, vcpus, memory_gib, disk_gib, config.azure.kubernetes_version)
+    from .catalog.aws_facts import shape_allocatable as eks
+
+    return eks(name, vcpus, memory_gib, max_pods, disk_gib)
+
+
+def _existing_pool_problems(config: StackConfig) -> list[str]:
+    assert config.existing is not None
+    names = [p.name for p in config.gpu_pools]
+    return [f"existing.gpu_nodes.{name}: expected the name of a gpu_pools entry ({', '.join(names)}), got {name!r}"
+            for name in config.existing.gpu_nodes if name not in names]
+
+
 def fit_problems(config: StackConfig) -> list[str]:
-    """One line per model whose replica does not fit a node of its pool (empty for `existing`:
-    llm-infra does not know the nodes of a cluster it did not build)."""
+    """One line per model whose replica does not fit a node of its pool. On `existing`, only pools whose
+    nodes the stack declares (`existing.gpu_nodes`) are checked: llm-infra does not know the nodes of a
+    cluster it did not build."""
     node_of = _NODES.get(config.cloud)
     if node_of is None:
         return []
+    problems: list[str] = []
+    if config.cloud == "existing":
+        if config.existing is None:
+            return []
+        problems += _existing_pool_problems(config)
     daemonsets = gpu_node_daemonsets(config.cloud, config)
     ds_cpu = sum(cpu_millicores(r["cpu"]) for r in daemonsets.values())
     ds_memory = sum(mebibytes(r["memory"]) for r in daemonsets.values())
     ds_note = (f" less the GPU-node DaemonSets ({', '.join(daemonsets)}: {ds_cpu}m CPU, {ds_memory:.0f} MiB)"
                if daemonsets else "")
     pools = {p.name: p for p in config.gpu_pools}
-    problems: list[str] = []
     for i, model in enumerate(config.models):
         pool = pools.get(model.gpu_pool)
         if pool is None:
             continue  # reported by the config check
         where = f"models[{i}]"
         kind, node = node_of(config, pool)
+        if node is None and config.cloud == "existing":
+            continue  # the pool's nodes are not declared
         if node is None:
             problems.append(f"gpu_pools[{config.gpu_pools.index(pool)}].instance_type: expected a type with a "
                             f"sourced row in llm-infra's {config.cloud} fact table (its vCPUs, memory and node "
                             f"reservations decide whether {model.name!r} fits), got {kind!r}")
             continue
         cpu, memory, ephemeral = replica_requests(model)
+        larger = (f"larger nodes in existing.gpu_nodes.{pool.name}" if config.cloud == "existing"
+                  else "a larger instance_type")
         free_cpu = node.cpu_millicores - ds_cpu
         free_memory = node.memory_mib - ds_memory
         if cpu > free_cpu:
@@ -129,7 +185,7 @@ def fit_problems(config: StackConfig) -> list[str]:
             field = "memory_gib" if model.memory_gib is not None else "memory_gib (default 1.25 x weights + 8)"
             problems.append(f"{where}.{field}: expected at most {math.floor(free_memory / 1024)} GiB (pool "
                             f"{pool.name!r}: {node.memory_mib / 1024:.1f} GiB allocatable on {node.how}{ds_note}), "
-                            f"got {model.effective_memory_gib}; set memory_gib or a larger instance_type")
+                            f"got {model.effective_memory_gib}; set memory_gib or {larger}")
         if model.shm_size_gib >= model.effective_memory_gib:
             problems.append(f"{where}.shm_size_gib: expected less than the replica's memory "
                             f"({model.effective_memory_gib} GiB): /dev/shm is memory-backed and charged to the "

@@ -174,7 +174,46 @@ def stack_problems(config: StackConfig) -> list[str]:
     problems += _prometheus_problems(config.monitoring.prometheus_url)
     problems += _allowlist_problems(config)
     problems += _identity_problems(config)
+    problems += _device_list_problems(config)
     return problems
+
+
+def device_list_strategy(config: StackConfig) -> str | None:
+    """The device plugin's device list strategy for this stack: the configured one, else the cloud's
+    (sourced in `<cloud>/facts.py`); None where the cloud or cluster runs its own plugin."""
+    if config.cloud == "gcp" or (config.existing is not None and config.existing.manages_device_plugin):
+        return None
+    if config.device_plugin.device_list_strategy is not None:
+        return config.device_plugin.device_list_strategy
+    if config.cloud == "aws" and config.aws is not None:
+        from .catalog.aws_facts import DEVICE_LIST_STRATEGY_BY_AMI
+
+        return DEVICE_LIST_STRATEGY_BY_AMI[config.aws.ami_type]
+    if config.cloud == "azure":
+        from .catalog.azure_facts import DEVICE_LIST_STRATEGY
+
+        return DEVICE_LIST_STRATEGY
+    from .kubernetes.device_plugin import DEFAULT_DEVICE_LIST_STRATEGY
+
+    return DEFAULT_DEVICE_LIST_STRATEGY
+
+
+def _device_list_problems(config: StackConfig) -> list[str]:
+    given = config.device_plugin.device_list_strategy
+    if given is None:
+        return []
+    field = "device_plugin.device_list_strategy"
+    if device_list_strategy(config) is None:
+        return [f"{field}: expected none where the cloud or cluster runs its own device plugin (GKE's gives each "
+                f"container only its allocated GPU devices), got {given}"]
+    if given == "volume-mounts" and config.cloud == "azure":
+        return [f"{field}: expected envvar on AKS (no node bootstrap can set the NVIDIA runtime's "
+                "accept-nvidia-visible-devices-as-volume-mounts), got volume-mounts"]
+    if given == "volume-mounts" and config.cloud == "aws" and config.aws is not None \
+            and config.aws.ami_type.startswith("BOTTLEROCKET"):
+        return [f"{field}: expected envvar on Bottlerocket nodes (the stack configures the NVIDIA runtime for "
+                "volume-mounts on AL2023 nodes only), got volume-mounts"]
+    return []
 
 
 def _region_problems(config: StackConfig) -> list[str]:

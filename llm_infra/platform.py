@@ -14,6 +14,7 @@ from .config import ConfigError, StackConfig, StackConfigSpec, validate_spec
 from .clouds import CLOUDS
 from .cache_volume import cache_read_mib_s, with_load_budget
 from .fit import check_fit
+from .guardrails import device_list_strategy
 from .contract import ClusterContract
 from .extras import CLOUD_EXTRAS, missing_extra
 from .extras import installed as extra_installed
@@ -136,7 +137,9 @@ class LlmPlatform(pulumi.ComponentResource):
                 "manages_device_plugin": cluster.manages_device_plugin,
                 "manages_gpu_metrics": cluster.manages_gpu_metrics,
                 "gpu_node_label": cluster.gpu_pool_label,
-                "device_plugin": config.device_plugin,
+                # The strategy the cloud's GPU nodes are configured for (guardrails.device_list_strategy).
+                "device_plugin": config.device_plugin.model_copy(
+                    update={"device_list_strategy": device_list_strategy(config)}),
                 "dcgm_exporter": config.monitoring.dcgm_exporter,
                 "monitoring": config.monitoring.enabled,
                 "monitoring_namespace": config.monitoring.namespace,

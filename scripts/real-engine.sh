@@ -41,7 +41,12 @@ CACHE="${LLM_INFRA_ENGINE_CACHE:-$HOME/.cache/llm-infra-engine}"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 export CGO_ENABLED=0
 
-BUILDS=(crds pulumi pulumi-kubernetes pulumi-yaml etcd kubernetes kwok)
+BUILDS=(crds pulumi pulumi-kubernetes pulumi-yaml etcd kubernetes kwok sdkgen)
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# tools/sdkgen (ours: Pulumi's Go SDK generator as a program) is keyed by its sources' hash.
+sdkgen_key() {
+  cat "$REPO/tools/sdkgen/go.mod" "$REPO/tools/sdkgen/go.sum" "$REPO/tools/sdkgen/main.go" | sha256sum | cut -c1-16
+}
 
 bin_dir() {  # bin_dir NAME -> the cache's bin directory for NAME at its pinned version
   case "$1" in
@@ -51,6 +56,7 @@ bin_dir() {  # bin_dir NAME -> the cache's bin directory for NAME at its pinned 
     etcd) echo "$CACHE/etcd-$ETCD_VERSION/bin" ;;
     kubernetes) echo "$CACHE/kubernetes-$KUBERNETES_VERSION/bin" ;;
     kwok) echo "$CACHE/kwok-$KWOK_VERSION/bin" ;;
+    sdkgen) echo "$CACHE/sdkgen-$(sdkgen_key)/bin" ;;
     crds) echo "$CACHE/crds-keda-$KEDA_VERSION-prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/bin" ;;
     *) echo "real-engine.sh: unknown build '$1' (expected one of: ${BUILDS[*]})" >&2; return 2 ;;
   esac
@@ -93,14 +99,6 @@ for r in json.load(sys.stdin).get("Replace") or []:
     new = r["New"]["Path"]
     if not r["New"].get("Version") and (new.startswith("./") or new.startswith("../")):
         print(r["Old"]["Path"] + "\t" + new)')
-}
-
-timed() {  # timed NAME COMMAND... : run, print the wall time
-  local name="$1"; shift
-  local start=$SECONDS
-  echo "real-engine: building $name ..."
-  "$@"
-  echo "real-engine: built $name in $((SECONDS - start))s"
 }
 
 gobuild() {  # gobuild OUT LDFLAGS PACKAGE
@@ -154,9 +152,14 @@ build_kubernetes() {
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
   done
-  local c
+  # One `go build` per program (measured: one `go build -o DIR/` of the three was not faster on
+  # two cores, docs/benchmarks.md section 3); the later ones find the shared packages in the Go
+  # build cache.
+  local c start
   for c in kube-apiserver kube-controller-manager kube-scheduler; do
-    (cd "$tmp/root" && timed "$c" gobuild "$out/$c" "$ld" "./cmd/$c")
+    start=$SECONDS
+    (cd "$tmp/root" && gobuild "$out/$c" "$ld" "./cmd/$c")
+    echo "real-engine: built $c in $((SECONDS - start))s"
   done
 }
 
@@ -167,6 +170,16 @@ build_kwok() {
   # kwok's own stage definitions (node ready/heartbeat, pod ready, volume provisioning).
   mkdir -p "$out/kwok-stages"
   cp -R "$tmp/root/kustomize/stage/." "$out/kwok-stages/"
+}
+
+build_sdkgen() {
+  local out="$1" tmp="$2"
+  cp -R "$REPO/tools/sdkgen/." "$tmp/"
+  (cd "$tmp" && gobuild "$out/sdkgen" "" .)
+  # The Kubernetes provider's schema, which llm-infra's schema refers to (its provider resource).
+  local provider; provider="$(mod_dir "github.com/pulumi/pulumi-kubernetes/provider/v4@$KUBERNETES_PROVIDER_VERSION")"
+  cp "$provider/cmd/pulumi-resource-kubernetes/schema.json" "$out/kubernetes-schema.json"
+  chmod u+w "$out/kubernetes-schema.json"
 }
 
 build_crds() {
@@ -208,7 +221,25 @@ if [ "${1:-}" = "--print-path" ]; then
   exit 0
 fi
 
-names=("$@"); [ ${#names[@]} -gt 0 ] || names=("${BUILDS[@]}")
 total=$SECONDS
-for n in "${names[@]}"; do build "$n"; done
+if [ $# -gt 0 ]; then
+  for n in "$@"; do build "$n"; done
+elif [ "${LLM_INFRA_ENGINE_JOBS:-2}" = 1 ]; then
+  for n in "${BUILDS[@]}"; do build "$n"; done
+else
+  # Two chains side by side (LLM_INFRA_ENGINE_JOBS=1: one after the other). Within a chain the
+  # order lets later builds reuse the Go build cache of earlier ones (pulumi-yaml shares most of
+  # its packages with the provider); across chains, one chain's single-threaded links and
+  # module downloads overlap the other's compiles. The Go build and module caches are safe to
+  # share between concurrent builds.
+  ( for n in etcd kwok kubernetes; do build "$n"; done ) & chain_a=$!
+  ( for n in crds pulumi sdkgen pulumi-kubernetes pulumi-yaml; do build "$n"; done ) & chain_b=$!
+  failed=0
+  wait "$chain_a" || failed=1
+  wait "$chain_b" || failed=1
+  if [ "$failed" = 1 ]; then
+    echo "real-engine: a build failed (see above)" >&2
+    exit 1
+  fi
+fi
 echo "real-engine: all done in $((SECONDS - total))s (cache: $CACHE)"

@@ -235,6 +235,10 @@ _MUTATIONS = st.one_of(
     st.tuples(st.just("models[0].engine_args"), st.dictionaries(
         st.sampled_from(["gpu_memory_utilizati\u043en", "max_model_len\n", "\u200benforce_eager"]),
         st.integers(1, 9), min_size=1, max_size=2)),
+    # Issue 16.5: the device list is volume-mounts or the named envvar opt-out, nothing else.
+    st.tuples(st.just("device_plugin"), st.fixed_dictionaries({"device_list_strategy": st.one_of(
+        st.sampled_from(["cdi-cri", "cdi-annotations", "", "Envvar", "volume_mounts", "envvar\n", "volume-mounts,envvar"]),
+        st.text(max_size=12).filter(lambda s: s not in ("envvar", "volume-mounts")), st.integers(), st.booleans())})),
 )
 
 

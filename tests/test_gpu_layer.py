@@ -158,8 +158,9 @@ def test_gpu_node_selection_follows_the_clusters_label() -> None:
 
 
 def test_device_plugin_env_follows_the_upstream_static_manifest(default: ProgramResult) -> None:
+    # Upstream's static manifest but for the device list: volume-mounts (a pod sees only its GPUs).
     env = env_of(only_container(default.k8s(*PLUGIN)))
-    assert env == {"FAIL_ON_INIT_ERROR": "false", "DEVICE_LIST_STRATEGY": "envvar"}
+    assert env == {"FAIL_ON_INIT_ERROR": "false", "DEVICE_LIST_STRATEGY": "volume-mounts"}
     assert not default.kubernetes_objects("ConfigMap")
 
 
@@ -326,9 +327,13 @@ def test_tenant_namespace_rejects_bad_args_naming_the_field(args: dict[str, Any]
 
 def test_dcgm_exporter_host_access_is_the_pod_resources_socket_read_only(default: ProgramResult) -> None:
     ds = default.k8s(*DCGM)
-    assert host_paths(ds) == ["/var/lib/kubelet/pod-resources"]
-    [mount] = [m for m in only_container(ds)["volumeMounts"] if m["mountPath"] == "/var/lib/kubelet/pod-resources"]
-    assert mount["readOnly"] is True
+    # /dev/null read-only at /var/run/nvidia-container-devices/all: every GPU under the volume-mounts device list.
+    assert host_paths(ds) == ["/var/lib/kubelet/pod-resources", "/dev/null"]
+    for path in ("/var/lib/kubelet/pod-resources", "/var/run/nvidia-container-devices/all"):
+        [mount] = [m for m in only_container(ds)["volumeMounts"] if m["mountPath"] == path]
+        assert mount["readOnly"] is True
+    envvar = render(layer={"device_plugin": {"device_list_strategy": "envvar"}}).k8s(*DCGM)
+    assert host_paths(envvar) == ["/var/lib/kubelet/pod-resources"]
     for host_namespace in ("hostNetwork", "hostPID", "hostIPC"):
         assert not pod_spec(ds).get(host_namespace), host_namespace
 

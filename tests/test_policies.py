@@ -358,6 +358,21 @@ def launch_template_allows_imdsv1(rs):
     return [*rs, *aws]
 
 
+def gpu_node_without_toolkit_settings(rs):
+    # The existing stack's plugin hands GPUs over as volume mounts; prod's GPU node keeps the AMI's toolkit.
+    aws = _aws_resources()
+    lt = _one(aws, "aws:ec2/launchTemplate:LaunchTemplate", "pool-h100-lt")
+    del lt.inputs["userData"]
+    return [*rs, *aws]
+
+
+def gke_model_egress_to_the_internet(rs):
+    # The existing stack's model egress opens every public address on 443; a private googleapis.com zone
+    # (gcp-prod's) means only private.googleapis.com is needed.
+    zone = _gcp("gcp:dns/managedZone:ManagedZone")
+    return [*rs, zone]
+
+
 def launch_template_unencrypted_volume(rs):
     aws = _aws_resources()
     lt = _one(aws, "aws:ec2/launchTemplate:LaunchTemplate", "pool-h100-lt")
@@ -601,6 +616,8 @@ NEGATIVE: dict[str, Callable[[list[Resource]], list[Resource]]] = {
     "eks-node-imdsv2": launch_template_allows_imdsv1,
     "eks-node-volumes-encrypted": launch_template_unencrypted_volume,
     "eks-dedicated-tenancy": dedicated_tenancy_vpc,
+    "eks-gpu-nodes-match-the-device-list": gpu_node_without_toolkit_settings,
+    "gke-model-egress-private-google-apis": gke_model_egress_to_the_internet,
     "eks-nodes-private": node_group_in_public_subnet,
     "eks-node-role-minimal": cni_policy_on_node_role,
     "iam-no-wildcard-actions": wildcard_action_in_role_policy,

@@ -30,12 +30,7 @@ pytestmark = pytest.mark.real_engine
 REPO = Path(__file__).resolve().parents[1]
 STACKS_DIR = REPO / "stacks"
 # `existing` runs stacks/__main__.py; a cloud stack runs its Kubernetes layer.
-STACKS = [
-    pytest.param("existing", marks=pytest.mark.xfail(strict=True, reason=(
-        "existing's Triton pods ask 4 CPU; on its l40s pool shaped as AWS's g6e.xlarge (3920m allocatable) the "
-        "scheduler finds no node ('4 Insufficient cpu'), and llm_infra.fit checks no fit for cloud existing"))),
-    "dev", "gcp-dev", "azure-dev",
-]
+STACKS = ["existing", "dev", "gcp-dev", "azure-dev"]
 
 
 def _config(stack: str) -> tuple[dict[str, Any], StackConfig]:

@@ -17,7 +17,10 @@ from ..contract import DEFAULT_GPU_POOL_LABEL as GPU_POOL_LABEL
 from ..contract import GPU_TAINT_KEY
 from . import naming
 from ..catalog.aws import default_instance_type
+from ..kubernetes.device_plugin import DEVICE_LIST_STRATEGIES
+from ..catalog.aws_facts import DEVICE_LIST_STRATEGY_BY_AMI
 from .launch_template import node_launch_template, node_role
+from .node_bootstrap import gpu_isolation_user_data
 
 NVIDIA_AMI_TYPES = ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA")
 
@@ -66,6 +69,10 @@ class AwsGpuNodePoolArgs(TypedDict):
     """`AL2023_x86_64_NVIDIA` or `BOTTLEROCKET_x86_64_NVIDIA`. Defaults to `AL2023_x86_64_NVIDIA`."""
     volume_size_gib: NotRequired[int]
     """Size of the node's (data) volume. Defaults to 200."""
+    device_list_strategy: NotRequired[str]
+    """The device plugin's strategy: `volume-mounts` writes the NVIDIA toolkit settings it needs into the
+    nodes' user data (AL2023 only); `envvar` leaves the toolkit as the AMI ships it. Defaults to
+    `catalog.aws_facts.DEVICE_LIST_STRATEGY_BY_AMI` for the AMI type."""
     cluster_name_tag: NotRequired[str]
     """Plain cluster name for the autoscaler tags when `cluster_name` is an Output. Defaults to `cluster_name`."""
 
@@ -89,6 +96,9 @@ class AwsGpuNodePool(pulumi.ComponentResource):
         ami_type = args.get("ami_type", "AL2023_x86_64_NVIDIA")
         if ami_type not in NVIDIA_AMI_TYPES:
             raise ValueError(f"ami_type: expected one of {list(NVIDIA_AMI_TYPES)}, got {ami_type!r}")
+        strategy = args.get("device_list_strategy", DEVICE_LIST_STRATEGY_BY_AMI[ami_type])
+        if strategy not in DEVICE_LIST_STRATEGIES or (strategy == "volume-mounts" and ami_type.startswith("BOTTLEROCKET")):
+            raise ValueError(f"device_list_strategy: expected 'envvar' or, on AL2023 nodes, 'volume-mounts', got {strategy!r}")
         tenancy = args.get("tenancy", "dedicated")
         spot = args.get("spot", False)
         if spot and tenancy == "host":
@@ -110,6 +120,7 @@ class AwsGpuNodePool(pulumi.ComponentResource):
             f"{name}-lt", key_arn=args["key_arn"], ami_type=ami_type, volume_size_gib=args.get("volume_size_gib", 200),
             tenancy=tenancy, host_resource_group_arn=args.get("host_resource_group_arn"),
             tags={**tags, "Name": f"{cluster_tag}-{pool}"}, opts=child,
+            user_data=gpu_isolation_user_data() if strategy == "volume-mounts" else None,
         )
         node_group = aws.eks.NodeGroup(
             f"{name}-node-group",

@@ -22,8 +22,10 @@ def node_launch_template(
     host_resource_group_arn: str | None,
     tags: dict[str, str],
     opts: pulumi.ResourceOptions,
+    user_data: str | None = None,
 ) -> aws.ec2.LaunchTemplate:
-    """`tenancy` is `default`, `dedicated` or `host` (with `host_resource_group_arn`)."""
+    """`tenancy` is `default`, `dedicated` or `host` (with `host_resource_group_arn`); `user_data` is base64
+    MIME multi-part (EKS adds its own nodeadm part)."""
     if tenancy not in ("default", "dedicated", "host"):
         raise ValueError(f"tenancy: expected 'default', 'dedicated' or 'host', got {tenancy!r}")
     if (tenancy == "host") != bool(host_resource_group_arn):
@@ -58,6 +60,7 @@ def node_launch_template(
             instance_metadata_tags="disabled",
         ),
         placement=placement,
+        user_data=user_data,
         monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
         tag_specifications=[
             aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type="instance", tags=instance_tags),

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 from ..access import deployer_path
 from ..config import AwsConfig, StackConfigSpec, cloud_stack_config, parse_weights_uri
 from ..contract import ClusterContract
+from ..guardrails import device_list_strategy
 from . import naming
 from .access import open_api_endpoint
 from .cluster import EksCluster
@@ -141,6 +142,7 @@ class AwsPlatformCluster(pulumi.ComponentResource):
                 "host_resource_group_arn": host_group,
                 "ami_type": aws_config.ami_type,
                 "volume_size_gib": aws_config.node_volume_size_gib,
+                "device_list_strategy": device_list_strategy(config) or "envvar",
             }, opts=child.merge(pulumi.ResourceOptions(depends_on=eks.before_nodes)))
 
         AwsClusterAutoscaler(f"{name}-autoscaler", {

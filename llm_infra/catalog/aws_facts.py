@@ -140,13 +140,18 @@ def node_allocatable(instance_type: str, volume_gib: int) -> Allocatable | None:
     shape = INSTANCE_SHAPES.get(instance_type)
     if shape is None:
         return None
-    cpu = shape.vcpus * 1000 - tiered_cpu_reserve_millicores(shape.vcpus)
-    capacity_mib = math.floor(shape.memory_gib * 1024 * (1 - VM_MEMORY_OVERHEAD))
-    reserved_mib = 11 * shape.eni_max_pods + 255
+    return shape_allocatable(instance_type, shape.vcpus, shape.memory_gib, shape.eni_max_pods, volume_gib)
+
+
+def shape_allocatable(name: str, vcpus: int, memory_gib: float, max_pods: int, volume_gib: int) -> Allocatable:
+    """The kubelet's allocatable on an EKS node with these vCPUs, memory, max pods and root volume."""
+    cpu = vcpus * 1000 - tiered_cpu_reserve_millicores(vcpus)
+    capacity_mib = math.floor(memory_gib * 1024 * (1 - VM_MEMORY_OVERHEAD))
+    reserved_mib = 11 * max_pods + 255
     memory = capacity_mib - reserved_mib - EVICTION_MEMORY_MIB
     ephemeral = volume_gib * (1 - EVICTION_NODEFS) - KUBE_RESERVED_EPHEMERAL_GIB
-    how = (f"{instance_type}: {shape.vcpus} vCPU, {shape.memory_gib} GiB less {VM_MEMORY_OVERHEAD:.1%} VM overhead, "
-           f"kube-reserved 11 x {shape.eni_max_pods} pods + 255 MiB, eviction {EVICTION_MEMORY_MIB} MiB")
+    how = (f"{name}: {vcpus} vCPU, {memory_gib:g} GiB less {VM_MEMORY_OVERHEAD:.1%} VM overhead, "
+           f"kube-reserved 11 x {max_pods} pods + 255 MiB, eviction {EVICTION_MEMORY_MIB} MiB")
     return Allocatable(cpu, memory, ephemeral, how)
 
 
@@ -182,3 +187,31 @@ MANAGES_DEVICE_PLUGIN = False
 """EKS does not run the NVIDIA device plugin on managed node groups: the stack deploys it."""
 MANAGES_GPU_METRICS = False
 """EKS collects no DCGM metrics: the stack deploys the exporter."""
+
+# --- GPU node runtime: how a pod gets only its GPUs -----------------------------------------
+
+GPU_NODE_RUNTIME_SOURCES = (
+    Source("https://github.com/awslabs/amazon-eks-ami/blob/81fec2e/templates/al2023/provisioners/install-nvidia-driver.sh",
+           "AL2023 NVIDIA AMI: `dnf -y install nvidia-container-toolkit` (unpinned: the NVIDIA repository's "
+           "release at build time); nodeadm makes /usr/bin/nvidia-container-runtime containerd's runtime "
+           "(nodeadm/internal/containerd/runtime_config_nvidia.go)."),
+    Source("https://github.com/awslabs/amazon-eks-ami/blob/81fec2e/nodeadm/internal/containerd/config.go",
+           "`EnableCDI: semver.Compare(KubeletVersion, \"v1.32.0\") >= 0`: containerd's CDI is on from Kubernetes 1.32 "
+           "(nodeadm/doc/api-concepts.md: 'Enable CDI in the default containerd configuration | 1.32')."),
+    Source("https://github.com/awslabs/amazon-eks-ami/blob/81fec2e/templates/al2023/runtime/rootfs/etc/systemd/system/nodeadm-run.service",
+           "nodeadm-run (which starts containerd and the kubelet) runs `After=... cloud-final.service`: a user-data "
+           "shell script runs before the first container (nodeadm-config.service: 'run before cloud-init, then user "
+           "can still execute their own workflows from ec2 userdata cloud-init scripts')."),
+    Source("https://github.com/NVIDIA/nvidia-container-toolkit/blob/v1.20.0/api/config/v1/toml.go",
+           "Toolkit defaults: accept-nvidia-visible-devices-envvar-when-unprivileged = true, "
+           "accept-nvidia-visible-devices-as-volume-mounts = false; `nvidia-ctk config --in-place --set key=value` "
+           "exists since v1.14.0 (CHANGELOG.md). internal/config/image/cuda_image.go@v1.20.0 `VisibleDevices`: mounts "
+           "first when accepted, the env var only for privileged containers or when accepted."),
+)
+# Device list strategy per EKS node AMI family. AL2023: `volume-mounts`, with the toolkit settings written
+# by the launch template's user data before containerd starts (`llm_infra.aws.node_bootstrap`).
+# Bottlerocket: settings are TOML through its API, not a shell; no row read for its toolkit, so `envvar`.
+DEVICE_LIST_STRATEGY_BY_AMI: dict[str, str] = {
+    "AL2023_x86_64_NVIDIA": "volume-mounts",
+    "BOTTLEROCKET_x86_64_NVIDIA": "envvar",
+}

@@ -71,12 +71,17 @@ def node_allocatable(vm_size: str, os_disk_gib: int, kubernetes_version: str) ->
     major, minor = (int(x) for x in kubernetes_version.split(".")[:2])
     if shape is None or (major, minor) < FIRST_SUPPORTED_VERSION:
         return None
-    vcpus, memory_gib = shape
+    return shape_allocatable(vm_size, *shape, os_disk_gib, kubernetes_version)
+
+
+def shape_allocatable(name: str, vcpus: int, memory_gib: float, os_disk_gib: int,
+                      kubernetes_version: str) -> Allocatable:
+    """AKS's allocatable (1.29 and later) on a node with these vCPUs, memory and OS disk (RESERVATIONS_SOURCE)."""
     memory_mib = memory_gib * 1024
     reserved = min(20 * MAX_PODS + 50, 0.25 * memory_mib)
     memory = math.floor(memory_mib - reserved) - EVICTION_MEMORY_MIB
     cpu = vcpus * 1000 - cpu_reserve_millicores(vcpus)
-    how = (f"{vm_size}: {vcpus} vCPU, {memory_gib:g} GiB less kube-reserved min(20 x {MAX_PODS} pods + 50, 25%) "
+    how = (f"{name}: {vcpus} vCPU, {memory_gib:g} GiB less kube-reserved min(20 x {MAX_PODS} pods + 50, 25%) "
            f"= {reserved:.0f} MiB and {EVICTION_MEMORY_MIB} MiB eviction (AKS {kubernetes_version})")
     return Allocatable(cpu, memory, os_disk_gib * (1 - EVICTION_NODEFS), how)
 
@@ -129,3 +134,20 @@ LOG_ANALYTICS_RETENTION_SOURCE = Source(
 MANAGES_DEVICE_PLUGIN = False
 """AKS installs the NVIDIA driver but not the device plugin on GPU node pools: the stack deploys it."""
 MANAGES_GPU_METRICS = False
+
+# --- GPU node runtime: how a pod gets only its GPUs -----------------------------------------
+
+GPU_NODE_RUNTIME_SOURCES = (
+    Source("https://github.com/Azure/AgentBaker/pull/221",
+           "AKS GPU (N-series) nodes run containerd with nvidia-container-runtime as its runtime (2020-08-10)."),
+    Source("https://github.com/Azure/AgentBaker/pull/7802",
+           "Ubuntu 22.04 node images: moby-containerd 1.7.30 (2026-02-06); CDI is off by default in containerd 1.7."),
+    Source("https://github.com/NVIDIA/aicr/issues/1688",
+           "AKS Ubuntu 24.04 GPU nodes: containerd 2.x (2.3.2 on node images of 2026-07), on-disk config version 2."),
+    Source("https://learn.microsoft.com/azure/aks/custom-node-configuration",
+           "AKS node customization is kubelet and Linux OS (sysctl, transparent huge pages, swap) settings only: no "
+           "user data or boot script reaches the node, so the NVIDIA toolkit's config cannot be set by the stack."),
+)
+# No node bootstrap: the toolkit keeps its defaults (the env var of any unprivileged container is honoured),
+# so `volume-mounts` would fail every GPU container. `envvar` it is; README names the limit.
+DEVICE_LIST_STRATEGY = "envvar"

@@ -130,12 +130,16 @@ def node_allocatable(machine_type: str, boot_disk_gib: int) -> Allocatable | Non
     shape = MACHINE_SHAPES.get(machine_type)
     if shape is None:
         return None
-    vcpus, memory_gib = shape
+    return shape_allocatable(machine_type, *shape, boot_disk_gib)
+
+
+def shape_allocatable(name: str, vcpus: int, memory_gib: float, boot_disk_gib: int) -> Allocatable:
+    """GKE's allocatable on a node with these vCPUs, memory and boot disk (RESERVATIONS_SOURCE)."""
     cpu = vcpus * 1000 - tiered_cpu_reserve_millicores(vcpus)
     reserve = memory_reserve_gib(memory_gib)
     memory = math.floor((memory_gib - reserve) * 1024) - EVICTION_MEMORY_MIB
     ephemeral = boot_disk_gib * 0.9 - min(0.5 * boot_disk_gib, 6 + 0.35 * boot_disk_gib, 100)
-    how = (f"{machine_type}: {vcpus} vCPU, {memory_gib:g} GiB less GKE's reservation {reserve:.2f} GiB and "
+    how = (f"{name}: {vcpus} vCPU, {memory_gib:g} GiB less GKE's reservation {reserve:.2f} GiB and "
            f"{EVICTION_MEMORY_MIB} MiB eviction")
     return Allocatable(cpu, memory, ephemeral, how)
 
@@ -159,3 +163,23 @@ MANAGES_DEVICE_PLUGIN = True
 (https://cloud.google.com/kubernetes-engine/docs/how-to/gpus)."""
 MANAGES_GPU_METRICS = True
 """GKE's managed DCGM metrics (enabled on the cluster) collect the GPUs' metrics."""
+
+# --- GPU node runtime: how a pod gets only its GPUs -----------------------------------------
+
+GKE_DEVICE_PLUGIN_SOURCE = Source(
+    "https://github.com/GoogleCloudPlatform/container-engine-accelerators/blob/992db81/pkg/gpu/nvidia/beta_plugin.go",
+    "GKE runs its own NVIDIA device plugin. `Allocate` answers with DeviceSpecs (the allocated /dev/nvidiaN plus "
+    "the control devices), the driver's library mounts and env; GKE nodes do not run the NVIDIA container runtime, "
+    "so a container's NVIDIA_VISIBLE_DEVICES selects nothing and a container without an allocation gets no GPU "
+    "device node (read 2026-12-01, commit of 2026-06-11).")
+
+# --- Private Google Access: the fixed range Google's APIs answer at -------------------------
+
+PRIVATE_GOOGLE_APIS_SOURCE = Source(
+    "https://cloud.google.com/vpc/docs/configure-private-google-access#domain-options",
+    "private.googleapis.com: IP address range 199.36.153.8/30 ('routable only from within Google Cloud'; "
+    "supports most Google APIs, including Cloud Storage and the token/STS endpoints); DNS: a private zone "
+    "googleapis.com with an A record private.googleapis.com -> 199.36.153.8-11 and a CNAME *.googleapis.com -> "
+    "private.googleapis.com (#config-domain), on a subnet with Private Google Access on.")
+PRIVATE_GOOGLE_APIS_CIDR = "199.36.153.8/30"
+PRIVATE_GOOGLE_APIS_ADDRESSES = ("199.36.153.8", "199.36.153.9", "199.36.153.10", "199.36.153.11")

@@ -175,7 +175,7 @@ def _aws_problems(config: StackConfig) -> list[str]:
         bad = check_instance_type(pool.gpu, pool.gpus_per_node, pool.instance_type)
         if bad is not None:
             problems.append(f"{where}.{bad[0]}: {bad[1]}")
-        # Tenancy x capacity type x size, from the sourced table (aws/facts.py).
+        # Tenancy x capacity type x size, from the sourced table (catalog/aws_facts.py).
         instance_type = pool.instance_type or default_instance_type(pool.gpu, pool.gpus_per_node)
         tenancy = aws.dedicated_tenancy if config.isolation == "dedicated" else "default"
         if bad is None and instance_type is not None:

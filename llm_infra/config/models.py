@@ -382,6 +382,24 @@ class DevicePluginConfig(_Strict):
 
     time_slicing_replicas: int | None = Field(default=None, ge=2, le=64)
     """Advertise each GPU this many times (time-slicing, no memory isolation). Defaults to none: one per GPU."""
+    device_list_strategy: Literal["volume-mounts", "envvar"] | None = None
+    """How allocated GPUs reach the NVIDIA runtime. `volume-mounts`: a pod sees only the GPUs it was allocated
+    (the EKS GPU nodes are configured for it at boot; other nodes need `llm_infra.kubernetes.device_plugin.
+    NODE_RUNTIME_SETTINGS`). `envvar` opts out: any pod on a GPU node may claim every GPU. Defaults to the
+    cloud's (`llm_infra.guardrails.device_list_strategy`): `volume-mounts`, except AKS (`envvar`, no node bootstrap)."""
+
+
+class NodeAllocatableConfig(_Strict):
+    """What one node of a GPU pool offers pods: `kubectl get node NODE -o jsonpath='{.status.allocatable}'`."""
+
+    cpu: Annotated[str, Field(pattern=r"^\d+(\.\d+)?m?$")]
+    """Allocatable CPU, e.g. `7910m` or `8`."""
+    memory: Annotated[str, Field(pattern=r"^\d+(Ki|Mi|Gi|Ti)?$")]
+    """Allocatable memory, e.g. `60109360Ki` or `58Gi` (bytes without a suffix)."""
+    ephemeral_storage: Annotated[str, Field(pattern=r"^\d+(Ki|Mi|Gi|Ti)?$")]
+    """Allocatable `ephemeral-storage`, e.g. `95491281146` or `88Gi`."""
+    pods: int = Field(default=110, ge=1, le=1000)
+    """Allocatable pods. Defaults to 110."""
 
 
 class ExistingClusterConfig(_Strict):
@@ -395,6 +413,9 @@ class ExistingClusterConfig(_Strict):
     """Per model name, the annotations of its service account (e.g. `eks.amazonaws.com/role-arn`). Defaults to none."""
     zone_label: str = "topology.kubernetes.io/zone"
     """Node label that names the zone. Defaults to `topology.kubernetes.io/zone`."""
+    gpu_nodes: dict[str, NodeAllocatableConfig] = Field(default_factory=dict)
+    """Per GPU pool name, the allocatable of one of its nodes; config validation checks that each model's replica
+    fits it (`llm_infra.fit`). Defaults to none: a pool without an entry is not checked."""
 
 
 class AccessConfig(_Strict):

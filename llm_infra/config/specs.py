@@ -168,6 +168,12 @@ class DevicePluginConfigFields(TypedDict):
     """The fields of `DevicePluginConfig` as a plain mapping. The NVIDIA device plugin, where the cloud does not manage it."""
     time_slicing_replicas: NotRequired[int | None]
     """Advertise each GPU this many times (time-slicing, no memory isolation). Defaults to none: one per GPU."""
+    device_list_strategy: NotRequired[str | None]
+    """How allocated GPUs reach the NVIDIA runtime. `volume-mounts`: a pod sees only the GPUs it was allocated
+    (the EKS GPU nodes are configured for it at boot; other nodes need `llm_infra.kubernetes.device_plugin.
+    NODE_RUNTIME_SETTINGS`). `envvar` opts out: any pod on a GPU node may claim every GPU. Defaults to the
+    cloud's (`llm_infra.guardrails.device_list_strategy`): `volume-mounts`, except AKS (`envvar`, no node bootstrap).
+    """
 
 
 class AccessConfigFields(TypedDict):
@@ -192,6 +198,18 @@ class TeardownConfigFields(TypedDict):
     """
 
 
+class NodeAllocatableConfigFields(TypedDict):
+    """The fields of `NodeAllocatableConfig` as a plain mapping. What one node of a GPU pool offers pods: `kubectl get node NODE -o jsonpath='{.status.allocatable}'`."""
+    cpu: str
+    """Allocatable CPU, e.g. `7910m` or `8`."""
+    memory: str
+    """Allocatable memory, e.g. `60109360Ki` or `58Gi` (bytes without a suffix)."""
+    ephemeral_storage: str
+    """Allocatable `ephemeral-storage`, e.g. `95491281146` or `88Gi`."""
+    pods: NotRequired[int]
+    """Allocatable pods. Defaults to 110."""
+
+
 class ExistingClusterConfigFields(TypedDict):
     """The fields of `ExistingClusterConfig` as a plain mapping. What llm-infra needs to know about a cluster it did not create."""
     storage_class: str
@@ -202,6 +220,10 @@ class ExistingClusterConfigFields(TypedDict):
     """Per model name, the annotations of its service account (e.g. `eks.amazonaws.com/role-arn`). Defaults to none."""
     zone_label: NotRequired[str]
     """Node label that names the zone. Defaults to `topology.kubernetes.io/zone`."""
+    gpu_nodes: NotRequired[dict[str, NodeAllocatableConfigFields]]
+    """Per GPU pool name, the allocatable of one of its nodes; config validation checks that each model's replica
+    fits it (`llm_infra.fit`). Defaults to none: a pool without an entry is not checked.
+    """
 
 
 class AwsConfigFields(TypedDict):

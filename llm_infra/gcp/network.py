@@ -12,6 +12,8 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
+from ..catalog.gcp_facts import PRIVATE_GOOGLE_APIS_ADDRESSES
+
 PODS_RANGE = "pods"
 SERVICES_RANGE = "services"
 
@@ -92,6 +94,20 @@ class GcpNetwork(pulumi.ComponentResource):
                 log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
                 opts=child,
             )
+            # Every Google API through private.googleapis.com (facts.PRIVATE_GOOGLE_APIS_SOURCE): a private
+            # zone on this VPC, so pods reach the weights and token endpoints at one /30, never the internet.
+            zone = gcp.dns.ManagedZone(
+                f"{name}-googleapis", name=f"{base}-googleapis", project=project, dns_name="googleapis.com.",
+                visibility="private", description=f"llm-infra {base}: Google APIs over Private Google Access",
+                private_visibility_config=gcp.dns.ManagedZonePrivateVisibilityConfigArgs(
+                    networks=[gcp.dns.ManagedZonePrivateVisibilityConfigNetworkArgs(network_url=vpc.id)]),
+                opts=child)
+            gcp.dns.RecordSet(f"{name}-private-googleapis", project=project, managed_zone=zone.name,
+                              name="private.googleapis.com.", type="A", ttl=300,
+                              rrdatas=list(PRIVATE_GOOGLE_APIS_ADDRESSES), opts=child)
+            gcp.dns.RecordSet(f"{name}-googleapis-cname", project=project, managed_zone=zone.name,
+                              name="*.googleapis.com.", type="CNAME", ttl=300,
+                              rrdatas=["private.googleapis.com."], opts=child)
             # Names are fixed, so consumers get them once the resources exist.
             network = vpc.id.apply(lambda _: base)
             subnetwork = subnet.id.apply(lambda _: base)

@@ -23,6 +23,7 @@ from ..contract import ClusterContract
 from . import naming
 from .access import export_routes_to_control_plane
 from .cluster import GkeCluster
+from ..catalog.gcp_facts import PRIVATE_GOOGLE_APIS_CIDR
 from .gpu_node_pool import GPU_POOL_LABEL, GkeGpuNodePool
 from .key import GcpKey
 from .model_store import GcsModelStore
@@ -159,6 +160,8 @@ class GcpPlatformCluster(pulumi.ComponentResource):
             bind_model_identity=store.bind,
             oidc_issuer=issuer,
             metadata_identity_egress=True,  # Workload Identity tokens come from the GKE metadata server
+            # In a network the stack creates, Google's APIs resolve to private.googleapis.com only.
+            public_egress_cidrs=(PRIVATE_GOOGLE_APIS_CIDR,) if network.created else None,
             zone_label="topology.kubernetes.io/zone",
             gpu_pool_label=GPU_POOL_LABEL,
         )

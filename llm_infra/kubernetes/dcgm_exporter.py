@@ -16,8 +16,14 @@ import pulumi_kubernetes as k8s
 
 
 from llm_infra import versions
-from llm_infra.contract import DEFAULT_GPU_POOL_LABEL
-from llm_infra.kubernetes.node_agent import gpu_node_daemonset
+from llm_infra.checkov import checkov_skips
+from llm_infra.contract import DEFAULT_GPU_POOL_LABEL, GPU_TAINT_KEY
+from llm_infra.kubernetes.device_plugin import (
+    DEFAULT_DEVICE_LIST_STRATEGY,
+    DEVICE_LIST_STRATEGIES,
+    VOLUME_MOUNTS_ROOT,
+)
+from llm_infra.kubernetes.node_agent import gpu_node_affinity
 from llm_infra.ordering import waits_like_component
 
 METRICS_PORT = 9400
@@ -48,6 +54,12 @@ class DcgmExporterArgs(TypedDict):
     """How often Prometheus scrapes the exporter. Defaults to `15s`."""
     metrics_client_namespaces: NotRequired[Sequence[str]]
     """Namespaces whose pods may connect to port 9400 (the NetworkPolicy). Defaults to `["monitoring"]`."""
+    device_list_strategy: NotRequired[str]
+    """The device plugin's device list strategy on these nodes. With `volume-mounts` the NVIDIA runtime
+    ignores the image's `NVIDIA_VISIBLE_DEVICES=all` in an unprivileged container, so the exporter asks
+    for every GPU the same way the plugin allocates them: /dev/null mounted read-only at
+    `/var/run/nvidia-container-devices/all` (a hostPath that Pod Security `baseline` forbids in every
+    other namespace). Defaults to `volume-mounts`."""
     profiling_metrics: NotRequired[bool]
     """Collect DCGM profiling (DCP) metrics such as tensor-core and SM activity. DCGM reads them only with the
     SYS_ADMIN capability, so this adds SYS_ADMIN to the container. Defaults to false: device metrics only,
@@ -79,6 +91,10 @@ class DcgmExporter(pulumi.ComponentResource):
                 f"metrics_client_namespaces: expected a list of namespace names, got {args.get('metrics_client_namespaces')!r}"
             )
         profiling = bool(args.get("profiling_metrics", False))
+        strategy = args.get("device_list_strategy", DEFAULT_DEVICE_LIST_STRATEGY)
+        if strategy not in DEVICE_LIST_STRATEGIES:
+            raise ValueError(f"device_list_strategy: expected one of {list(DEVICE_LIST_STRATEGIES)}, got {strategy!r}")
+        all_gpus = strategy == "volume-mounts"
 
         super().__init__("llm-infra:index:DcgmExporter", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args["provider"])
@@ -150,26 +166,50 @@ class DcgmExporter(pulumi.ComponentResource):
             volume_mounts=[
                 k8s.core.v1.VolumeMountArgs(name="pod-gpu-resources", mount_path=POD_RESOURCES_DIR, read_only=True),
                 k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+                *([k8s.core.v1.VolumeMountArgs(name="all-gpus", mount_path=f"{VOLUME_MOUNTS_ROOT}/all", read_only=True)]
+                  if all_gpus else []),
             ],
         )
 
-        daemonset = gpu_node_daemonset(
+        daemonset = k8s.apps.v1.DaemonSet(
             f"{name}-daemonset",
-            name="dcgm-exporter",
-            namespace=ns,
-            labels=labels,
-            selector=selector,
-            checkov_reasons=skips,
-            service_account_name="dcgm-exporter",
-            gpu_node_label=gpu_node_label,
-            container=container,
-            volumes=[
-                k8s.core.v1.VolumeArgs(
-                    name="pod-gpu-resources",
-                    host_path=k8s.core.v1.HostPathVolumeSourceArgs(path=POD_RESOURCES_DIR, type="Directory"),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="dcgm-exporter", namespace=ns, labels=labels, annotations=checkov_skips(skips)
+            ),
+            spec=k8s.apps.v1.DaemonSetSpecArgs(
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                update_strategy=k8s.apps.v1.DaemonSetUpdateStrategyArgs(type="RollingUpdate"),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        service_account_name="dcgm-exporter",
+                        automount_service_account_token=False,
+                        affinity=gpu_node_affinity(gpu_node_label),
+                        tolerations=[
+                            k8s.core.v1.TolerationArgs(key=GPU_TAINT_KEY, operator="Exists", effect="NoSchedule"),
+                        ],
+                        security_context=k8s.core.v1.PodSecurityContextArgs(
+                            run_as_user=0,
+                            run_as_group=0,
+                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                        ),
+                        containers=[container],
+                        volumes=[
+                            k8s.core.v1.VolumeArgs(
+                                name="pod-gpu-resources",
+                                host_path=k8s.core.v1.HostPathVolumeSourceArgs(path=POD_RESOURCES_DIR, type="Directory"),
+                            ),
+                            k8s.core.v1.VolumeArgs(
+                                name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")
+                            ),
+                            *([k8s.core.v1.VolumeArgs(
+                                name="all-gpus",
+                                host_path=k8s.core.v1.HostPathVolumeSourceArgs(path="/dev/null", type="CharDevice"),
+                            )] if all_gpus else []),
+                        ],
+                    ),
                 ),
-                k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")),
-            ],
+            ),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[service_account])),
         )
 

@@ -30,7 +30,22 @@ CONFIG_FILE = f"{CONFIG_DIR}/config.yaml"
 DEVICE_PLUGINS_DIR = "/var/lib/kubelet/device-plugins"
 
 # Plain strings rather than a Literal: Pulumi's schema inference (multi-language use) reads `str` only.
+# `--device-list-strategy` values of the plugin (api/config/v1/consts.go@v0.17.0); the CDI ones are
+# left out: they need the plugin to write CDI specs into a host directory (more host access).
 DEVICE_LIST_STRATEGIES = ("envvar", "volume-mounts")
+# The secure default: allocated GPUs reach the runtime as mounts of /dev/null under this directory
+# (internal/plugin/server.go@v0.17.0, `deviceListAsVolumeMountsContainerPathRoot`), which a pod
+# cannot create without a hostPath volume (Pod Security baseline forbids one).
+DEFAULT_DEVICE_LIST_STRATEGY = "volume-mounts"
+VOLUME_MOUNTS_ROOT = "/var/run/nvidia-container-devices"
+# The NVIDIA container toolkit settings (top-level keys of /etc/nvidia-container-runtime/config.toml,
+# api/config/v1/config.go@v1.20.0; toolkit defaults: envvar true, volume-mounts false) every GPU node
+# needs for `volume-mounts`: devices from the mounts only, never from an unprivileged container's
+# NVIDIA_VISIBLE_DEVICES (CUDA images set it to `all`).
+NODE_RUNTIME_SETTINGS = {
+    "accept-nvidia-visible-devices-envvar-when-unprivileged": "false",
+    "accept-nvidia-visible-devices-as-volume-mounts": "true",
+}
 
 
 class NvidiaDevicePluginArgs(TypedDict):
@@ -44,9 +59,11 @@ class NvidiaDevicePluginArgs(TypedDict):
     """Advertise each GPU this many times (CUDA time-slicing, no memory or fault isolation between sharers).
     Defaults to no sharing: one `nvidia.com/gpu` per physical GPU."""
     device_list_strategy: NotRequired[str]
-    """How allocated GPUs reach the container runtime: `envvar` or `volume-mounts`. `volume-mounts` stops a
-    pod from claiming every GPU by setting `NVIDIA_VISIBLE_DEVICES` itself, but needs the NVIDIA container
-    runtime configured to accept it on every node. Defaults to `envvar`, the upstream default that stock GPU node images support."""
+    """How allocated GPUs reach the container runtime: `volume-mounts` or `envvar`. `volume-mounts` stops a
+    pod from claiming GPUs it was not allocated by setting `NVIDIA_VISIBLE_DEVICES` (CUDA images set it to
+    `all`); every GPU node's NVIDIA container toolkit must carry `NODE_RUNTIME_SETTINGS` (the EKS node pools
+    set them at boot). `envvar` is the upstream default that stock node images accept, and lets any pod on
+    a GPU node see every GPU. Defaults to `volume-mounts`."""
 
 
 class NvidiaDevicePlugin(pulumi.ComponentResource):
@@ -68,7 +85,7 @@ class NvidiaDevicePlugin(pulumi.ComponentResource):
         replicas = args.get("time_slicing_replicas")
         if replicas is not None and (isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 2):
             raise ValueError(f"time_slicing_replicas: expected an integer >= 2 or None, got {replicas!r}")
-        strategy = args.get("device_list_strategy", "envvar")
+        strategy = args.get("device_list_strategy", DEFAULT_DEVICE_LIST_STRATEGY)
         if strategy not in DEVICE_LIST_STRATEGIES:
             raise ValueError(f"device_list_strategy: expected one of {list(DEVICE_LIST_STRATEGIES)}, got {strategy!r}")
         gpu_node_label = args.get("gpu_node_label", DEFAULT_GPU_POOL_LABEL)

@@ -14,7 +14,7 @@ import pulumi_kubernetes as k8s
 from llm_infra.config import ConfigError, DevicePluginConfig, schema_type, validate_spec
 from llm_infra.contract import DEFAULT_GPU_POOL_LABEL
 from llm_infra.kubernetes.dcgm_exporter import DcgmExporter, DcgmExporterArgs
-from llm_infra.kubernetes.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
+from llm_infra.kubernetes.device_plugin import DEFAULT_DEVICE_LIST_STRATEGY, NvidiaDevicePlugin, NvidiaDevicePluginArgs
 from llm_infra.kubernetes.tenant_namespace import TenantNamespace
 from llm_infra.ordering import waits_like_component
 
@@ -39,7 +39,8 @@ class GpuSoftwareLayerArgs(TypedDict):
     gpu_node_label: NotRequired[str]
     """Node label that marks GPU nodes (its value is the pool's name). Defaults to `llm-infra.io/gpu-pool`."""
     device_plugin: NotRequired[DevicePluginSpec]
-    """Device plugin settings (time-slicing). Defaults to one `nvidia.com/gpu` per physical GPU."""
+    """Device plugin settings (time-slicing, device list strategy). Defaults to one `nvidia.com/gpu` per physical
+    GPU, handed to containers as `volume-mounts`."""
     dcgm_exporter: NotRequired[bool]
     """Run the DCGM exporter (and its namespace) on GPU nodes. Defaults to true."""
     monitoring: NotRequired[bool]
@@ -81,6 +82,13 @@ class GpuSoftwareLayer(pulumi.ComponentResource):
                 raise ConfigError(f"{key}: expected true or false, got {value!r}")
         manages_device_plugin = flags["manages_device_plugin"]
         gpu_node_label = args.get("gpu_node_label", DEFAULT_GPU_POOL_LABEL)
+        if manages_device_plugin and plugin_config.device_list_strategy is not None:
+            raise ConfigError(
+                "device_plugin.device_list_strategy: expected none on a cluster whose cloud manages the device "
+                f"plugin, got {plugin_config.device_list_strategy}"
+            )
+        # Where the cloud runs its plugin, the exporter asks for the GPUs as the plugin's default would.
+        strategy = plugin_config.device_list_strategy or DEFAULT_DEVICE_LIST_STRATEGY
         if manages_device_plugin and plugin_config.time_slicing_replicas is not None:
             # The cloud's own plugin would silently ignore our time-slicing: say so before anything is built.
             raise ConfigError(
@@ -97,6 +105,7 @@ class GpuSoftwareLayer(pulumi.ComponentResource):
                 "provider": provider,
                 "gpu_node_label": gpu_node_label,
                 "time_slicing_replicas": plugin_config.time_slicing_replicas,
+                "device_list_strategy": strategy,
             }
             if "device_plugin_image" in args:
                 plugin_args["image"] = args["device_plugin_image"]
@@ -123,6 +132,7 @@ class GpuSoftwareLayer(pulumi.ComponentResource):
                 "gpu_node_label": gpu_node_label,
                 "service_monitor": bool(args.get("monitoring", True)),
                 "metrics_client_namespaces": [args.get("monitoring_namespace", "monitoring")],
+                "device_list_strategy": strategy,
             }
             if "service_monitor_labels" in args:
                 exporter_args["service_monitor_labels"] = args["service_monitor_labels"]

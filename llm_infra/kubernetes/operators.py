@@ -25,6 +25,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import versions
+from ..facts import Source
 from .generated_password import GeneratedPassword
 from .tenant_namespace import TenantNamespace
 
@@ -36,9 +37,20 @@ _API_PORTS = [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443
 # or its tunnel): admit the private ranges, never the internet.
 _CONTROL_PLANE_PEERS = [{"ipBlock": {"cidr": c}} for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
 # Ports the API server calls back on: KEDA's metrics API server and admission webhooks,
-# the Prometheus Operator's admission webhook.
+# the Prometheus Operator's admission webhook; read from the pinned charts (CHART_PORT_SOURCES).
 KEDA_API_SERVER_PORTS = (6443, 9443)
 PROMETHEUS_OPERATOR_WEBHOOK_PORT = 10250
+CHART_PORT_SOURCES = (
+    Source("https://github.com/kedacore/charts/blob/v2.16.0/keda/values.yaml",
+           "metricsServer portHttpsTarget: 6443 (the metrics API server's container port); webhooks.port '' and "
+           "templates/webhooks/deployment.yaml passes --port only when set, so the webhook server keeps "
+           "controller-runtime's 9443 ('Default is 9443'); operator<->metrics server gRPC stays inside the namespace."),
+    Source("https://github.com/prometheus-community/helm-charts/blob/kube-prometheus-stack-66.3.0/charts/"
+           "kube-prometheus-stack/values.yaml",
+           "prometheusOperator.tls.internalPort: 10250; templates/prometheus-operator/deployment.yaml serves the "
+           "admission webhook there (--web.listen-address); Prometheus 9090, Grafana and kube-state-metrics talk "
+           "inside the namespace; Grafana's sidecars and the webhook patch jobs call the API server."),
+)
 PROMETHEUS_PORT = 9090
 KUBELET_PORT = 10250
 GRAFANA_ADMIN_SECRET = "grafana-admin"

@@ -20,6 +20,7 @@ PROGRAMS = {
     "kube-controller-manager": "kubernetes",
     "kube-scheduler": "kubernetes",
     "kwok": "kwok",
+    "sdkgen": "sdkgen",
 }
 
 

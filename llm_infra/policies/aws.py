@@ -691,7 +691,62 @@ def aws_trust_and_keys_in_own_account(r: Resource, context: Context) -> Iterator
                        f"{sorted(accounts)}); a foreign key's owner can read or revoke everything it encrypts")
 
 
+# --- 31, 33: a pod sees only the GPUs it was allocated --------------------------------------------
+
+# The NVIDIA toolkit settings `volume-mounts` needs on every GPU node (llm_infra.kubernetes.device_plugin.
+# NODE_RUNTIME_SETTINGS; a test keeps them equal); GPU launch templates carry the pool tag.
+GPU_NODE_RUNTIME_SETTINGS = (
+    "accept-nvidia-visible-devices-envvar-when-unprivileged=false",
+    "accept-nvidia-visible-devices-as-volume-mounts=true",
+)
+GPU_POOL_TAG = "llm-infra.io/gpu-pool"
+
+
+def _device_list_strategies(resources: list[Resource]) -> set[str]:
+    out = set()
+    for r in resources:
+        if r.kind != "DaemonSet":
+            continue
+        for c in _list(_get(r.inputs, "spec", "template", "spec", "containers")):
+            if isinstance(c, Mapping) and "k8s-device-plugin" in str(c.get("image") or ""):
+                env = {e.get("name"): e.get("value") for e in _list(c.get("env")) if isinstance(e, Mapping)}
+                out.add(str(env.get("DEVICE_LIST_STRATEGY") or "envvar"))
+    return out
+
+
+def _user_data_sets_runtime(user_data: Any) -> bool:
+    import base64
+    import binascii
+
+    try:
+        text = base64.b64decode(str(user_data), validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return False
+    return all(setting in text for setting in GPU_NODE_RUNTIME_SETTINGS)
+
+
+def eks_gpu_nodes_match_the_device_list(resources: list[Resource], _: Context) -> Iterator[str]:
+    strategies = _device_list_strategies(resources)
+    for r in resources:
+        if r.type != LAUNCH_TEMPLATE or not _get(r.inputs, "tags", GPU_POOL_TAG):
+            continue
+        user_data = _get(r.inputs, "userData")
+        if not _known(user_data) and user_data is not None:
+            continue
+        configured = user_data is not None and _user_data_sets_runtime(user_data)
+        if "volume-mounts" in strategies and not configured:
+            yield (f"{r.label}: the device plugin hands GPUs over as volume mounts, but this GPU node's user data "
+                   "does not set the NVIDIA toolkit to honour only them: any pod setting NVIDIA_VISIBLE_DEVICES sees "
+                   "every GPU")
+        if configured and strategies and "volume-mounts" not in strategies:
+            yield (f"{r.label}: the node's toolkit ignores NVIDIA_VISIBLE_DEVICES, but the device plugin uses "
+                   f"{sorted(strategies)}: no container would get its GPUs")
+
+
 RULES: list[Rule] = [
+    Rule("eks-gpu-nodes-match-the-device-list", "With the volume-mounts device list, every EKS GPU node's NVIDIA "
+         "toolkit honours only the plugin's mounts (a pod sees only its GPUs).", "31, 33", "stack",
+         eks_gpu_nodes_match_the_device_list),
     Rule("aws-trust-and-keys-in-own-account", "No role trusts '*' or a foreign account; key policies grant only the "
          "stack's account; every key used belongs to it.", "43", "resource", aws_trust_and_keys_in_own_account,
          resource_types=("aws:",)),

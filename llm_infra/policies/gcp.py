@@ -189,6 +189,43 @@ def gke_no_own_device_plugin(resources: list[Resource], _: Context) -> Iterator[
                    "plugin races it for the same GPUs: remove it")
 
 
+# --- 43: model pods reach Google's APIs at private.googleapis.com only ----------------------
+
+DNS_ZONE = "gcp:dns/managedZone:ManagedZone"
+# llm_infra.catalog.gcp_facts.PRIVATE_GOOGLE_APIS_CIDR (a test keeps them equal).
+PRIVATE_GOOGLE_APIS_CIDR = "199.36.153.8/30"
+_PRIVATE_NETS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+
+
+def gke_model_egress_private_google_apis(resources: list[Resource], _: Context) -> Iterator[str]:
+    import ipaddress
+
+    zoned = any(r.type == DNS_ZONE and _get(r.inputs, "dnsName") == "googleapis.com."
+                and _get(r.inputs, "visibility") == "private" for r in resources)
+    if not zoned:
+        return
+    allowed = [ipaddress.ip_network(PRIVATE_GOOGLE_APIS_CIDR), *map(ipaddress.ip_network, _PRIVATE_NETS)]
+    for r in resources:
+        if r.kind != "NetworkPolicy" or _get(r.inputs, "spec", "podSelector", "matchLabels",
+                                             "app.kubernetes.io/name") != "triton":
+            continue
+        for i, rule in enumerate(_get(r.inputs, "spec", "egress") or []):
+            ports = rule.get("ports") if isinstance(rule, Mapping) else None
+            if not any(isinstance(p, Mapping) and p.get("port") == 443 for p in ports or []):
+                continue
+            for peer in rule.get("to") or [{}]:
+                cidr = _get(peer, "ipBlock", "cidr") if isinstance(peer, Mapping) else None
+                if cidr is None or not known(cidr):
+                    continue
+                try:
+                    net = ipaddress.ip_network(cidr, strict=False)
+                except ValueError:
+                    continue
+                if not any(net.version == a.version and net.subnet_of(a) for a in allowed):
+                    yield (f"{r.label}: egress[{i}] reaches {cidr} on 443, but the stack's private googleapis.com "
+                           f"zone sends every Google API to {PRIVATE_GOOGLE_APIS_CIDR}: name that range only")
+
+
 # --- 22: model bucket -------------------------------------------------------------------
 
 
@@ -307,6 +344,8 @@ def gcp_model_access_scoped(r: Resource, context: Context) -> Iterator[str]:
 
 POOLS = (CLUSTER, NODE_POOL)
 RULES: list[Rule] = [
+    Rule("gke-model-egress-private-google-apis", "Where the stack's VPC resolves googleapis.com privately, model "
+         "pods reach 443 at private.googleapis.com only.", "43", "stack", gke_model_egress_private_google_apis),
     Rule("gke-network-policy-enforced", "GKE enforces NetworkPolicies (Dataplane V2).", "28, 34", "resource",
          gke_network_policy_enforced, resource_types=(CLUSTER,)),
     Rule("gcp-model-access-scoped", "Each model identity reads its own managed folder; only its Kubernetes service "

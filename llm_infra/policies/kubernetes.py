@@ -15,6 +15,8 @@ WORKLOAD_KINDS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
 ALLOWED_HOST_PATHS = {
     "/var/lib/kubelet/device-plugins": False,  # device plugin registers its socket: read-write
     "/var/lib/kubelet/pod-resources": True,  # DCGM exporter attributes GPUs to pods: read-only
+    # DCGM exporter asks the NVIDIA runtime for every GPU (volume-mounts device list): read-only
+    "/dev/null": True,
 }
 TRITON_LABEL = ("app.kubernetes.io/name", "triton")
 # Triton API groups only operators use (llm_infra.triton.args.RESTRICTED_APIS; a test keeps them equal).

@@ -127,6 +127,15 @@ def _cluster(cluster: object) -> WorkloadCluster:
         if not network.is_private or network.is_link_local:
             raise ConfigError(f"cluster.store_egress_cidrs[{i}]: expected a private endpoint's range (RFC 1918), "
                               f"got {cidr!r}")
+    public = cluster.get("public_egress_cidrs")
+    for i, cidr in enumerate(public or ()):
+        try:
+            network = ipaddress.ip_network(cidr)
+        except (TypeError, ValueError):
+            raise ConfigError(f"cluster.public_egress_cidrs[{i}]: expected a CIDR, got {str(cidr)[:64]!r}") from None
+        if not network.is_global or network.prefixlen < 16:
+            raise ConfigError(f"cluster.public_egress_cidrs[{i}]: expected a public API range no wider than a /16, "
+                              f"got {cidr!r}")
     return cluster  # type: ignore[return-value]
 
 
@@ -443,8 +452,12 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         # private address (the VPC, other pods and services) but the store's private endpoint.
         # A NetworkPolicy selects pods, not containers, and names no hostnames: the sync init
         # container and Triton share this rule, and public endpoints are reached by address range.
+        # Where the cloud's APIs answer at a fixed public range (public_egress_cidrs), only that range.
+        public = cluster.get("public_egress_cidrs")
+        public_peers = ([{"ipBlock": {"cidr": c}} for c in public] if public is not None
+                        else [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [LINK_LOCAL, *PRIVATE_RANGES]}}])
         egress = [{
-            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [LINK_LOCAL, *PRIVATE_RANGES]}},
+            "to": [*public_peers,
                    *({"ipBlock": {"cidr": cidr}} for cidr in cluster.get("store_egress_cidrs", ()))],
             "ports": [{"protocol": "TCP", "port": 443}],
         }]

@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 from llm_infra.config import load_stack_config
 from llm_infra.contract import ClusterContract, ModelIdentityRequest, WorkloadIdentity
+from llm_infra.catalog.gcp_facts import PRIVATE_GOOGLE_APIS_CIDR
 from llm_infra.platform import LlmPlatform
 
 config = load_stack_config()
@@ -51,6 +52,8 @@ contract = ClusterContract(
     manages_gpu_metrics=cloud == "gcp",
     bind_model_identity=bind,
     metadata_identity_egress=cloud == "gcp",
+    # As llm_infra/gcp/platform_cluster.py in a network the stack creates.
+    public_egress_cidrs=(PRIVATE_GOOGLE_APIS_CIDR,) if cloud == "gcp" else None,
     gpu_pool_label=GPU_POOL_LABEL,
     workload_tolerations=(SPOT_TOLERATION,) if cloud == "azure" and any(p.spot for p in config.gpu_pools) else (),
 )
