@@ -193,7 +193,7 @@ def device_list_strategy(config: StackConfig) -> str | None:
         from .catalog.azure_facts import DEVICE_LIST_STRATEGY
 
         return DEVICE_LIST_STRATEGY
-    from .kubernetes.device_plugin import DEFAULT_DEVICE_LIST_STRATEGY
+    from .device_list import DEFAULT_DEVICE_LIST_STRATEGY
 
     return DEFAULT_DEVICE_LIST_STRATEGY
 

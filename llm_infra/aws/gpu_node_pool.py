@@ -17,7 +17,7 @@ from ..contract import DEFAULT_GPU_POOL_LABEL as GPU_POOL_LABEL
 from ..contract import GPU_TAINT_KEY
 from . import naming
 from ..catalog.aws import default_instance_type
-from ..kubernetes.device_plugin import DEVICE_LIST_STRATEGIES
+from ..device_list import DEVICE_LIST_STRATEGIES
 from ..catalog.aws_facts import DEVICE_LIST_STRATEGY_BY_AMI
 from .launch_template import node_launch_template, node_role
 from .node_bootstrap import gpu_isolation_user_data

@@ -18,11 +18,7 @@ import pulumi_kubernetes as k8s
 from llm_infra import versions
 from llm_infra.checkov import checkov_skips
 from llm_infra.contract import DEFAULT_GPU_POOL_LABEL, GPU_TAINT_KEY
-from llm_infra.kubernetes.device_plugin import (
-    DEFAULT_DEVICE_LIST_STRATEGY,
-    DEVICE_LIST_STRATEGIES,
-    VOLUME_MOUNTS_ROOT,
-)
+from llm_infra.device_list import DEFAULT_DEVICE_LIST_STRATEGY, DEVICE_LIST_STRATEGIES, VOLUME_MOUNTS_ROOT
 from llm_infra.kubernetes.node_agent import gpu_node_affinity
 from llm_infra.ordering import waits_like_component
 

@@ -6,6 +6,7 @@ a value a preview cannot know yet is skipped, never guessed.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -26,6 +27,15 @@ DEFAULT_COMPUTE_SA = re.compile(r"^\d+-compute@developer\.gserviceaccount\.com$"
 KEY_SERVICE_AGENT = re.compile(
     r"^serviceAccount:service-\d+@(container-engine-robot|compute-system|gs-project-accounts)\.iam\.gserviceaccount\.com$")
 MAX_ROTATION_SECONDS = 365 * 86400
+
+
+def _within(net: Any, outer: Any) -> bool:
+    """`net` lies inside `outer` (both IPv4 or both IPv6 networks; mixed versions never do)."""
+    if isinstance(net, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
+        return net.subnet_of(outer)
+    if isinstance(net, ipaddress.IPv6Network) and isinstance(outer, ipaddress.IPv6Network):
+        return net.subnet_of(outer)
+    return False
 
 
 def _node_configs(r: Resource) -> Iterator[tuple[str, Mapping]]:
@@ -200,28 +210,28 @@ _PRIVATE_NETS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10
 def gke_model_egress_private_google_apis(resources: list[Resource], _: Context) -> Iterator[str]:
     import ipaddress
 
-    zoned = any(r.type == DNS_ZONE and _get(r.inputs, "dnsName") == "googleapis.com."
-                and _get(r.inputs, "visibility") == "private" for r in resources)
+    zoned = any(r.type == DNS_ZONE and get(r.inputs, "dnsName") == "googleapis.com."
+                and get(r.inputs, "visibility") == "private" for r in resources)
     if not zoned:
         return
     allowed = [ipaddress.ip_network(PRIVATE_GOOGLE_APIS_CIDR), *map(ipaddress.ip_network, _PRIVATE_NETS)]
     for r in resources:
-        if r.kind != "NetworkPolicy" or _get(r.inputs, "spec", "podSelector", "matchLabels",
+        if r.kind != "NetworkPolicy" or get(r.inputs, "spec", "podSelector", "matchLabels",
                                              "app.kubernetes.io/name") != "triton":
             continue
-        for i, rule in enumerate(_get(r.inputs, "spec", "egress") or []):
+        for i, rule in enumerate(get(r.inputs, "spec", "egress") or []):
             ports = rule.get("ports") if isinstance(rule, Mapping) else None
             if not any(isinstance(p, Mapping) and p.get("port") == 443 for p in ports or []):
                 continue
             for peer in rule.get("to") or [{}]:
-                cidr = _get(peer, "ipBlock", "cidr") if isinstance(peer, Mapping) else None
+                cidr = get(peer, "ipBlock", "cidr") if isinstance(peer, Mapping) else None
                 if cidr is None or not known(cidr):
                     continue
                 try:
                     net = ipaddress.ip_network(cidr, strict=False)
                 except ValueError:
                     continue
-                if not any(net.version == a.version and net.subnet_of(a) for a in allowed):
+                if not any(_within(net, a) for a in allowed):
                     yield (f"{r.label}: egress[{i}] reaches {cidr} on 443, but the stack's private googleapis.com "
                            f"zone sends every Google API to {PRIVATE_GOOGLE_APIS_CIDR}: name that range only")
 
