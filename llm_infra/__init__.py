@@ -53,12 +53,44 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .config import ConfigError, ModelConfig, StackConfig, load_stack_config, parse_stack_config
-    from .contract import ClusterContract, ModelIdentityRequest, WorkloadIdentity
-    from .existing import ExistingCluster, ExistingClusterArgs
-    from .kubernetes.dcgm_exporter import DcgmExporter, DcgmExporterArgs
-    from .kubernetes.device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
-    from .kubernetes.gpu_layer import GpuSoftwareLayer, GpuSoftwareLayerArgs
-    from .kubernetes.tenant_namespace import TenantNamespace, TenantNamespaceArgs
-    from .platform import LlmPlatform, LlmPlatformArgs
-    from .triton.workload import TritonLlmWorkload, TritonLlmWorkloadArgs
+    # `X as X`: an explicit re-export, for type checkers (the names resolve lazily at run time).
+    from .config import (
+        ConfigError as ConfigError,
+        ModelConfig as ModelConfig,
+        StackConfig as StackConfig,
+        load_stack_config as load_stack_config,
+        parse_stack_config as parse_stack_config,
+    )
+    from .contract import (
+        ClusterContract as ClusterContract,
+        ModelIdentityRequest as ModelIdentityRequest,
+        WorkloadIdentity as WorkloadIdentity,
+    )
+    from .existing import (
+        ExistingCluster as ExistingCluster,
+        ExistingClusterArgs as ExistingClusterArgs,
+    )
+    from .kubernetes.dcgm_exporter import (
+        DcgmExporter as DcgmExporter,
+        DcgmExporterArgs as DcgmExporterArgs,
+    )
+    from .kubernetes.device_plugin import (
+        NvidiaDevicePlugin as NvidiaDevicePlugin,
+        NvidiaDevicePluginArgs as NvidiaDevicePluginArgs,
+    )
+    from .kubernetes.gpu_layer import (
+        GpuSoftwareLayer as GpuSoftwareLayer,
+        GpuSoftwareLayerArgs as GpuSoftwareLayerArgs,
+    )
+    from .kubernetes.tenant_namespace import (
+        TenantNamespace as TenantNamespace,
+        TenantNamespaceArgs as TenantNamespaceArgs,
+    )
+    from .platform import (
+        LlmPlatform as LlmPlatform,
+        LlmPlatformArgs as LlmPlatformArgs,
+    )
+    from .triton.workload import (
+        TritonLlmWorkload as TritonLlmWorkload,
+        TritonLlmWorkloadArgs as TritonLlmWorkloadArgs,
+    )

@@ -44,6 +44,8 @@ IdentityBinder = Callable[[ModelIdentityRequest, pulumi.ResourceOptions], Worklo
 
 DEFAULT_ZONE_LABEL = "topology.kubernetes.io/zone"
 DEFAULT_GPU_POOL_LABEL = "llm-infra.io/gpu-pool"
+# The taint every cloud puts on GPU nodes (its value differs by cloud); the device plugin tolerates it.
+GPU_TAINT_KEY = "nvidia.com/gpu"
 # Addresses inside clouds' private networks and clusters (RFC 1918, RFC 6598 shared space):
 # a model pod's egress to the internet never reaches them, except a weight store's private endpoint.
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
@@ -135,7 +137,7 @@ class ClusterContract:
     def workload_cluster(self) -> WorkloadCluster:
         """The plain inputs a model workload takes (everything but the identity binder); the workload checks them."""
         return {
-            "provider": self.provider,  # type: ignore[typeddict-item]
+            "provider": self.provider,
             "storage_class": self.storage_class,
             "metadata_identity_egress": self.metadata_identity_egress,
             "store_egress_cidrs": list(self.store_egress_cidrs),

@@ -86,7 +86,7 @@ _FREE_TEXT_FIELDS = frozenset({"display_name"})
 # Weights URIs become IAM resource patterns and bucket prefixes: no wildcard or variable syntax.
 _URI_PREFIX = re.compile(r"^[A-Za-z0-9._/-]*$")
 
-_CRON_FIELDS = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}),
+_CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}),
                 ("month", 1, 12, {m: i + 1 for i, m in enumerate(
                     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}),
                 ("day of week", 0, 7, {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}))
@@ -193,7 +193,7 @@ def device_list_strategy(config: StackConfig) -> str | None:
         from .catalog.azure_facts import DEVICE_LIST_STRATEGY
 
         return DEVICE_LIST_STRATEGY
-    from .catalog.nvidia import DEFAULT_DEVICE_LIST_STRATEGY
+    from .device_list import DEFAULT_DEVICE_LIST_STRATEGY
 
     return DEFAULT_DEVICE_LIST_STRATEGY
 
@@ -309,7 +309,7 @@ def cron_problem(expression: str) -> str | None:
     fields = expression.split(" ")
     if len(fields) != 5 or any(not f for f in fields):
         return f"expected 5 cron fields separated by single spaces, got {_shown(expression)}"
-    for text, (name, low, high, names) in zip(fields, _CRON_FIELDS):
+    for text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
         for item in text.split(","):
             base, _, step = item.partition("/")
             if step and (not step.isdigit() or not 1 <= int(step) <= high):

@@ -184,9 +184,9 @@ def _secret_keys_shown(obj: dict[str, Any]) -> dict[str, Any]:
     if obj.get("kind") != "Secret":
         return obj
     shown = dict(obj)
-    for field in ("data", "stringData"):
-        if isinstance(shown.get(field), dict):
-            shown[field] = {k: SECRET_MASK for k in unwrap_secrets(shown[field]) or {}}
+    for key in ("data", "stringData"):
+        if isinstance(shown.get(key), dict):
+            shown[key] = {k: SECRET_MASK for k in unwrap_secrets(shown[key]) or {}}
     return shown
 
 

@@ -23,7 +23,7 @@ from .kubernetes.cert_manager import STACK_CA_ISSUER, tls_issuers
 from .kubernetes.operators import PROMETHEUS_PORT, ClusterOperators, chart_spec
 from .kubernetes.tenant_namespace import TenantNamespace
 from .planning.stack import plan_stack
-from .triton.workload import TritonLlmWorkload
+from .triton.workload import TritonLlmWorkload, TritonLlmWorkloadArgs
 
 # Clouds whose cluster components ship in this release.
 _AVAILABLE_CLOUDS = ("existing", *CLOUDS)
@@ -148,7 +148,7 @@ class LlmPlatform(pulumi.ComponentResource):
         gpu_layer = GpuSoftwareLayer(
             f"{name}-gpu",
             {
-                "provider": cluster.provider,  # type: ignore[typeddict-item]
+                "provider": cluster.provider,
                 "manages_device_plugin": cluster.manages_device_plugin,
                 "manages_gpu_metrics": cluster.manages_gpu_metrics,
                 "gpu_node_label": cluster.gpu_pool_label,
@@ -174,14 +174,18 @@ class LlmPlatform(pulumi.ComponentResource):
 
         self.workloads: dict[str, TritonLlmWorkload] = {}
         for m in config.models:
+            workload_args: TritonLlmWorkloadArgs = {
+                # The startup budget reads the weights at the cache volume's real rate on this cloud.
+                "model": with_load_budget(config, m) if contract is None else m,
+                "cluster": cluster.workload_cluster(), "production": config.production,
+                "monitoring": monitoring, "tls": config.tls,
+            }
+            # ... and pulumi waits for the weight copy at that volume's rate.
+            if contract is None and (rate := cache_read_mib_s(config, m)):
+                workload_args["cache_write_mib_s"] = rate
             self.workloads[m.name] = TritonLlmWorkload(
                 f"{name}-{m.name}",
-                # The startup budget reads the weights at the cache volume's real rate on this cloud.
-                {"model": with_load_budget(config, m) if contract is None else m,
-                 "cluster": cluster.workload_cluster(), "production": config.production,
-                 "monitoring": monitoring, "tls": config.tls,
-                 # ... and pulumi waits for the weight copy at that volume's rate.
-                 **({"cache_write_mib_s": rate} if contract is None and (rate := cache_read_mib_s(config, m)) else {})},
+                workload_args,
                 opts=child.merge(pulumi.ResourceOptions(depends_on=[tenants[m.namespace], gpu_layer, *operators,
                                                                           *issuer_ready])),
                 bind_identity=cluster.bind_model_identity,
@@ -240,7 +244,7 @@ class LlmPlatform(pulumi.ComponentResource):
         """KEDA and kube-prometheus-stack as pinned Helm releases in locked-down namespaces."""
         monitoring = config.monitoring
         return ClusterOperators(f"{name}-operators", {
-            "provider": cluster.provider,  # type: ignore[typeddict-item]
+            "provider": cluster.provider,
             "monitoring_namespace": monitoring.namespace,
             # Prometheus scrapes the models, the GPU exporter and the cluster autoscaler (kube-system).
             "scrape_namespaces": sorted({m.namespace for m in config.models} | {"gpu-monitoring", "kube-system"}),

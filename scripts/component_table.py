@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Write the README's component table from the components' own docstrings.
+"""Write the component reference (docs/components.md) from the components' own docstrings.
 
-    python scripts/component_table.py           # rewrite README.md between the markers
-    python scripts/component_table.py --check   # exit 1 when README.md is stale
+    python scripts/component_table.py           # rewrite docs/components.md between the markers
+    python scripts/component_table.py --check   # exit 1 when docs/components.md is stale
 
 Reads the source with `ast` (nothing is imported, so no cloud SDK is needed): every
 ComponentResource that `llm_infra.__all__` exports, then every one under
@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "llm_infra"
-README = ROOT / "README.md"
+README = ROOT / "docs" / "components.md"  # the reference the README links to
 START = "<!-- components:start -->"
 END = "<!-- components:end -->"
 CLOUDS = (("aws", "AWS"), ("gcp", "GCP"), ("azure", "Azure"))
@@ -209,19 +209,20 @@ def render(groups: list[tuple[str, list[Component]]]) -> str:
 
 def updated(readme: str, table: str) -> str:
     if readme.count(START) != 1 or readme.count(END) != 1 or readme.index(START) > readme.index(END):
-        raise SystemExit(f"README.md: expected one {START} ... {END} block")
+        raise SystemExit(f"{README.name}: expected one {START} ... {END} block")
     return readme[: readme.index(START)] + table + readme[readme.index(END) + len(END):]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when README.md's table is stale")
+    parser.add_argument("--check", action="store_true", help="exit 1 when docs/components.md is stale")
     args = parser.parse_args(argv)
     current = README.read_text()
     new = updated(current, render(components()))
     if args.check:
         if new != current:
-            print("README.md: the component table is stale; run python scripts/component_table.py", file=sys.stderr)
+            print("docs/components.md: the component table is stale; run python scripts/component_table.py",
+                  file=sys.stderr)
             return 1
         return 0
     if new != current:

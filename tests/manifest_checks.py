@@ -443,9 +443,9 @@ def suppression_problems(obj: Mapping[str, Any]) -> list[str]:
     accepted form is `checkov.io/skipN: CKV_K8S_<n>=<non-empty reason>` on the object's own
     `metadata.annotations`, which is the only place checkov reads suppressions from."""
     problems = []
-    for path, annotations in _annotation_maps(obj):
+    for path, found in _annotation_maps(obj):
         where = _format_path(path)
-        for key, value in annotations.items():
+        for key, value in found.items():
             if not str(key).startswith("checkov.io/"):
                 continue
             if path != ("metadata", "annotations"):

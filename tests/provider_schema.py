@@ -73,7 +73,7 @@ def _is_input_type(cls: Any) -> bool:
 def _fields(cls: type) -> dict[str, Any]:
     """camelCase input name -> nested schema of an input type class."""
     out: dict[str, Any] = {}
-    for attr, value in vars(cls).items():
+    for value in vars(cls).values():
         if not isinstance(value, property) or not hasattr(value.fget, "_pulumi_name"):
             continue
         name = value.fget._pulumi_name

@@ -5,7 +5,7 @@ Two views of each stack:
 - `plain(name)`: exactly what `llm-infra plan` shows (the harness's mocks return a
   resource's inputs as its outputs, so provider-computed attributes such as a KMS key's
   ARN are absent);
-- `wired(name)`: the same program with mocks that also return the attributes AWS would
+- `plain(name)`: the same program with mocks that also return the attributes AWS would
   compute (ARNs, the cluster's OIDC issuer, the node group's Auto Scaling group), so
   that tests can follow the wiring: "this volume is encrypted with *the stack's* key".
 """
@@ -20,8 +20,6 @@ from typing import Any
 import pytest
 
 import llm_infra.testing as harness
-from llm_infra.aws.cluster_autoscaler import DESCRIBE_ACTIONS
-from llm_infra.catalog.aws import default_instance_type
 from llm_infra.aws.key import AUTOSCALING_SERVICE_ROLE
 from llm_infra.config import parse_stack_config, parse_weights_uri
 from llm_infra.plan import find_project, run_stack, run_stack_program, stack_config
@@ -48,10 +46,6 @@ ADDON = "aws:eks/addon:Addon"
 @lru_cache(maxsize=None)
 def plain(name: str) -> ProgramResult:
     return run_stack(name)
-
-
-# The harness's mocks return what AWS computes (ARNs, the OIDC issuer), so references can be followed.
-wired = plain
 
 
 @lru_cache(maxsize=None)
@@ -169,7 +163,7 @@ def test_every_policy_we_write_allows_no_wildcard_action(name):
 
 @pytest.mark.parametrize("name", AWS_STACKS)
 def test_cluster_secrets_are_encrypted_with_the_stack_key(name):
-    result = wired(name)
+    result = plain(name)
     enc = result.one(CLUSTER).inputs["encryptionConfig"]
     assert enc["resources"] == ["secrets"]
     assert enc["provider"]["keyArn"] == the_key_arn(result)
@@ -196,7 +190,7 @@ def test_only_staging_opens_an_allowlisted_public_endpoint():
 
 @pytest.mark.parametrize("name", AWS_STACKS)
 def test_control_plane_logs_go_to_a_key_encrypted_log_group_with_retention(name):
-    result = wired(name)
+    result = plain(name)
     assert {"api", "audit", "authenticator"} <= set(result.one(CLUSTER).inputs["enabledClusterLogTypes"])
     group = result.one("aws:cloudwatch/logGroup:LogGroup")
     assert group.inputs["name"] == f"/aws/eks/llm-{name}/cluster"
@@ -220,7 +214,7 @@ def test_access_entries_only_and_the_creator_is_not_admin(name):
 
 @pytest.mark.parametrize("name", AWS_STACKS)
 def test_kubernetes_version_is_pinned_and_addons_are_managed(name):
-    result = wired(name)
+    result = plain(name)
     assert result.one(CLUSTER).inputs["version"] == config(name).aws.kubernetes_version
     assert result.one(CLUSTER).inputs["bootstrapSelfManagedAddons"] is False
     addons = {a.inputs["addonName"]: a.inputs for a in result.of_type(ADDON)}
@@ -243,7 +237,7 @@ def test_kubernetes_version_is_pinned_and_addons_are_managed(name):
 
 @pytest.mark.parametrize("name", AWS_STACKS)
 def test_irsa_roles_trust_only_their_service_accounts(name):
-    result = wired(name)
+    result = plain(name)
     issuer = f"oidc.eks.eu-west-1.amazonaws.com/id/LLM-{name.upper()}"
     provider_arn = f"arn:aws:iam::{config(name).aws.account_id}:oidc-provider/{issuer}"
     oidc = result.one(OIDC)
@@ -278,7 +272,7 @@ def test_launch_templates_require_imdsv2_with_hop_limit_one_and_no_key_pair(name
 
 @pytest.mark.parametrize("name", AWS_STACKS)
 def test_gpu_root_volume_is_encrypted_with_the_stack_key(name):
-    result = wired(name)
+    result = plain(name)
     for lt in result.of_type(LT):
         volumes = lt.inputs["blockDeviceMappings"]
         assert volumes
@@ -329,7 +323,7 @@ def test_nodes_only_in_private_subnets_without_public_ips(name):
 
 @pytest.mark.parametrize("name", AWS_STACKS)
 def test_node_role_has_only_worker_and_ecr_policies(name):
-    result = wired(name)
+    result = plain(name)
     node_groups = result.of_type(NODE_GROUP)
     assert len(node_groups) == len(config(name).gpu_pools) + 1
     for ng in node_groups:
@@ -338,9 +332,14 @@ def test_node_role_has_only_worker_and_ecr_policies(name):
         assert inline_of(result, role) == []
 
 
+# The EC2 type each shipped pool runs on: one L4 (g6.2xlarge, as the README's stack table says) or eight H100s.
+INSTANCE_TYPES = {"dev": {"l4": "g6.2xlarge"}, "staging": {"l4": "g6.2xlarge"},
+                  "prod": {"l4": "g6.2xlarge", "h100": "p5.48xlarge"}}
+
+
 @pytest.mark.parametrize("name", AWS_STACKS)
 def test_gpu_pools_are_tainted_labelled_and_tagged_to_scale_from_zero(name):
-    result = wired(name)
+    result = plain(name)
     cfg = config(name)
     for pool in cfg.gpu_pools:
         ng = result.one(NODE_GROUP, f"{name}-cluster-pool-{pool.name}-node-group").inputs
@@ -348,7 +347,7 @@ def test_gpu_pools_are_tainted_labelled_and_tagged_to_scale_from_zero(name):
         assert ng["labels"]["llm-infra.io/gpu-pool"] == pool.name
         assert ng["amiType"] in ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA")
         assert ng["capacityType"] == ("SPOT" if pool.spot else "ON_DEMAND")
-        assert ng["instanceTypes"] == [pool.instance_type or default_instance_type(pool.gpu, pool.gpus_per_node)]
+        assert ng["instanceTypes"] == [INSTANCE_TYPES[name][pool.name]]
         assert ng["scalingConfig"] == {"minSize": pool.min_nodes, "maxSize": pool.max_nodes,
                                        "desiredSize": pool.min_nodes}
         template = "k8s.io/cluster-autoscaler/node-template"
@@ -402,15 +401,18 @@ def test_a_pool_with_zones_gets_only_their_subnets():
 
 @pytest.mark.parametrize("name", AWS_STACKS)
 def test_cluster_autoscaler_scales_only_this_clusters_node_groups(name):
-    result = wired(name)
+    result = plain(name)
     role = role_named(result, f"llm-{name}-cluster-autoscaler")
     [doc] = inline_of(result, role)
     account = config(name).aws.account_id
-    for s in doc["Statement"]:
-        assert s["Effect"] == "Allow"
-        if s["Resource"] == "*":
-            assert actions(s) == DESCRIBE_ACTIONS
-            assert all(a.split(":")[1].startswith(("Describe", "GetInstanceTypes")) for a in actions(s))
+    unscoped = [a for s in doc["Statement"] if s["Resource"] == "*" for a in actions(s)]
+    assert all(s["Effect"] == "Allow" for s in doc["Statement"])
+    # On every resource ("*") the autoscaler may only read: no call there changes anything.
+    assert unscoped and all(a.split(":")[1].startswith(("Describe", "Get")) for a in unscoped), unscoped
+    # ... and it may read what it needs to scale from zero (upstream's minimal policy,
+    # kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/README.md, "Minimal IAM Permissions Policy").
+    assert {"autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+            "ec2:DescribeLaunchTemplateVersions", "ec2:DescribeInstanceTypes"} <= set(unscoped)
     write = next(s for s in doc["Statement"] if "autoscaling:SetDesiredCapacity" in actions(s))
     assert sorted(actions(write)) == ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
     assert write["Condition"] == {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/llm-{name}": "owned"}}
@@ -435,7 +437,7 @@ def test_cluster_autoscaler_scales_only_this_clusters_node_groups(name):
 
 @pytest.mark.parametrize("name", AWS_STACKS)
 def test_model_bucket_is_encrypted_private_versioned_and_tls_only(name):
-    result = wired(name)
+    result = plain(name)
     bucket_name = parse_weights_uri(config(name).models[0].weights_uri)[1]
     bucket = result.one("aws:s3/bucket:Bucket")
     assert bucket.inputs["bucket"] == bucket_name
@@ -458,7 +460,7 @@ def test_model_bucket_is_encrypted_private_versioned_and_tls_only(name):
 
 @pytest.mark.parametrize("name", AWS_STACKS)
 def test_workload_role_trusts_only_its_service_account(name):
-    result = wired(name)
+    result = plain(name)
     issuer = f"oidc.eks.eu-west-1.amazonaws.com/id/LLM-{name.upper()}"
     for m in config(name).models:
         role = role_named(result, f"llm-{name}-model-{m.name}")
@@ -473,7 +475,7 @@ def test_workload_role_trusts_only_its_service_account(name):
 
 @pytest.mark.parametrize("name", AWS_STACKS)
 def test_workload_role_reads_its_own_prefix_only_and_decrypts_through_s3(name):
-    result = wired(name)
+    result = plain(name)
     for m in config(name).models:
         _, bucket, prefix = parse_weights_uri(m.weights_uri)
         role = role_named(result, f"llm-{name}-model-{m.name}")
@@ -490,7 +492,7 @@ def test_workload_role_reads_its_own_prefix_only_and_decrypts_through_s3(name):
 
 @pytest.mark.parametrize("name", AWS_STACKS)
 def test_every_triton_pod_lands_on_its_pool_with_its_identity(name):
-    result = wired(name)
+    result = plain(name)
     cfg = config(name)
     pools = {ng.inputs["labels"]["llm-infra.io/gpu-pool"]: ng.inputs for ng in result.of_type(NODE_GROUP)
              if "llm-infra.io/gpu-pool" in ng.inputs["labels"]}
@@ -512,7 +514,7 @@ def test_every_triton_pod_lands_on_its_pool_with_its_identity(name):
 
 @pytest.mark.parametrize("name", AWS_STACKS)
 def test_storage_class_is_gp3_encrypted_with_the_stack_key(name):
-    result = wired(name)
+    result = plain(name)
     sc = result.k8s("StorageClass", "llm-encrypted-gp3")
     assert sc["provisioner"] == "ebs.csi.aws.com"
     assert sc["parameters"]["type"] == "gp3"
@@ -541,7 +543,7 @@ def test_every_resource_uses_an_explicit_provider(name):
 
 @pytest.mark.parametrize("name", AWS_STACKS)
 def test_kubeconfig_output_is_secret(name):
-    result = wired(name)
+    result = plain(name)
     assert "kubeconfig" in result.secret_outputs
     assert result.masked_outputs()["kubeconfig"] == harness.SECRET_MASK
     kubeconfig = json.loads(result.outputs["kubeconfig"])

@@ -134,7 +134,7 @@ def test_every_triton_pod_fits_its_node_with_the_gpu_daemonsets(name):
                  for ct in d.inputs["spec"]["template"]["spec"]["containers"])
     ds_mem = sum(_quantity_mib(ct["resources"]["requests"]["memory"]) for d in daemonsets
                  for ct in d.inputs["spec"]["template"]["spec"]["containers"])
-    types = dict(zip([p.name for p in c.gpu_pools], [k for _, k in _pool_types(name)]))
+    types = dict(zip([p.name for p in c.gpu_pools], [k for _, k in _pool_types(name)], strict=True))
     for sts in (r for r in result.resources if r.type == "kubernetes:apps/v1:StatefulSet"):
         pod = sts.inputs["spec"]["template"]["spec"]
         pool = next(p for p in c.gpu_pools if p.name == pod["nodeSelector"][GPU_POOL_LABEL])

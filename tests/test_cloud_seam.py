@@ -16,7 +16,7 @@ PACKAGE = ROOT / "llm_infra"
 CLOUD_NAMES = ("aws", "gcp", "azure")
 
 # The layers, bottom first. A module belongs to the first entry its name starts with.
-BOTTOM = ("llm_infra.versions", "llm_infra.facts", "llm_infra.naming", "llm_infra.catalog", "llm_infra.planning",
+BOTTOM = ("llm_infra.versions", "llm_infra.facts", "llm_infra.naming", "llm_infra.checkov", "llm_infra.device_list", "llm_infra.catalog", "llm_infra.planning",
           "llm_infra.config", "llm_infra.guardrails", "llm_infra.policies", "llm_infra.triton.upstream",
           "llm_infra.triton.model_repository")
 KUBERNETES = ("llm_infra.kubernetes", "llm_infra.triton", "llm_infra.ordering", "llm_infra.existing")

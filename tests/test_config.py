@@ -55,16 +55,28 @@ def with_change(path: str, value: Any, base: dict[str, Any] = VALID) -> dict[str
     return raw
 
 
-def test_the_reference_configs_are_valid():
-    assert parse_stack_config(VALID).models[0].gpu_pool == "l4"
-    assert parse_stack_config(VALID_AWS).cloud == "aws"
+def test_a_minimal_config_is_accepted_with_the_documented_defaults():
+    cfg = parse_stack_config(VALID)
+    [model] = cfg.models
+    assert (model.name, model.gpu_pool, model.namespace) == ("m", "l4", "llm-serving")
+    assert cfg.monitoring.enabled and cfg.monitoring.namespace == "monitoring"
+    aws = parse_stack_config(VALID_AWS)
+    assert (aws.cloud, aws.region, aws.existing) == ("aws", "eu-west-1", None)
+
+
+# What the README's stack table says each shipped stack is: its cloud, and production only for the prod stacks.
+SHIPPED = {"dev": ("aws", False), "staging": ("aws", False), "prod": ("aws", True), "gcp-dev": ("gcp", False),
+           "gcp-prod": ("gcp", True), "azure-dev": ("azure", False), "azure-prod": ("azure", True),
+           "existing": ("existing", False)}
 
 
 @pytest.mark.parametrize("name", STACKS)
-def test_every_shipped_stack_file_is_valid(name):
+def test_every_shipped_stack_file_is_the_stack_the_readme_describes(name):
     config, secret_keys = stack_config(name)
     raw = {k.split(":", 1)[1]: v for k, v in config.items() if k not in secret_keys}
-    parse_stack_config(raw)
+    cfg = parse_stack_config(raw)
+    assert (cfg.cloud, cfg.production) == SHIPPED[name]
+    assert cfg.models and all(m.gpu_pool in {p.name for p in cfg.gpu_pools} for m in cfg.models)
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ import pytest
 from _stacks import rejected, stack, with_changed_config
 from llm_infra.catalog.aws_facts import DEVICE_LIST_STRATEGY_BY_AMI, GPU_NODE_RUNTIME_SOURCES
 from llm_infra.aws.node_bootstrap import TOOLKIT_CONFIG, gpu_isolation_script
-from llm_infra.kubernetes.device_plugin import NODE_RUNTIME_SETTINGS, VOLUME_MOUNTS_ROOT
+from llm_infra.device_list import NODE_RUNTIME_SETTINGS, VOLUME_MOUNTS_ROOT
 from llm_infra.testing import ProgramResult
 
 NVIDIA_CTK_VERSION = "v1.20.0"

@@ -341,7 +341,7 @@ CORPUS = [
 
 
 def test_stack_files_read_as_the_cli_reads_them(stackread, tmp_path):
-    for text, cli in zip(CORPUS, cli_reads(stackread, CORPUS, tmp_path)):
+    for text, cli in zip(CORPUS, cli_reads(stackread, CORPUS, tmp_path), strict=True):
         assert_agrees(cli, ours(text, tmp_path), text)
 
 
@@ -360,5 +360,5 @@ _SCALAR_TEXT = st.one_of(
                           st.sampled_from(["{}", "'{}'", "[{}]", "{{x: {}}}"])), min_size=1, max_size=8))
 def test_generated_scalars_read_as_the_cli_reads_them(stackread, tmp_path, entries):
     texts = ["config:\n" + "".join(f"  {k}{i}: {shape.format(v)}\n" for i, (k, v, shape) in enumerate(entries))]
-    for text, cli in zip(texts, cli_reads(stackread, texts, tmp_path)):
+    for text, cli in zip(texts, cli_reads(stackread, texts, tmp_path), strict=True):
         assert_agrees(cli, ours(text, tmp_path), text)

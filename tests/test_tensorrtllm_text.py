@@ -18,7 +18,6 @@ import pytest
 import requests
 from google.protobuf import text_format
 from tokenizers import Tokenizer, models, pre_tokenizers
-from tritonclient.grpc import model_config_pb2 as pb
 
 from llm_infra.config import BatchingConfig, ModelConfig
 from llm_infra.triton import upstream

@@ -186,7 +186,7 @@ def test_preview_matrix_is_every_stack_with_its_cloud_region_and_policy_config()
         # Production stacks run every rule; only non-production stacks relax the production-only ones.
         assert entry["policy-config"] == ("" if facts["production"] else NONPRODUCTION_POLICY), name
     # The sign-in step of each cloud runs exactly for that cloud's stacks.
-    for cloud, action in zip(("aws", "gcp", "azure"), OIDC_ACTIONS):
+    for cloud, action in zip(("aws", "gcp", "azure"), OIDC_ACTIONS, strict=True):
         [step] = uses(job, action + "@")
         assert step["if"] == f"matrix.cloud == '{cloud}'"
 

@@ -73,6 +73,7 @@ for key, value in platform.cluster_outputs.items():  # kubeconfig (secret), clus
 pulumi.export("region", region)
 pulumi.export("storage_class", cluster.storage_class)
 pulumi.export("oidc_issuer", cluster.oidc_issuer)
-# IAM names an OIDC provider by its issuer host and path.
+# IAM names an OIDC provider by its issuer host and path (every EKS cluster has an issuer).
+assert cluster.oidc_issuer is not None
 pulumi.export("oidc_provider_arn", pulumi.Output.from_input(cluster.oidc_issuer).apply(
     lambda issuer: f"arn:{partition(region)}:iam::{account_id}:oidc-provider/{issuer.removeprefix('https://')}"))

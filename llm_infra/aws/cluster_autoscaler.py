@@ -13,6 +13,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from .. import versions
+from ..checkov import checkov_skips
 from . import naming
 from .policy import document, irsa_trust, role_arn_after
 
@@ -31,15 +32,6 @@ DESCRIBE_ACTIONS = [
     "ec2:GetInstanceTypesFromInstanceRequirements",
 ]
 WRITE_ACTIONS = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
-
-
-def checkov_skips(reasons: dict[str, str]) -> dict[str, str]:
-    """checkov suppressions as object annotations (`checkov.io/skipN: CKV_K8S_xx=reason`).
-
-    The Kubernetes layer has the same helper; clouds do not import it (layers stay side by side).
-    """
-    return {f"checkov.io/skip{i}": f"{check}={reason}"
-            for i, (check, reason) in enumerate(sorted(reasons.items()), start=1)}
 
 
 def autoscaler_policy(partition: str, region: str, account: str, cluster_name: str) -> dict:

@@ -13,15 +13,15 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from ..contract import DEFAULT_GPU_POOL_LABEL as GPU_POOL_LABEL
+from ..contract import GPU_TAINT_KEY
 from . import naming
 from ..catalog.aws import default_instance_type
-from ..catalog.nvidia import DEVICE_LIST_STRATEGIES
+from ..device_list import DEVICE_LIST_STRATEGIES
 from ..catalog.aws_facts import DEVICE_LIST_STRATEGY_BY_AMI
 from .launch_template import node_launch_template, node_role
 from .node_bootstrap import gpu_isolation_user_data
 
-GPU_TAINT_KEY = "nvidia.com/gpu"
-GPU_POOL_LABEL = "llm-infra.io/gpu-pool"
 NVIDIA_AMI_TYPES = ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA")
 
 

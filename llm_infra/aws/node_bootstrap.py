@@ -9,7 +9,7 @@ images set it to `all`) is ignored and only the device plugin's mounts select GP
 
 import base64
 
-from ..catalog.nvidia import NODE_RUNTIME_SETTINGS
+from ..device_list import NODE_RUNTIME_SETTINGS
 
 TOOLKIT_CONFIG = "/etc/nvidia-container-runtime/config.toml"
 _BOUNDARY = "==LLMINFRA=="

@@ -22,7 +22,7 @@ from .cluster_autoscaler import AwsClusterAutoscaler
 from .gpu_node_pool import GPU_POOL_LABEL, AwsGpuNodePool
 from .key import AwsKey
 from .model_store import AwsModelStore
-from .network import AwsNetwork
+from .network import AwsNetwork, AwsNetworkArgs
 
 
 class AwsPlatformClusterArgs(TypedDict):
@@ -71,14 +71,16 @@ class AwsPlatformCluster(pulumi.ComponentResource):
         def role_arn(role_name: str) -> pulumi.Output[str]:
             return account.apply(lambda a: naming.role_arn(part, a, role_name))
 
-        network = AwsNetwork(f"{name}-network", {
+        network_args: AwsNetworkArgs = {
             "cluster_name": cluster_name,
             "zones": zones,
             "vpc_cidr": aws_config.vpc_cidr,
             "single_nat_gateway": aws_config.single_nat_gateway,
-            **({"existing_vpc_id": aws_config.vpc_id, "existing_private_subnet_ids": aws_config.private_subnet_ids}
-               if aws_config.vpc_id else {}),
-        }, opts=child)
+        }
+        if aws_config.vpc_id and aws_config.private_subnet_ids:  # the config holds them together
+            network_args["existing_vpc_id"] = aws_config.vpc_id
+            network_args["existing_private_subnet_ids"] = aws_config.private_subnet_ids
+        network = AwsNetwork(f"{name}-network", network_args, opts=child)
 
         models = [m.name for m in config.models]
         key = AwsKey(f"{name}-key", {

@@ -15,12 +15,13 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_azure_native as azure_native
 
+from ..contract import DEFAULT_GPU_POOL_LABEL as GPU_POOL_LABEL
+from ..contract import GPU_TAINT_KEY
 from .naming import agent_pool_name
 from ..config.azure import GPU_NODE_OS_DISK_GIB
 from ..catalog.azure import GPU_VM_SIZES, dedicated_host_problem, default_vm_size
 
-GPU_TAINT = "nvidia.com/gpu=true:NoSchedule"
-GPU_POOL_LABEL = "llm-infra.io/gpu-pool"
+GPU_TAINT = f"{GPU_TAINT_KEY}=true:NoSchedule"
 ISOLATION_TAG = "llm-infra.io/isolation"
 ISOLATION_VALUES = ("dedicated-host", "shared", "shared-host-accepted")
 

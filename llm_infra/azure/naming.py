@@ -9,6 +9,8 @@ import hashlib
 import re
 import uuid
 
+from ..naming import fit
+
 # Built-in role definition ids (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 ROLES: dict[str, str] = {
     "Key Vault Crypto Service Encryption User": "e147488a-f6f5-4113-8e2d-b22465e65bf6",
@@ -57,10 +59,8 @@ def key_vault_name(environment: str, subscription_id: str) -> str:
 
 
 def short(name: str, limit: int) -> str:
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
-    return f"{name[:limit - 7].rstrip('-')}-{digest}"
+    """`name` shortened to `limit` with a 6-hex hash (Azure's names have always carried 6)."""
+    return fit(name, limit, digest_chars=6)
 
 
 def agent_pool_name(pool: str) -> str:

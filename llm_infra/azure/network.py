@@ -66,7 +66,7 @@ class AzureNetwork(pulumi.ComponentResource):
         super().__init__("llm-infra:index:AzureNetwork", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         if all(existing):
-            node, api, endpoints = (pulumi.Output.from_input(s) for s in existing)
+            node, api, endpoints = (pulumi.Output.from_input(s) for s in existing if s)
             self.vnet_id = node.apply(lambda s: s.split("/subnets/")[0])
         else:
             sub, rg, vnet_name = args["subscription_id"], args["resource_group_name"], args["vnet_name"]

@@ -20,7 +20,7 @@ import pulumi_azure_native as azure_native
 
 from ..access import deployer_path
 from ..config import StackConfigSpec, cloud_stack_config, parse_weights_uri
-from ..contract import PRIVATE_RANGES, ClusterContract
+from ..contract import PRIVATE_RANGES, ClusterContract, Toleration
 from . import naming
 from .cluster import AksCluster
 from .disk_encryption_set import AzureDiskEncryptionSet
@@ -30,7 +30,7 @@ from .model_store import AzureModelStore
 from .network import AzureNetwork, plan_subnets
 
 # The taint AKS puts on every node of a spot pool (scaleSetPriority Spot).
-SPOT_TOLERATION = {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot",
+SPOT_TOLERATION: Toleration = {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot",
                    "effect": "NoSchedule"}
 
 

@@ -8,7 +8,6 @@ and persistent-disk throughput. Each row names where it was read and when.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from ..facts import Allocatable, Source, tiered_cpu_reserve_millicores
 

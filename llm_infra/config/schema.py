@@ -37,9 +37,9 @@ def _schema_annotation(annotation: Any) -> Any:
             return _schema_annotation(rest[0]) | None
         return Any  # engine_args values: str, int, float or bool
     if origin is list:
-        return list[_schema_annotation(args[0])]
+        return types.GenericAlias(list, (_schema_annotation(args[0]),))  # list[...] of a type known at run time
     if origin is dict:
-        return dict[str, _schema_annotation(args[1])]
+        return types.GenericAlias(dict, (str, _schema_annotation(args[1])))
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return schema_type(annotation)
     return annotation
@@ -59,7 +59,8 @@ def schema_type(model: type[BaseModel]) -> type:
         else NotRequired[_schema_annotation(info.annotation)]
         for name, info in model.model_fields.items()
     }
-    spec = TypedDict(model.__name__, fields)  # type: ignore[operator]
+    # Built at run time by design (its static twin for type checkers is config/specs.py).
+    spec = TypedDict(model.__name__, fields)  # type: ignore[misc]
     spec.__module__, spec.__qualname__, spec.__doc__ = model.__module__, model.__qualname__, model.__doc__
     return spec
 
@@ -102,7 +103,13 @@ def validate_spec(model: type[M], value: Any, *, field: str) -> M:
         raise ConfigError(_problems(exc, prefix=f"{field}.")) from None
 
 
-StackConfigSpec = schema_type(StackConfig)
+if typing.TYPE_CHECKING:
+    # What type checkers and IDEs see: the fields written in source (specs.py), or the validated model.
+    from .specs import StackConfigFields
+
+    StackConfigSpec: typing.TypeAlias = StackConfigFields | StackConfig
+else:
+    StackConfigSpec = schema_type(StackConfig)
 
 
 def cloud_stack_config(value: Any, cloud: str) -> StackConfig:

@@ -23,12 +23,12 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_gcp as gcp
 
+from ..contract import DEFAULT_GPU_POOL_LABEL as GPU_POOL_LABEL
+from ..contract import GPU_TAINT_KEY
 from . import naming
 from ..catalog.gcp import GPU_FAMILIES, SOLE_TENANT_GPUS_PER_NODE, check_machine_type, machine_type_for
 from .node_config import hardened_node_config
 
-GPU_TAINT_KEY = "nvidia.com/gpu"
-GPU_POOL_LABEL = "llm-infra.io/gpu-pool"
 NODE_GROUP_AFFINITY_KEY = "compute.googleapis.com/node-group-name"
 
 

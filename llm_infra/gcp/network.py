@@ -58,8 +58,8 @@ class GcpNetwork(pulumi.ComponentResource):
     """Secondary range of the services."""
 
     def __init__(self, name: str, args: GcpNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        existing = [args.get(k) for k in ("existing_network", "existing_subnetwork", "existing_pods_range_name",
-                                          "existing_services_range_name")]
+        existing = [args.get("existing_network"), args.get("existing_subnetwork"),
+                    args.get("existing_pods_range_name"), args.get("existing_services_range_name")]
         if any(existing) and not all(existing):
             raise ValueError("existing_network: expected existing_network, existing_subnetwork, "
                              "existing_pods_range_name and existing_services_range_name together, got only some")
@@ -68,7 +68,7 @@ class GcpNetwork(pulumi.ComponentResource):
         project, region, base = args["project"], args["region"], args["name"]
         self.created = not all(existing)
         if not self.created:
-            network, subnetwork, pods, services = (pulumi.Output.from_input(v) for v in existing)
+            network, subnetwork, pods, services = (pulumi.Output.from_input(v) for v in existing if v)
         else:
             vpc = gcp.compute.Network(
                 f"{name}-vpc", name=base, project=project, auto_create_subnetworks=False,

@@ -16,14 +16,10 @@ import pulumi_kubernetes as k8s
 
 
 from llm_infra import versions
-from llm_infra.kubernetes.device_plugin import (
-    DEFAULT_DEVICE_LIST_STRATEGY,
-    DEVICE_LIST_STRATEGIES,
-    GPU_TAINT_KEY,
-    VOLUME_MOUNTS_ROOT,
-    checkov_skips,
-    gpu_node_affinity,
-)
+from llm_infra.checkov import checkov_skips
+from llm_infra.contract import DEFAULT_GPU_POOL_LABEL, GPU_TAINT_KEY
+from llm_infra.device_list import DEFAULT_DEVICE_LIST_STRATEGY, DEVICE_LIST_STRATEGIES, VOLUME_MOUNTS_ROOT
+from llm_infra.kubernetes.node_agent import gpu_node_affinity
 from llm_infra.ordering import waits_like_component
 
 METRICS_PORT = 9400
@@ -82,7 +78,7 @@ class DcgmExporter(pulumi.ComponentResource):
         args: DcgmExporterArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        gpu_node_label = args.get("gpu_node_label", "llm-infra.io/gpu-pool")
+        gpu_node_label = args.get("gpu_node_label", DEFAULT_GPU_POOL_LABEL)
         if not gpu_node_label:
             raise ValueError(f"gpu_node_label: expected a node label key, got {gpu_node_label!r}")
         clients = list(args.get("metrics_client_namespaces", ["monitoring"]))

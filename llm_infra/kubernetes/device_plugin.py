@@ -15,13 +15,9 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from llm_infra import versions
-
-from ..catalog.nvidia import (  # re-exported: facts about the plugin and the toolkit
-    DEFAULT_DEVICE_LIST_STRATEGY,
-    DEVICE_LIST_STRATEGIES,
-    NODE_RUNTIME_SETTINGS,
-    VOLUME_MOUNTS_ROOT,
-)
+from llm_infra.contract import DEFAULT_GPU_POOL_LABEL
+from llm_infra.device_list import DEFAULT_DEVICE_LIST_STRATEGY, DEVICE_LIST_STRATEGIES
+from llm_infra.kubernetes.node_agent import gpu_node_daemonset
 
 NAMESPACE = "kube-system"
 # Per GPU node; llm_infra.fit subtracts them from the node before placing a model replica.
@@ -33,8 +29,6 @@ DAEMONSET_NAME = "nvidia-device-plugin-daemonset"
 CONFIG_DIR = "/etc/nvidia-device-plugin"
 CONFIG_FILE = f"{CONFIG_DIR}/config.yaml"
 DEVICE_PLUGINS_DIR = "/var/lib/kubelet/device-plugins"
-GPU_TAINT_KEY = "nvidia.com/gpu"
-
 
 
 class NvidiaDevicePluginArgs(TypedDict):
@@ -77,7 +71,7 @@ class NvidiaDevicePlugin(pulumi.ComponentResource):
         strategy = args.get("device_list_strategy", DEFAULT_DEVICE_LIST_STRATEGY)
         if strategy not in DEVICE_LIST_STRATEGIES:
             raise ValueError(f"device_list_strategy: expected one of {list(DEVICE_LIST_STRATEGIES)}, got {strategy!r}")
-        gpu_node_label = args.get("gpu_node_label", "llm-infra.io/gpu-pool")
+        gpu_node_label = args.get("gpu_node_label", DEFAULT_GPU_POOL_LABEL)
         if not gpu_node_label:
             raise ValueError(f"gpu_node_label: expected a node label key, got {gpu_node_label!r}")
 
@@ -148,50 +142,30 @@ class NvidiaDevicePlugin(pulumi.ComponentResource):
             volume_mounts=mounts,
         )
 
-        daemonset = k8s.apps.v1.DaemonSet(
+        daemonset = gpu_node_daemonset(
             f"{name}-daemonset",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=DAEMONSET_NAME,
-                namespace=NAMESPACE,
-                labels=labels,
-                annotations=checkov_skips(
-                    {
-                        "CKV_K8S_8": "the plugin serves no health endpoint; it re-registers with the kubelet itself "
-                        "and exits when its socket goes away",
-                        "CKV_K8S_9": "the plugin takes no traffic; readiness is its registration with the kubelet",
-                        "CKV_K8S_15": "the image is a pinned release tag; IfNotPresent lets a node-critical pod "
-                        "restart during a registry outage",
-                        "CKV_K8S_23": "must run as root to create its socket in the root-owned kubelet device-plugins "
-                        "dir and dial kubelet.sock; it has no capabilities and cannot escalate",
-                        "CKV_K8S_40": "runs as root (uid 0) for the kubelet device-plugins dir; see CKV_K8S_23",
-                        "CKV_K8S_43": "pinned to an immutable release tag in llm_infra.versions; override image with "
-                        "a digest where the registry mirror publishes one",
-                    }
-                ),
-            ),
-            spec=k8s.apps.v1.DaemonSetSpecArgs(
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                update_strategy=k8s.apps.v1.DaemonSetUpdateStrategyArgs(type="RollingUpdate"),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations=pod_annotations or None),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        service_account_name="nvidia-device-plugin",
-                        automount_service_account_token=False,
-                        priority_class_name="system-node-critical",
-                        affinity=gpu_node_affinity(gpu_node_label),
-                        tolerations=[
-                            k8s.core.v1.TolerationArgs(key=GPU_TAINT_KEY, operator="Exists", effect="NoSchedule"),
-                        ],
-                        security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_user=0,
-                            run_as_group=0,
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
-                        containers=[container],
-                        volumes=volumes,
-                    ),
-                ),
-            ),
+            name=DAEMONSET_NAME,
+            namespace=NAMESPACE,
+            labels=labels,
+            selector=selector,
+            checkov_reasons={
+                "CKV_K8S_8": "the plugin serves no health endpoint; it re-registers with the kubelet itself "
+                "and exits when its socket goes away",
+                "CKV_K8S_9": "the plugin takes no traffic; readiness is its registration with the kubelet",
+                "CKV_K8S_15": "the image is a pinned release tag; IfNotPresent lets a node-critical pod "
+                "restart during a registry outage",
+                "CKV_K8S_23": "must run as root to create its socket in the root-owned kubelet device-plugins "
+                "dir and dial kubelet.sock; it has no capabilities and cannot escalate",
+                "CKV_K8S_40": "runs as root (uid 0) for the kubelet device-plugins dir; see CKV_K8S_23",
+                "CKV_K8S_43": "pinned to an immutable release tag in llm_infra.versions; override image with "
+                "a digest where the registry mirror publishes one",
+            },
+            service_account_name="nvidia-device-plugin",
+            gpu_node_label=gpu_node_label,
+            container=container,
+            volumes=volumes,
+            pod_annotations=pod_annotations,
+            priority_class_name="system-node-critical",
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends_on)),
         )
 
@@ -227,28 +201,3 @@ def time_slicing_config(replicas: int) -> str:
         },
         sort_keys=False,
     )
-
-
-def gpu_node_affinity(label_key: str) -> k8s.core.v1.AffinityArgs:
-    """Required node affinity: only nodes that carry `label_key` (any value)."""
-    return k8s.core.v1.AffinityArgs(
-        node_affinity=k8s.core.v1.NodeAffinityArgs(
-            required_during_scheduling_ignored_during_execution=k8s.core.v1.NodeSelectorArgs(
-                node_selector_terms=[
-                    k8s.core.v1.NodeSelectorTermArgs(
-                        match_expressions=[k8s.core.v1.NodeSelectorRequirementArgs(key=label_key, operator="Exists")]
-                    )
-                ]
-            )
-        )
-    )
-
-
-def checkov_skips(reasons: dict[str, str]) -> dict[str, str]:
-    """checkov suppressions as object annotations (`checkov.io/skipN: CKV_K8S_xx=reason`)."""
-    out = {}
-    for i, (check, reason) in enumerate(sorted(reasons.items()), start=1):
-        if "=" in reason:  # checkov splits the value on '='
-            raise ValueError(f"checkov reason for {check}: expected no '=', got {reason!r}")
-        out[f"checkov.io/skip{i}"] = f"{check}={reason}"
-    return out

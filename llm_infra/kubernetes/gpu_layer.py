@@ -6,12 +6,10 @@ collects GPU metrics itself, and which node label marks GPU nodes.
 """
 
 from collections.abc import Mapping
-from typing import NotRequired, TypedDict
+from typing import TYPE_CHECKING, NotRequired, TypeAlias, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
-
-from llm_infra.ordering import waits_like_component
 
 from llm_infra.config import ConfigError, DevicePluginConfig, schema_type, validate_spec
 from llm_infra.contract import DEFAULT_GPU_POOL_LABEL
@@ -21,7 +19,13 @@ from llm_infra.kubernetes.tenant_namespace import TenantNamespace
 from llm_infra.ordering import waits_like_component
 
 
-DevicePluginSpec = schema_type(DevicePluginConfig)
+if TYPE_CHECKING:
+    # What type checkers and IDEs see: the fields written in source (config/specs.py), or the validated model.
+    from llm_infra.config.specs import DevicePluginConfigFields
+
+    DevicePluginSpec: TypeAlias = DevicePluginConfigFields | DevicePluginConfig
+else:  # the schema type other Pulumi languages see, built from the model
+    DevicePluginSpec = schema_type(DevicePluginConfig)
 
 
 class GpuSoftwareLayerArgs(TypedDict):

@@ -93,7 +93,7 @@ class ClusterOperatorsArgs(TypedDict):
     """What the certificate waits for (cert-manager's release, the issuer). Defaults to none."""
 
 
-def _chart_inputs(spec: Mapping[str, str]) -> dict:
+def _chart_inputs(spec: ChartSpec) -> dict:
     """The Release inputs for a chart from a repository (name, version, repo) or from a path."""
     if spec.get("path"):
         return {"chart": spec["path"]}
@@ -109,7 +109,7 @@ def chart_spec(pinned: Mapping[str, str], override: Mapping[str, str | None] | N
             "repo": given.get("repo", pinned["repo"])}
 
 
-def describe_chart(spec: Mapping[str, str]) -> str:
+def describe_chart(spec: ChartSpec) -> str:
     """One line for the plan: which chart, which version, from where."""
     if spec.get("path"):
         return f"{spec['chart']} from {spec['path']}"
@@ -211,7 +211,9 @@ class ClusterOperators(pulumi.ComponentResource):
             f"{name}-grafana-admin",
             metadata={"name": GRAFANA_ADMIN_SECRET, "namespace": mon_ns, "labels": part_of},
             type="Opaque",
-            string_data={"admin-user": "admin", "admin-password": pulumi.Output.secret(password.result)},
+            # pulumi's Output.secret is a staticmethod typed with the class's own type variable: mypy infers Never.
+            string_data={"admin-user": "admin",
+                         "admin-password": pulumi.Output.secret(password.result)},  # type: ignore[arg-type]
             opts=child.merge(pulumi.ResourceOptions(depends_on=[namespaces[mon_ns]])),
         )
 

@@ -74,7 +74,7 @@ def generate(directory: Path, clients: dict[str, tuple[str, str | None]]) -> Pki
     (directory / "ca.key").write_bytes(_pem_key(ca_key))
 
     server_key = _key()
-    sans = [x509.DNSName(n) for n in ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
                                       "kubernetes.default.svc.cluster.local")]
     sans += [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.IPAddress(ipaddress.ip_address("10.96.0.1"))]
     server = _issue(ca_key, ca_cert, server_key, _name("kube-apiserver"), server=True, sans=sans)

@@ -115,7 +115,7 @@ class LocalCluster:
         self.directory = Path(directory)
         self.nodes = nodes or []
         self.storage_classes = storage_classes or []
-        self.processes: dict[str, subprocess.Popen] = {}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.ports: dict[str, int] = {}
         self.server = ""
 
@@ -413,7 +413,7 @@ def up(directory: Path, stack_config: Path | None, crd_files: list[Path]) -> Loc
         cluster.stop()
         raise
     state = {"server": cluster.server, "kubeconfig": cluster.kubeconfig_path,
-             "processes": {n: {"pid": p.pid, "binary": p.args[0]} for n, p in cluster.processes.items()}}
+             "processes": {n: {"pid": p.pid, "binary": p.args[0] if isinstance(p.args, list) else p.args} for n, p in cluster.processes.items()}}
     (Path(directory) / "state.json").write_text(json.dumps(state, indent=2))
     return cluster
 

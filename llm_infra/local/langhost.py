@@ -159,7 +159,9 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             if item is None:
                 open_streams -= 1
                 continue
-            yield language_pb2.RunPluginResponse(**{item[0]: item[1]})
+            field, line = item
+            yield (language_pb2.RunPluginResponse(stdout=line) if field == "stdout"
+                   else language_pb2.RunPluginResponse(stderr=line))
         yield language_pb2.RunPluginResponse(exitcode=process.wait())
 
     def Cancel(self, request, context):  # noqa: N802

@@ -90,9 +90,12 @@ def _zones(config: StackConfig) -> list[str]:
 
 
 def _shape(cloud: str, name: str) -> tuple[int, float] | None:
-    for entry in (*CATALOG, *SYSTEM_INSTANCE_TYPES):
+    for entry in CATALOG:
         if entry.cloud == cloud and entry.name == name:
             return entry.vcpus, entry.memory_gib
+    for system in SYSTEM_INSTANCE_TYPES:
+        if system.cloud == cloud and system.name == name:
+            return system.vcpus, system.memory_gib
     return None
 
 

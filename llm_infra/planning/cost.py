@@ -211,10 +211,11 @@ def _nat_gateways(stack: StackCostInput, gpu_nodes_min: int, gpu_nodes_max: int)
 def _cloud_nat(stack: StackCostInput, gpu_nodes_min: int, gpu_nodes_max: int) -> CostLine:
     vm, cap, ip = price("gcp", "nat_vm"), price("gcp", "nat_cap"), price("gcp", "nat_ip")
     assert vm.usd is not None and cap.usd is not None and ip.usd is not None
+    vm_usd, cap_usd, ip_usd = vm.usd, cap.usd, ip.usd  # narrowed for the closure
 
     def monthly(vms: int) -> float:
-        per_gateway = min(vms * vm.usd, cap.usd) if vms else 0.0
-        return stack.nat_gateways * (per_gateway + ip.usd) * HOURS_PER_MONTH
+        per_gateway = min(vms * vm_usd, cap_usd) if vms else 0.0
+        return stack.nat_gateways * (per_gateway + ip_usd) * HOURS_PER_MONTH
 
     return CostLine("Cloud NAT", monthly(stack.system_nodes + gpu_nodes_min), monthly(stack.system_nodes + gpu_nodes_max),
                     f"{stack.nat_gateways} x (${vm.usd}/VM-h up to ${cap.usd}/h + ${ip.usd}/h IP); data extra")

@@ -120,6 +120,18 @@ UNKNOWN_SENTINELS = frozenset({
 })
 
 
+def get(obj: Any, *path: str, unseen: Any = None) -> Any:
+    """The value at `path` through nested mappings: None where a key (or a parent) is unset,
+    `unseen` where a parent is not a mapping (at preview, an unknown value)."""
+    for key in path:
+        if obj is None:
+            return None
+        if not isinstance(obj, Mapping):
+            return unseen
+        obj = obj.get(key)
+    return obj
+
+
 def known(value: Any) -> bool:
     """False for values a preview cannot know yet (None, or an unknown sentinel)."""
     if value is None:

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from . import Context, Resource, Rule, known
+from . import Context, Resource, Rule, get, known
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -83,13 +83,7 @@ _UNSEEN = object()
 
 def _get(obj: Any, *path: str) -> Any:
     """The value at `path`; None where it is unset, `_UNSEEN` where a parent is unknown."""
-    for key in path:
-        if obj is None:
-            return None
-        if not isinstance(obj, Mapping):
-            return _UNSEEN
-        obj = obj.get(key)
-    return obj
+    return get(obj, *path, unseen=_UNSEEN)
 
 
 def _known(value: Any) -> bool:
@@ -422,9 +416,9 @@ def eks_nodes_private(resources: list[Resource], _: Context) -> Iterator[str]:
 
 # --- 10: node roles minimal (CNI on its IRSA role); no `*` actions anywhere ----------------
 
-def _managed_policies_by_role(resources: list[Resource]) -> dict[str, list[tuple[str, Any]]]:
-    """Role reference -> [(attachment resource name, policy ARN)]."""
-    out: dict[str, list[tuple[str, Any]]] = defaultdict(list)
+def _managed_policies_by_role(resources: list[Resource]) -> dict[Any, list[tuple[str, Any]]]:
+    """Role reference (as the input has it, None where unset) -> [(attachment resource name, policy ARN)]."""
+    out: dict[Any, list[tuple[str, Any]]] = defaultdict(list)
     for a in _of(resources, ROLE_POLICY_ATTACHMENT):
         out[a.inputs.get("role")].append((a.name, a.inputs.get("policyArn")))
     for a in _of(resources, POLICY_ATTACHMENT):
@@ -433,8 +427,8 @@ def _managed_policies_by_role(resources: list[Resource]) -> dict[str, list[tuple
     return out
 
 
-def _inline_policies_by_role(resources: list[Resource]) -> dict[str, list[Resource]]:
-    out: dict[str, list[Resource]] = defaultdict(list)
+def _inline_policies_by_role(resources: list[Resource]) -> dict[Any, list[Resource]]:
+    out: dict[Any, list[Resource]] = defaultdict(list)
     for p in _of(resources, ROLE_POLICY):
         out[p.inputs.get("role")].append(p)
     return out

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from . import ADVISORY, Context, Resource, Rule, known
+from . import ADVISORY, Context, Resource, Rule, get, known
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 AGENT_POOL = "azure-native:containerservice:AgentPool"
@@ -20,14 +20,6 @@ ISOLATION_TAG = "llm-infra.io/isolation"
 NETWORK_POLICIES = ("azure", "cilium", "calico")
 
 
-def _get(obj: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
 def _false(value: Any) -> bool:
     """Explicitly off (an unknown or absent value is not judged)."""
     return value is False
@@ -36,7 +28,7 @@ def _false(value: Any) -> bool:
 # --- 23: private API server or an allowlist without 0.0.0.0/0 ----------------------------
 
 def aks_api_server_private(r: Resource, _: Context) -> Iterator[str]:
-    profile = _get(r.inputs, "apiServerAccessProfile") or {}
+    profile = get(r.inputs, "apiServerAccessProfile") or {}
     private = profile.get("enablePrivateCluster")
     # azure-native spells it authorizedIPRanges (ManagedClusterAPIServerAccessProfileArgs).
     ranges = profile.get("authorizedIPRanges")
@@ -57,13 +49,13 @@ def aks_api_server_private(r: Resource, _: Context) -> Iterator[str]:
 # --- 24: etcd KMS with the Key Vault key; user-assigned control-plane identity -----------------
 
 def aks_etcd_kms(r: Resource, _: Context) -> Iterator[str]:
-    kms = _get(r.inputs, "securityProfile", "azureKeyVaultKms") or {}
+    kms = get(r.inputs, "securityProfile", "azureKeyVaultKms") or {}
     enabled, key_id = kms.get("enabled"), kms.get("keyId")
     if known(enabled) and enabled is not True or not kms:
         yield "enable securityProfile.azureKeyVaultKms (etcd encrypted with the Key Vault key)"
     elif "keyId" not in kms or (known(key_id) and not str(key_id).startswith("https://")):
         yield f"set securityProfile.azureKeyVaultKms.keyId to the key's versioned URI, got {key_id!r}"
-    kind = _get(r.inputs, "identity", "type")
+    kind = get(r.inputs, "identity", "type")
     if known(kind) and kind != "UserAssigned":
         yield f"use a UserAssigned control-plane identity (KMS does not work with {kind!r})"
 
@@ -81,16 +73,16 @@ def aks_disks_encrypted(r: Resource, _: Context) -> Iterator[str]:
         if r.inputs.get("enableEncryptionAtHost") is not True:
             yield "set enableEncryptionAtHost on the GPU pool"
     elif r.inputs.get("provisioner") == "disk.csi.azure.com":
-        if not _get(r.inputs, "parameters", "diskEncryptionSetID"):
+        if not get(r.inputs, "parameters", "diskEncryptionSetID"):
             yield "set parameters.diskEncryptionSetID: volumes encrypted with the customer key"
 
 
 # --- 26: workload identity, no local accounts, Entra ID with Azure RBAC ---------------------------
 
 def aks_identity_entra_only(r: Resource, _: Context) -> Iterator[str]:
-    if _get(r.inputs, "oidcIssuerProfile", "enabled") is not True:
+    if get(r.inputs, "oidcIssuerProfile", "enabled") is not True:
         yield "enable oidcIssuerProfile (workload identity federation)"
-    if _get(r.inputs, "securityProfile", "workloadIdentity", "enabled") is not True:
+    if get(r.inputs, "securityProfile", "workloadIdentity", "enabled") is not True:
         yield "enable securityProfile.workloadIdentity"
     if r.inputs.get("disableLocalAccounts") is not True:
         yield "set disableLocalAccounts: no static cluster-admin credential"
@@ -102,7 +94,7 @@ def aks_identity_entra_only(r: Resource, _: Context) -> Iterator[str]:
 # --- 27: dedicated isolation uses a dedicated host group -----------------------------------------
 
 def aks_dedicated_isolation(r: Resource, context: Context) -> Iterator[str]:
-    isolation = _get(r.inputs, "tags", ISOLATION_TAG)
+    isolation = get(r.inputs, "tags", ISOLATION_TAG)
     host_group = r.inputs.get("hostGroupID")
     if isolation == "dedicated-host" and not host_group and "hostGroupID" not in r.inputs:
         yield "a pool tagged dedicated-host needs hostGroupID (an Azure Dedicated Host group)"
@@ -112,7 +104,7 @@ def aks_dedicated_isolation(r: Resource, context: Context) -> Iterator[str]:
 
 
 def aks_shared_host_exception(r: Resource, _: Context) -> Iterator[str]:
-    if _get(r.inputs, "tags", ISOLATION_TAG) == "shared-host-accepted":
+    if get(r.inputs, "tags", ISOLATION_TAG) == "shared-host-accepted":
         yield ("GPU pool runs on multi-tenant hosts by an explicit exception (azure.shared_host_gpu_pools): "
                "Azure Dedicated Host runs no NC/ND size")
 
@@ -120,7 +112,7 @@ def aks_shared_host_exception(r: Resource, _: Context) -> Iterator[str]:
 # --- 28: network policy -------------------------------------------------------------------------
 
 def aks_network_policy(r: Resource, _: Context) -> Iterator[str]:
-    policy = _get(r.inputs, "networkProfile", "networkPolicy")
+    policy = get(r.inputs, "networkProfile", "networkPolicy")
     if known(policy) and policy not in NETWORK_POLICIES or policy is None:
         yield f"set networkProfile.networkPolicy to one of {list(NETWORK_POLICIES)}, got {policy!r}"
 
@@ -144,7 +136,7 @@ def key_vault_hardened(r: Resource, _: Context) -> Iterator[str]:
 
 def model_storage_hardened(r: Resource, _: Context) -> Iterator[str]:
     i = r.inputs
-    if _get(i, "encryption", "keySource") != "Microsoft.Keyvault":
+    if get(i, "encryption", "keySource") != "Microsoft.Keyvault":
         yield "encrypt with the customer key (encryption.keySource Microsoft.Keyvault)"
     if i.get("allowBlobPublicAccess") is not False:
         yield "set allowBlobPublicAccess false"
@@ -154,7 +146,7 @@ def model_storage_hardened(r: Resource, _: Context) -> Iterator[str]:
         yield f"set minimumTlsVersion TLS1_2 or newer, got {i.get('minimumTlsVersion')!r}"
     if i.get("allowSharedKeyAccess") is not False:
         yield "set allowSharedKeyAccess false: Entra ID only, no account keys or SAS"
-    if _get(i, "networkRuleSet", "defaultAction") != "Deny":
+    if get(i, "networkRuleSet", "defaultAction") != "Deny":
         yield "set networkRuleSet.defaultAction Deny"
 
 

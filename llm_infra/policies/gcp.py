@@ -6,11 +6,12 @@ a value a preview cannot know yet is skipped, never guessed.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from . import Context, Resource, Rule, known
+from . import Context, Resource, Rule, get, known
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -28,12 +29,13 @@ KEY_SERVICE_AGENT = re.compile(
 MAX_ROTATION_SECONDS = 365 * 86400
 
 
-def _get(obj: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(key)
-    return obj
+def _within(net: Any, outer: Any) -> bool:
+    """`net` lies inside `outer` (both IPv4 or both IPv6 networks; mixed versions never do)."""
+    if isinstance(net, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
+        return net.subnet_of(outer)
+    if isinstance(net, ipaddress.IPv6Network) and isinstance(outer, ipaddress.IPv6Network):
+        return net.subnet_of(outer)
+    return False
 
 
 def _node_configs(r: Resource) -> Iterator[tuple[str, Mapping]]:
@@ -51,7 +53,7 @@ def _node_configs(r: Resource) -> Iterator[tuple[str, Mapping]]:
 
 
 def _is_gpu_pool(r: Resource) -> bool:
-    return r.type == NODE_POOL and bool(_get(r.inputs, "nodeConfig", "guestAccelerators"))
+    return r.type == NODE_POOL and bool(get(r.inputs, "nodeConfig", "guestAccelerators"))
 
 
 # --- 13: Secrets encrypted in etcd with the customer key ---------------------------------
@@ -59,7 +61,7 @@ def _is_gpu_pool(r: Resource) -> bool:
 
 def gke_secrets_encrypted(r: Resource, _: Context) -> Iterator[str]:
     enc = r.inputs.get("databaseEncryption")
-    state, key = _get(enc, "state"), _get(enc, "keyName")
+    state, key = get(enc, "state"), get(enc, "keyName")
     if known(state) and state != "ENCRYPTED" or enc is None:
         yield f"set databaseEncryption.state ENCRYPTED with the stack key (application-layer secrets encryption), got {state!r}"
     elif known(state) and not key:
@@ -94,11 +96,11 @@ def gke_shielded_nodes(r: Resource, _: Context) -> Iterator[str]:
 
 def gke_workload_identity(r: Resource, _: Context) -> Iterator[str]:
     if r.type == CLUSTER:
-        pool = _get(r.inputs, "workloadIdentityConfig", "workloadPool")
+        pool = get(r.inputs, "workloadIdentityConfig", "workloadPool")
         if pool is None or (known(pool) and not str(pool).endswith(".svc.id.goog")):
             yield f"set workloadIdentityConfig.workloadPool to '<project>.svc.id.goog', got {pool!r}"
     for where, config in _node_configs(r):
-        mode = _get(config, "workloadMetadataConfig", "mode")
+        mode = get(config, "workloadMetadataConfig", "mode")
         if mode is None or (known(mode) and mode != "GKE_METADATA"):
             yield (f"set {where}.workloadMetadataConfig.mode GKE_METADATA (otherwise pods can read the node's "
                    f"credentials from the metadata server), got {mode!r}")
@@ -124,7 +126,7 @@ def gke_private_cluster(r: Resource, _: Context) -> Iterator[str]:
         value = private.get(field)
         if value is None or (known(value) and value is not True):
             yield f"set privateClusterConfig.{field} true, got {value!r}"
-    blocks = _get(r.inputs, "masterAuthorizedNetworksConfig", "cidrBlocks")
+    blocks = get(r.inputs, "masterAuthorizedNetworksConfig", "cidrBlocks")
     if not isinstance(blocks, list):
         if known(blocks) or blocks is None:
             yield "set masterAuthorizedNetworksConfig.cidrBlocks to the networks that may reach the control plane"
@@ -132,10 +134,10 @@ def gke_private_cluster(r: Resource, _: Context) -> Iterator[str]:
     if not blocks:
         yield "set masterAuthorizedNetworksConfig.cidrBlocks to the networks that may reach the control plane"
     for i, block in enumerate(blocks):
-        cidr = _get(block, "cidrBlock")
+        cidr = get(block, "cidrBlock")
         if isinstance(cidr, str) and known(cidr) and cidr.endswith("/0"):
             yield f"remove masterAuthorizedNetworksConfig.cidrBlocks[{i}] {cidr!r}: it opens the control plane to everyone"
-    if _get(r.inputs, "masterAuthorizedNetworksConfig", "gcpPublicCidrsAccessEnabled") is True:
+    if get(r.inputs, "masterAuthorizedNetworksConfig", "gcpPublicCidrsAccessEnabled") is True:
         yield "set masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled false: any Google Cloud VM could reach the control plane"
 
 
@@ -145,7 +147,7 @@ def gke_private_cluster(r: Resource, _: Context) -> Iterator[str]:
 def gke_legacy_access_off(r: Resource, _: Context) -> Iterator[str]:
     if r.inputs.get("enableLegacyAbac") is True:
         yield "set enableLegacyAbac false: ABAC bypasses RBAC"
-    issue = _get(r.inputs, "masterAuth", "clientCertificateConfig", "issueClientCertificate")
+    issue = get(r.inputs, "masterAuth", "clientCertificateConfig", "issueClientCertificate")
     if issue is True:
         yield "set masterAuth.clientCertificateConfig.issueClientCertificate false: client certificates cannot be revoked"
     if r.inputs.get("deletionProtection") is False:
@@ -156,15 +158,15 @@ def gke_legacy_access_off(r: Resource, _: Context) -> Iterator[str]:
 
 
 def gke_dedicated_gpu_pools_sole_tenant(resources: list[Resource], context: Context) -> Iterator[str]:
-    groups = {_get(r.inputs, "name") for r in resources if r.type == NODE_GROUP}
+    groups = {get(r.inputs, "name") for r in resources if r.type == NODE_GROUP}
     # Production stacks are dedicated (StackConfig), and a stack with node groups chose sole tenancy.
     if not (context.production or groups):
         return
     for r in resources:
         if not _is_gpu_pool(r):
             continue
-        affinities = _get(r.inputs, "nodeConfig", "soleTenantConfig", "nodeAffinities")
-        node_group = _get(r.inputs, "nodeConfig", "nodeGroup")
+        affinities = get(r.inputs, "nodeConfig", "soleTenantConfig", "nodeAffinities")
+        node_group = get(r.inputs, "nodeConfig", "nodeGroup")
         if node_group:
             continue
         if not isinstance(affinities, list):
@@ -191,7 +193,7 @@ def gke_no_own_device_plugin(resources: list[Resource], _: Context) -> Iterator[
     for r in resources:
         if r.kind != "DaemonSet":
             continue
-        containers = _get(r.inputs, "spec", "template", "spec", "containers") or []
+        containers = get(r.inputs, "spec", "template", "spec", "containers") or []
         if any(isinstance(c, Mapping) and "k8s-device-plugin" in str(c.get("image") or "") for c in containers):
             yield (f"{r.label}: GKE installs the driver and runs the NVIDIA device plugin on GPU pools; a second "
                    "plugin races it for the same GPUs: remove it")
@@ -208,28 +210,28 @@ _PRIVATE_NETS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10
 def gke_model_egress_private_google_apis(resources: list[Resource], _: Context) -> Iterator[str]:
     import ipaddress
 
-    zoned = any(r.type == DNS_ZONE and _get(r.inputs, "dnsName") == "googleapis.com."
-                and _get(r.inputs, "visibility") == "private" for r in resources)
+    zoned = any(r.type == DNS_ZONE and get(r.inputs, "dnsName") == "googleapis.com."
+                and get(r.inputs, "visibility") == "private" for r in resources)
     if not zoned:
         return
     allowed = [ipaddress.ip_network(PRIVATE_GOOGLE_APIS_CIDR), *map(ipaddress.ip_network, _PRIVATE_NETS)]
     for r in resources:
-        if r.kind != "NetworkPolicy" or _get(r.inputs, "spec", "podSelector", "matchLabels",
+        if r.kind != "NetworkPolicy" or get(r.inputs, "spec", "podSelector", "matchLabels",
                                              "app.kubernetes.io/name") != "triton":
             continue
-        for i, rule in enumerate(_get(r.inputs, "spec", "egress") or []):
+        for i, rule in enumerate(get(r.inputs, "spec", "egress") or []):
             ports = rule.get("ports") if isinstance(rule, Mapping) else None
             if not any(isinstance(p, Mapping) and p.get("port") == 443 for p in ports or []):
                 continue
             for peer in rule.get("to") or [{}]:
-                cidr = _get(peer, "ipBlock", "cidr") if isinstance(peer, Mapping) else None
+                cidr = get(peer, "ipBlock", "cidr") if isinstance(peer, Mapping) else None
                 if cidr is None or not known(cidr):
                     continue
                 try:
                     net = ipaddress.ip_network(cidr, strict=False)
                 except ValueError:
                     continue
-                if not any(net.version == a.version and net.subnet_of(a) for a in allowed):
+                if not any(_within(net, a) for a in allowed):
                     yield (f"{r.label}: egress[{i}] reaches {cidr} on 443, but the stack's private googleapis.com "
                            f"zone sends every Google API to {PRIVATE_GOOGLE_APIS_CIDR}: name that range only")
 
@@ -238,7 +240,7 @@ def gke_model_egress_private_google_apis(resources: list[Resource], _: Context) 
 
 
 def gcs_bucket_hardened(r: Resource, _: Context) -> Iterator[str]:
-    key = _get(r.inputs, "encryption", "defaultKmsKeyName")
+    key = get(r.inputs, "encryption", "defaultKmsKeyName")
     if not key:
         yield "set encryption.defaultKmsKeyName to the stack's Cloud KMS key"
     ubla = r.inputs.get("uniformBucketLevelAccess")
@@ -247,7 +249,7 @@ def gcs_bucket_hardened(r: Resource, _: Context) -> Iterator[str]:
     pap = r.inputs.get("publicAccessPrevention")
     if pap is None or (known(pap) and pap != "enforced"):
         yield f"set publicAccessPrevention 'enforced', got {pap!r}"
-    versioning = _get(r.inputs, "versioning", "enabled")
+    versioning = get(r.inputs, "versioning", "enabled")
     if versioning is None or (known(versioning) and versioning is not True):
         yield f"set versioning.enabled true (overwritten weights stay recoverable), got {versioning!r}"
 
@@ -285,7 +287,7 @@ def kms_key_users_are_service_agents(r: Resource, _: Context) -> Iterator[str]:
 def gke_gpu_pools_tainted(r: Resource, _: Context) -> Iterator[str]:
     if not _is_gpu_pool(r):
         return
-    taints = _get(r.inputs, "nodeConfig", "taints")
+    taints = get(r.inputs, "nodeConfig", "taints")
     if not isinstance(taints, list) or not any(
             isinstance(t, Mapping) and t.get("key") == "nvidia.com/gpu" and t.get("effect") == "NO_SCHEDULE"
             for t in taints):
@@ -297,7 +299,7 @@ def gke_gpu_pools_tainted(r: Resource, _: Context) -> Iterator[str]:
 
 def gke_network_policy_enforced(r: Resource, _: Context) -> Iterator[str]:
     datapath = r.inputs.get("datapathProvider")
-    calico = _get(r.inputs, "networkPolicy", "enabled")
+    calico = get(r.inputs, "networkPolicy", "enabled")
     if not known(datapath) and datapath is not None:
         return
     if datapath != "ADVANCED_DATAPATH" and calico is not True:

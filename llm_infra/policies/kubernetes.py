@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from . import Context, Resource, Rule, known
+from . import Context, Resource, Rule, get, known
 
 GPU = "nvidia.com/gpu"
 K8S = ("kubernetes:",)
@@ -23,22 +23,14 @@ TRITON_LABEL = ("app.kubernetes.io/name", "triton")
 TRITON_RESTRICTED_APIS = ("model-repository", "model-config", "shared-memory", "statistics", "trace", "logging")
 
 
-def _get(obj: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
 def pod_template(r: Resource) -> tuple[Mapping, Mapping] | None:
     """(pod metadata, pod spec) of a workload object, or None."""
     if r.kind not in WORKLOAD_KINDS:
         return None
     if r.kind == "Pod":
-        return _get(r.inputs, "metadata") or {}, _get(r.inputs, "spec") or {}
+        return get(r.inputs, "metadata") or {}, get(r.inputs, "spec") or {}
     path = ("spec", "jobTemplate", "spec", "template") if r.kind == "CronJob" else ("spec", "template")
-    template = _get(r.inputs, *path)
+    template = get(r.inputs, *path)
     if not isinstance(template, Mapping):
         return None
     return template.get("metadata") or {}, template.get("spec") or {}
@@ -53,7 +45,7 @@ def _containers(spec: Mapping) -> Iterator[Mapping]:
 
 def _is_triton(r: Resource) -> bool:
     pod = pod_template(r)
-    return pod is not None and _get(pod[0], "labels", TRITON_LABEL[0]) == TRITON_LABEL[1]
+    return pod is not None and get(pod[0], "labels", TRITON_LABEL[0]) == TRITON_LABEL[1]
 
 
 def _triton_container(spec: Mapping) -> Mapping | None:
@@ -85,9 +77,9 @@ def gpu_toleration_only_for_gpu_workloads(r: Resource, _: Context) -> Iterator[s
     pod = pod_template(r)
     if pod is None or r.kind == "DaemonSet":  # node agents (device plugin, DCGM) run on every GPU node
         return
-    _, spec = pod
-    tolerates = any(_get(t, "key") == GPU for t in spec.get("tolerations") or [])
-    requests = any(_get(c, "resources", "limits", GPU) not in (None, "0", 0) for c in _containers(spec))
+    spec = pod[1]
+    tolerates = any(get(t, "key") == GPU for t in spec.get("tolerations") or [])
+    requests = any(get(c, "resources", "limits", GPU) not in (None, "0", 0) for c in _containers(spec))
     if tolerates and not requests:
         yield f"tolerates the {GPU} taint but requests no GPU: remove the toleration or request {GPU}"
 
@@ -99,7 +91,7 @@ def containers_hardened(r: Resource, _: Context) -> Iterator[str]:
     pod = pod_template(r)
     if pod is None:
         return
-    _, spec = pod
+    spec = pod[1]
     pod_sc = spec.get("securityContext") or {}
     for c in _containers(spec):
         sc = c.get("securityContext") or {}
@@ -109,10 +101,10 @@ def containers_hardened(r: Resource, _: Context) -> Iterator[str]:
         escalation = sc.get("allowPrivilegeEscalation")
         if escalation is not False and (escalation is None or known(escalation)):
             yield f"container {name}: set securityContext.allowPrivilegeEscalation to false"
-        drops = _get(sc, "capabilities", "drop") or []
+        drops = get(sc, "capabilities", "drop") or []
         if "ALL" not in drops:
             yield f"container {name}: drop ALL capabilities (securityContext.capabilities.drop: [ALL])"
-        seccomp = _get(sc, "seccompProfile", "type") or _get(pod_sc, "seccompProfile", "type")
+        seccomp = get(sc, "seccompProfile", "type") or get(pod_sc, "seccompProfile", "type")
         if seccomp not in ("RuntimeDefault", "Localhost"):
             yield f"container {name}: use seccompProfile RuntimeDefault (pod or container securityContext)"
         if sc.get("readOnlyRootFilesystem") is not True:
@@ -120,9 +112,10 @@ def containers_hardened(r: Resource, _: Context) -> Iterator[str]:
 
 
 def triton_runs_as_non_root_with_gpu_limits(r: Resource, _: Context) -> Iterator[str]:
-    if not _is_triton(r):
+    pod = pod_template(r)
+    if not _is_triton(r) or pod is None:
         return
-    _, spec = pod_template(r)  # type: ignore[misc]
+    spec = pod[1]
     pod_sc = spec.get("securityContext") or {}
     for c in _containers(spec):
         sc = c.get("securityContext") or {}
@@ -131,12 +124,12 @@ def triton_runs_as_non_root_with_gpu_limits(r: Resource, _: Context) -> Iterator
         res = c.get("resources") or {}
         for kind in ("requests", "limits"):
             for key in ("cpu", "memory"):
-                if not _get(res, kind, key):
+                if not get(res, kind, key):
                     yield f"container {c.get('name')}: set resources.{kind}.{key}"
     triton = _triton_container(spec)
     if triton is not None:
         for kind in ("requests", "limits"):
-            if _get(triton, "resources", kind, GPU) in (None, "0", 0):
+            if get(triton, "resources", kind, GPU) in (None, "0", 0):
                 yield f"container triton: set resources.{kind}.{GPU} (the GPUs it serves on)"
 
 
@@ -165,13 +158,13 @@ def host_paths_limited(r: Resource, _: Context) -> Iterator[str]:
     pod = pod_template(r)
     if pod is None:
         return
-    _, spec = pod
+    spec = pod[1]
     for flag in ("hostNetwork", "hostPID", "hostIPC"):
         if spec.get(flag) is True:
             yield f"set {flag} to false: pods never share the node's namespaces"
     volumes = {v.get("name"): v for v in spec.get("volumes") or [] if isinstance(v, Mapping)}
     for name, v in volumes.items():
-        path = _get(v, "hostPath", "path")
+        path = get(v, "hostPath", "path")
         if path is None:
             continue
         if path not in ALLOWED_HOST_PATHS:
@@ -188,12 +181,12 @@ def device_plugin_node_critical(r: Resource, _: Context) -> Iterator[str]:
     pod = pod_template(r)
     if pod is None or r.kind != "DaemonSet":
         return
-    _, spec = pod
+    spec = pod[1]
     if not any("k8s-device-plugin" in str(c.get("image", "")) for c in _containers(spec)):
         return
     if spec.get("priorityClassName") != "system-node-critical":
         yield "the NVIDIA device plugin must run with priorityClassName system-node-critical"
-    if not any(_get(t, "key") == GPU and _get(t, "operator") == "Exists" for t in spec.get("tolerations") or []):
+    if not any(get(t, "key") == GPU and get(t, "operator") == "Exists" for t in spec.get("tolerations") or []):
         yield f"the NVIDIA device plugin must tolerate {GPU} (operator Exists)"
 
 
@@ -203,7 +196,7 @@ def device_plugin_node_critical(r: Resource, _: Context) -> Iterator[str]:
 def services_cluster_ip_only(r: Resource, _: Context) -> Iterator[str]:
     if r.kind != "Service":
         return
-    kind = _get(r.inputs, "spec", "type") or "ClusterIP"
+    kind = get(r.inputs, "spec", "type") or "ClusterIP"
     if kind in ("NodePort", "LoadBalancer"):
         yield f"service type {kind} exposes the model outside the cluster: use ClusterIP (and an internal gateway)"
 
@@ -214,12 +207,12 @@ def network_policy_selects_every_pod(resources: list[Resource], _: Context) -> I
         pod = pod_template(r)
         if pod is None:
             continue
-        ns = _get(r.inputs, "metadata", "namespace")
+        ns = get(r.inputs, "metadata", "namespace")
         covered: set[str] = set()
         for p in policies:
-            selector = _get(p.inputs, "spec", "podSelector")
-            if _get(p.inputs, "metadata", "namespace") == ns and (selector == {} or _selects(selector, pod[0].get("labels"))):
-                covered |= set(_get(p.inputs, "spec", "policyTypes") or [])
+            selector = get(p.inputs, "spec", "podSelector")
+            if get(p.inputs, "metadata", "namespace") == ns and (selector == {} or _selects(selector, pod[0].get("labels"))):
+                covered |= set(get(p.inputs, "spec", "policyTypes") or [])
         missing = {"Ingress", "Egress"} - covered
         if missing:
             yield (f"{r.label}: no NetworkPolicy in {ns} selects its pods for {sorted(missing)}: "
@@ -230,12 +223,12 @@ def triton_network_policy_blocks_node_metadata(resources: list[Resource], _: Con
     for r in resources:
         if r.kind != "NetworkPolicy":
             continue
-        for rule in _get(r.inputs, "spec", "egress") or []:
+        for rule in get(r.inputs, "spec", "egress") or []:
             for peer in rule.get("to") or [{}]:
-                cidr = _get(peer, "ipBlock", "cidr")
+                cidr = get(peer, "ipBlock", "cidr")
                 if cidr in ("0.0.0.0/0", None) and peer.get("podSelector") is None and \
                         peer.get("namespaceSelector") is None:
-                    excepts = _get(peer, "ipBlock", "except") or []
+                    excepts = get(peer, "ipBlock", "except") or []
                     if not any(e in ("169.254.0.0/16", "169.254.169.254/32") for e in excepts):
                         yield (f"{r.label}: egress to {cidr or 'anywhere'} reaches the node's metadata service: "
                                "add 169.254.0.0/16 to ipBlock.except")
@@ -268,8 +261,8 @@ def triton_locked_down(r: Resource, _: Context) -> Iterator[str]:
         restricted: set[str] = set()
         for a in triton.get("args") or []:
             if isinstance(a, str) and a.startswith(flag + "="):
-                apis, _, header = a.split("=", 1)[1].partition(":")
-                key, _, value = header.partition("=")
+                apis, _colon, header = a.split("=", 1)[1].partition(":")
+                key, _eq, value = header.partition("=")
                 if key and value:
                     restricted |= set(apis.split(","))
         missing = [api for api in TRITON_RESTRICTED_APIS if api not in restricted]
@@ -291,27 +284,28 @@ def triton_probes(r: Resource, _: Context) -> Iterator[str]:
     for probe, paths in (("startupProbe", {"/v2/health/ready", *model_ready}),
                          ("readinessProbe", {"/v2/health/ready", *model_ready}),
                          ("livenessProbe", {"/v2/health/live", *model_ready})):
-        if _get(triton, probe, "httpGet", "path") not in paths:
+        if get(triton, probe, "httpGet", "path") not in paths:
             yield f"container triton: {probe} must GET {' or '.join(sorted(paths))}"
-    budget_needed = _seconds(_get(meta, "annotations", "llm-infra.io/max-load-seconds"))
-    period = _seconds(_get(triton, "startupProbe", "periodSeconds")) or 10
-    failures = _seconds(_get(triton, "startupProbe", "failureThreshold")) or 3
+    budget_needed = _seconds(get(meta, "annotations", "llm-infra.io/max-load-seconds"))
+    period = _seconds(get(triton, "startupProbe", "periodSeconds")) or 10
+    failures = _seconds(get(triton, "startupProbe", "failureThreshold")) or 3
     if budget_needed is not None and period * failures < budget_needed:
         yield (f"startupProbe allows {period * failures}s but the model may take {budget_needed}s to load: "
                f"raise failureThreshold to {-(-budget_needed // period)}")
 
 
 def triton_grace_period_covers_drain(r: Resource, _: Context) -> Iterator[str]:
-    if not _is_triton(r):
+    pod = pod_template(r)
+    if not _is_triton(r) or pod is None:
         return
-    _, spec = pod_template(r)  # type: ignore[misc]
+    spec = pod[1]
     triton = _triton_container(spec)
     if triton is None:
         return
     exit_timeout = _seconds(_arg(triton, "--exit-timeout-secs")) or 30  # Triton's default
-    command = _get(triton, "lifecycle", "preStop", "exec", "command") or []
+    command = get(triton, "lifecycle", "preStop", "exec", "command") or []
     pre_stop = _seconds(command[-1]) if command and command[0] == "sleep" else 0
-    pre_stop = pre_stop or _seconds(_get(triton, "lifecycle", "preStop", "sleep", "seconds")) or 0
+    pre_stop = pre_stop or _seconds(get(triton, "lifecycle", "preStop", "sleep", "seconds")) or 0
     grace = _seconds(spec.get("terminationGracePeriodSeconds"))
     grace = 30 if grace is None else grace
     if grace < pre_stop + exit_timeout + 10:
@@ -323,27 +317,27 @@ def triton_grace_period_covers_drain(r: Resource, _: Context) -> Iterator[str]:
 
 
 def _selects(selector: Mapping | None, labels: Mapping | None) -> bool:
-    match = _get(selector, "matchLabels") or {}
+    match = get(selector, "matchLabels") or {}
     return bool(match) and all((labels or {}).get(k) == v for k, v in match.items())
 
 
 def triton_disruption_and_spread(resources: list[Resource], ctx: Context) -> Iterator[str]:
     pdbs = [r for r in resources if r.kind == "PodDisruptionBudget"]
-    scaled = {(_get(r.inputs, "metadata", "namespace"), _get(r.inputs, "spec", "scaleTargetRef", "name")): r
+    scaled = {(get(r.inputs, "metadata", "namespace"), get(r.inputs, "spec", "scaleTargetRef", "name")): r
               for r in resources if r.kind == "ScaledObject"}
     for r in resources:
         if not _is_triton(r):
             continue
         meta, spec = pod_template(r)  # type: ignore[misc]
-        ns = _get(r.inputs, "metadata", "namespace")
-        if not any(_get(p.inputs, "metadata", "namespace") == ns and _selects(_get(p.inputs, "spec", "selector"),
+        ns = get(r.inputs, "metadata", "namespace")
+        if not any(get(p.inputs, "metadata", "namespace") == ns and _selects(get(p.inputs, "spec", "selector"),
                                                                              meta.get("labels")) for p in pdbs):
             yield f"{r.label}: add a PodDisruptionBudget selecting its pods"
         if not ctx.production:
             continue
-        so = scaled.get((ns, _get(r.inputs, "metadata", "name")))
-        replicas = _get(so.inputs, "spec", "minReplicaCount") if so else _get(r.inputs, "spec", "replicas")
-        if so is not None and _get(so.inputs, "spec", "idleReplicaCount") == 0:
+        so = scaled.get((ns, get(r.inputs, "metadata", "name")))
+        replicas = get(so.inputs, "spec", "minReplicaCount") if so else get(r.inputs, "spec", "replicas")
+        if so is not None and get(so.inputs, "spec", "idleReplicaCount") == 0:
             yield f"{r.label}: production must not scale to zero (remove idleReplicaCount)"
         if known(replicas) and (_seconds(replicas) or 1) < 2:
             yield f"{r.label}: production needs at least 2 replicas, has {replicas}"
@@ -357,15 +351,15 @@ def autoscaling_on_inference_metrics(r: Resource, ctx: Context) -> Iterator[str]
     if r.kind == "HorizontalPodAutoscaler":
         if not str(r.inputs.get("apiVersion", "")).endswith("/v2"):
             yield "use autoscaling/v2"
-        for m in _get(r.inputs, "spec", "metrics") or []:
-            if _get(m, "resource", "name") in ("cpu", "memory"):
+        for m in get(r.inputs, "spec", "metrics") or []:
+            if get(m, "resource", "name") in ("cpu", "memory"):
                 yield "do not autoscale an LLM server on CPU or memory: use Triton's queue metrics"
     if r.kind == "ScaledObject":
-        for t in _get(r.inputs, "spec", "triggers") or []:
+        for t in get(r.inputs, "spec", "triggers") or []:
             if t.get("type") in ("cpu", "memory"):
                 yield f"trigger {t.get('name')}: do not scale on {t.get('type')}; use Triton's queue metrics"
-        if ctx.production and (_get(r.inputs, "spec", "minReplicaCount") == 0
-                               or _get(r.inputs, "spec", "idleReplicaCount") == 0):
+        if ctx.production and (get(r.inputs, "spec", "minReplicaCount") == 0
+                               or get(r.inputs, "spec", "idleReplicaCount") == 0):
             yield "production must not scale to zero"
 
 
@@ -375,22 +369,22 @@ def autoscaling_on_inference_metrics(r: Resource, ctx: Context) -> Iterator[str]
 def namespaces_enforce_pod_security(r: Resource, _: Context) -> Iterator[str]:
     if r.kind != "Namespace":
         return
-    labels = _get(r.inputs, "metadata", "labels") or {}
+    labels = get(r.inputs, "metadata", "labels") or {}
     level = labels.get("pod-security.kubernetes.io/enforce")
     if level is None:
         yield "label the namespace pod-security.kubernetes.io/enforce (restricted for workloads)"
 
 
 def gpu_namespaces_have_quota_and_restricted(resources: list[Resource], _: Context) -> Iterator[str]:
-    quotas = {_get(r.inputs, "metadata", "namespace") for r in resources
-              if r.kind == "ResourceQuota" and _get(r.inputs, "spec", "hard", f"requests.{GPU}") is not None}
-    levels = {_get(r.inputs, "metadata", "name"): _get(r.inputs, "metadata", "labels",
+    quotas = {get(r.inputs, "metadata", "namespace") for r in resources
+              if r.kind == "ResourceQuota" and get(r.inputs, "spec", "hard", f"requests.{GPU}") is not None}
+    levels = {get(r.inputs, "metadata", "name"): get(r.inputs, "metadata", "labels",
                                                          "pod-security.kubernetes.io/enforce")
               for r in resources if r.kind == "Namespace"}
     for r in resources:
         if not _is_triton(r):
             continue
-        ns = _get(r.inputs, "metadata", "namespace")
+        ns = get(r.inputs, "metadata", "namespace")
         if ns not in quotas:
             yield f"{r.label}: namespace {ns} needs a ResourceQuota on requests.{GPU}"
         if ns in levels and levels[ns] != "restricted":

@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from . import Context, Resource, Rule, known
-from .kubernetes import K8S, _containers, _get, pod_template
+from . import Context, Resource, Rule, get, known
+from .kubernetes import K8S, _containers, pod_template
 
 METADATA_ADDRESS = ipaddress.ip_address("169.254.169.254")
 # The one metadata path a pod may keep: GKE's metadata server answers pods with their own
@@ -53,14 +53,14 @@ def _peer_problems(peer: Any, kind: str) -> Iterator[str]:
     if namespaces is not None and _empty_selector(namespaces):
         yield (f"{direction} peer namespaceSelector {{}} matches every namespace: select the namespaces by "
                "kubernetes.io/metadata.name")
-    net = _network(_get(block, "cidr"))
+    net = _network(get(block, "cidr"))
     if direction == "ingress" and net is not None and net.prefixlen == 0:
         yield f"ingress from ipBlock {net} admits every address: list the client networks"
     if kind == "egress-model" and net is not None and net.prefixlen == 0 and net.version == 4:
-        excepted = [_network(e) for e in (_get(block, "except") or [])]
+        excepted = [_network(e) for e in (get(block, "except") or [])]
         open_ranges = [p for p in PRIVATE_RANGES
-                       if not any(e is not None and ipaddress.ip_network(p).subnet_of(e) for e in excepted
-                                  if e.version == 4)]
+                       if not any(ipaddress.IPv4Network(p).subnet_of(e) for e in excepted
+                                  if isinstance(e, ipaddress.IPv4Network))]
         if open_ranges:
             yield (f"egress to ipBlock {net} reaches private addresses {open_ranges} (the VPC, other pods and "
                    "services): add them to ipBlock.except, and name a private endpoint as its own peer")
@@ -69,7 +69,7 @@ def _peer_problems(peer: Any, kind: str) -> Iterator[str]:
 def network_policy_no_open_peers(r: Resource, _: Context) -> Iterator[str]:
     if r.kind != "NetworkPolicy":
         return
-    spec = _get(r.inputs, "spec") or {}
+    spec = get(r.inputs, "spec") or {}
     for direction, key, peers_key in (("ingress", "ingress", "from"), ("egress", "egress", "to")):
         rules = spec.get(key)
         if not isinstance(rules, list):
@@ -83,7 +83,7 @@ def network_policy_no_open_peers(r: Resource, _: Context) -> Iterator[str]:
                        "every address and namespace; name the peers")
                 continue
             # Model pods reach the internet (weights, identity) but nothing private but the store.
-            model = direction == "egress" and _get(spec, "podSelector", "matchLabels", "app.kubernetes.io/name") == "triton"
+            model = direction == "egress" and get(spec, "podSelector", "matchLabels", "app.kubernetes.io/name") == "triton"
             for peer in peers if isinstance(peers, list) else []:
                 for problem in _peer_problems(peer, "egress-model" if model else direction):
                     yield f"{key}[{i}]: {problem}"
@@ -100,10 +100,10 @@ def _reaches_metadata(rule: Mapping) -> bool:
         block = peer.get("ipBlock")
         if block is None:
             return True  # an empty peer
-        net = _network(_get(block, "cidr"))
+        net = _network(get(block, "cidr"))
         if net is None or METADATA_ADDRESS not in net:
             continue
-        excepts = [_network(e) for e in (_get(block, "except") or [])]
+        excepts = [_network(e) for e in (get(block, "except") or [])]
         if not any(e is not None and METADATA_ADDRESS in e for e in excepts):
             return True
     return False
@@ -114,15 +114,15 @@ def metadata_blocked_for_every_pod(resources: list[Resource], _: Context) -> Ite
     for r in resources:
         if r.kind != "NetworkPolicy":
             continue
-        if _get(r.inputs, "metadata", "annotations", METADATA_EGRESS_ANNOTATION) == "gke-metadata-server":
+        if get(r.inputs, "metadata", "annotations", METADATA_EGRESS_ANNOTATION) == "gke-metadata-server":
             allowed = True
         else:
             allowed = False
-        for i, rule in enumerate(_get(r.inputs, "spec", "egress") or []):
+        for i, rule in enumerate(get(r.inputs, "spec", "egress") or []):
             if not isinstance(rule, Mapping) or not _reaches_metadata(rule):
                 continue
             peers = rule.get("to") or []
-            only_metadata = all(_network(_get(p, "ipBlock", "cidr")) == ipaddress.ip_network("169.254.169.254/32")
+            only_metadata = all(_network(get(p, "ipBlock", "cidr")) == ipaddress.ip_network("169.254.169.254/32")
                                 for p in peers) and bool(peers)
             if allowed and only_metadata:
                 continue
@@ -138,7 +138,7 @@ def no_added_capabilities(r: Resource, _: Context) -> Iterator[str]:
     if pod is None:
         return
     for c in _containers(pod[1]):
-        added = _get(c, "securityContext", "capabilities", "add")
+        added = get(c, "securityContext", "capabilities", "add")
         if isinstance(added, list) and added:
             yield f"container {c.get('name')}: remove securityContext.capabilities.add {added}"
 
@@ -164,17 +164,17 @@ def service_account_token_not_mounted(resources: list[Resource], _: Context) -> 
     for b in resources:
         if b.kind not in ("RoleBinding", "ClusterRoleBinding"):
             continue
-        for s in _get(b.inputs, "subjects") or []:
+        for s in get(b.inputs, "subjects") or []:
             if isinstance(s, Mapping) and s.get("kind") == "ServiceAccount":
-                bound.add((s.get("namespace") or _get(b.inputs, "metadata", "namespace"), s.get("name")))
-    accounts = {(_get(r.inputs, "metadata", "namespace"), _get(r.inputs, "metadata", "name")): r
+                bound.add((s.get("namespace") or get(b.inputs, "metadata", "namespace"), s.get("name")))
+    accounts = {(get(r.inputs, "metadata", "namespace"), get(r.inputs, "metadata", "name")): r
                 for r in resources if r.kind == "ServiceAccount"}
     for r in resources:
         pod = pod_template(r)
         if pod is None:
             continue
         spec = pod[1]
-        ns = _get(r.inputs, "metadata", "namespace")
+        ns = get(r.inputs, "metadata", "namespace")
         sa = spec.get("serviceAccountName") or "default"
         if (ns, sa) in bound:
             continue
@@ -189,7 +189,7 @@ def service_account_token_not_mounted(resources: list[Resource], _: Context) -> 
 
 def secrets_not_in_env(r: Resource, _: Context) -> Iterator[str]:
     if r.kind == "ConfigMap":
-        for key, value in (_get(r.inputs, "data") or {}).items():
+        for key, value in (get(r.inputs, "data") or {}).items():
             if isinstance(value, str) and _CREDENTIAL_VALUE.search(value):
                 yield f"ConfigMap key {key!r} holds a credential: keep it in a Secret, mounted as a file"
         return
@@ -202,7 +202,7 @@ def secrets_not_in_env(r: Resource, _: Context) -> Iterator[str]:
             if not isinstance(env, Mapping):
                 continue
             value = env.get("value")
-            if _get(env, "valueFrom", "secretKeyRef") is not None:
+            if get(env, "valueFrom", "secretKeyRef") is not None:
                 yield (f"container {name}: env {env.get('name')} reads a Secret: mount it as a file instead "
                        "(environment variables leak into logs, crash dumps and child processes)")
             elif isinstance(value, str) and value and (_CREDENTIAL_VALUE.search(value) or (
@@ -219,7 +219,7 @@ def secrets_not_in_env(r: Resource, _: Context) -> Iterator[str]:
 def services_no_external_ips(r: Resource, _: Context) -> Iterator[str]:
     if r.kind != "Service":
         return
-    ips = _get(r.inputs, "spec", "externalIPs")
+    ips = get(r.inputs, "spec", "externalIPs")
     if isinstance(ips, list) and ips:
         yield f"remove spec.externalIPs {ips}: any node then answers for those addresses (CVE-2020-8554)"
 
@@ -232,7 +232,7 @@ def no_ingress_objects(r: Resource, _: Context) -> Iterator[str]:
 
 def helm_releases_in_prepared_namespaces(resources: list[Resource], _: Context) -> Iterator[str]:
     """Helm creates namespaces without Pod Security labels or isolation: the stack creates them."""
-    namespaces = {_get(r.inputs, "metadata", "name"): r for r in resources if r.kind == "Namespace"}
+    namespaces = {get(r.inputs, "metadata", "name"): r for r in resources if r.kind == "Namespace"}
     for r in resources:
         if not r.type.startswith("kubernetes:helm.sh/"):
             continue
@@ -250,16 +250,16 @@ def helm_releases_in_prepared_namespaces(resources: list[Resource], _: Context) 
 
 def rbac_least_privilege(r: Resource, _: Context) -> Iterator[str]:
     if r.kind in ("RoleBinding", "ClusterRoleBinding"):
-        role = _get(r.inputs, "roleRef", "name")
+        role = get(r.inputs, "roleRef", "name")
         if role in ADMIN_ROLES:
             yield f"do not bind {role!r}: bind a role that lists the verbs and resources the subject needs"
-        for s in _get(r.inputs, "subjects") or []:
+        for s in get(r.inputs, "subjects") or []:
             if isinstance(s, Mapping) and s.get("kind") == "Group" and s.get("name") in OPEN_GROUPS:
                 yield f"do not bind the group {s.get('name')!r}: it is every client of the API server"
     elif r.kind in ("Role", "ClusterRole"):
-        if r.kind == "ClusterRole" and _get(r.inputs, "aggregationRule") is not None:
+        if r.kind == "ClusterRole" and get(r.inputs, "aggregationRule") is not None:
             yield "do not aggregate roles: list the rules the role grants"
-        for i, rule in enumerate(_get(r.inputs, "rules") or []):
+        for i, rule in enumerate(get(r.inputs, "rules") or []):
             if not isinstance(rule, Mapping):
                 continue
             for key in ("verbs", "resources", "apiGroups", "nonResourceURLs"):

@@ -13,12 +13,13 @@ import ipaddress
 import json
 import math
 from collections.abc import Mapping
-from typing import NotRequired, TypedDict
+from typing import TYPE_CHECKING, NotRequired, TypeAlias, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import versions
+from ..checkov import checkov_skips
 from ..config import ConfigError, ModelConfig, MonitoringConfig, TlsConfig, schema_type, validate_spec
 from ..contract import (
     DEFAULT_GPU_POOL_LABEL,
@@ -51,9 +52,17 @@ TMP_BASE_GIB = 4
 TMP_PER_RAY_WORKER_GIB = 2
 
 
-ModelSpec = schema_type(ModelConfig)
-MonitoringSpec = schema_type(MonitoringConfig)
-TlsSpec = schema_type(TlsConfig)
+if TYPE_CHECKING:
+    # What type checkers and IDEs see: the fields written in source (config/specs.py), or the validated model.
+    from ..config.specs import ModelConfigFields, MonitoringConfigFields, TlsConfigFields
+
+    ModelSpec: TypeAlias = ModelConfigFields | ModelConfig
+    MonitoringSpec: TypeAlias = MonitoringConfigFields | MonitoringConfig
+    TlsSpec: TypeAlias = TlsConfigFields | TlsConfig
+else:  # the schema types other Pulumi languages see, built from the models
+    ModelSpec = schema_type(ModelConfig)
+    MonitoringSpec = schema_type(MonitoringConfig)
+    TlsSpec = schema_type(TlsConfig)
 
 # The cache-sync init container's resources (the pod's /tmp: tmp_size_gib).
 SYNC_REQUESTS = {"cpu": "1", "memory": "1Gi"}
@@ -437,11 +446,11 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             statefulset_spec["replicas"] = model.min_replicas
         statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
-            metadata={"name": model.name, "namespace": ns, "labels": labels, "annotations": {
+            metadata={"name": model.name, "namespace": ns, "labels": labels, "annotations": checkov_skips({
                 # Image tags are pinned in llm_infra.versions; digests differ per mirror.
-                "checkov.io/skip1": "CKV_K8S_43=images are pinned to release tags in llm_infra.versions; "
-                                    "mirrors of a dedicated cluster re-digest them",
-            }},
+                "CKV_K8S_43": "images are pinned to release tags in llm_infra.versions; "
+                              "mirrors of a dedicated cluster re-digest them",
+            })},
             spec=statefulset_spec,
             # Pulumi waits for every replica to be ready: as long as a new node, the weight
             # copy and the startup probe's budget take (llm_infra.triton.await_timeouts).

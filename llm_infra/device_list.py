@@ -1,9 +1,8 @@
-"""Facts about NVIDIA's device plugin and container toolkit that the cloud node pools and the
-Kubernetes layer both read, read from their source at the pinned versions. Pure Python."""
+"""How the NVIDIA device plugin hands GPUs to containers (its DEVICE_LIST_STRATEGY).
 
-from __future__ import annotations
-
-__all__ = ["DEFAULT_DEVICE_LIST_STRATEGY", "DEVICE_LIST_STRATEGIES", "NODE_RUNTIME_SETTINGS", "VOLUME_MOUNTS_ROOT"]
+The Kubernetes layer deploys the plugin with it, a cloud configures its GPU nodes to match, and
+config checks read the default: one bottom-layer table for all three.
+"""
 
 # Plain strings rather than a Literal: Pulumi's schema inference (multi-language use) reads `str` only.
 # `--device-list-strategy` values of the plugin (api/config/v1/consts.go@v0.17.0); the CDI ones are
