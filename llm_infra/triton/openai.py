@@ -268,6 +268,19 @@ MESSAGE_FIELDS = frozenset({"role", "content", "name"})
 """Fields of a system or user message (schemas/openai.py@v2.65.0:236, 677)."""
 
 
+# What the frontend sends Triton for a generation request (engine/utils/triton.py@v2.65.0): the
+# vLLM format to vLLM models, every other model the TensorRT-LLM format (triton_engine.py@v2.65.0:460-477).
+CONVERTER_SOURCE = upstream.Source(_SERVER, "python/openai/openai_frontend/engine/utils/triton.py", "v2.65.0")
+VLLM_REQUEST_INPUTS = frozenset({"text_input", "stream", "sampling_parameters", "return_logprobs",
+                                 "return_num_input_tokens", "return_num_output_tokens"})
+"""Always sent to a vLLM model, shape [1] (lines 149-175); `exclude_input_in_output` too when the model has it."""
+OTHER_REQUEST_INPUTS = {"text_input": ("BYTES", [1, 1]), "stream": ("BOOL", [1, 1]), "max_tokens": ("INT32", [1, 1])}
+"""Always sent to any other model (lines 188-205), with their data types and shapes."""
+OTHER_OPTIONAL_INPUTS = frozenset({"stop_words", "top_p", "frequency_penalty", "presence_penalty", "seed",
+                                   "temperature"})
+"""Sent to any other model only when the request sets them (lines 210-221)."""
+
+
 def check_request(method: str, path: str, body: dict | None) -> list[str]:
     """Problems with a request against the frontend's routes and request schemas (empty: none)."""
     if "/v1/models/" in path and method == "GET":
@@ -285,3 +298,25 @@ def check_request(method: str, path: str, body: dict | None) -> list[str]:
     for i, m in enumerate(body.get("messages") or []):
         problems += [f"{path}: messages[{i}].{k} is not a message field" for k in sorted(set(m) - MESSAGE_FIELDS)]
     return problems
+
+
+def flags_markdown() -> str:
+    """The frontend's flags at each pinned tag, and which ones our command gives (docs/versions.md holds it verbatim)."""
+    tags = list(FLAGS)
+    rows = ["| flag | " + " | ".join(f"main.py@{t}" for t in tags) + " | default | our command |",
+            "| --- | " + " | ".join("---" for _ in tags) + " | --- | --- |"]
+    names = list(dict.fromkeys(n for t in tags for n in FLAGS[t]))
+    for name in names:
+        at = [f"line {FLAGS[t][name].line}" if name in FLAGS[t] else "absent" for t in tags]
+        flag = next(FLAGS[t][name] for t in tags if name in FLAGS[t])
+        default = "required" if flag.required else (f"`{flag.default}`" if flag.default else "-")
+        ours = "given" if name in REQUIRED_FLAGS else ("vLLM, TensorRT-LLM" if name == "--tokenizer" else "-")
+        rows.append(f"| `{name}` | " + " | ".join(at) + f" | {default} | {ours} |")
+    return "\n".join(rows) + "\n"
+
+
+def replaced_markdown() -> str:
+    """What the plain tritonserver command set, what the frontend does, and what replaces it."""
+    rows = ["| tritonserver setting | under the OpenAI frontend | replaced by |", "| --- | --- | --- |"]
+    rows += [f"| {r.setting} | {r.under_frontend} | {r.replaced_by} |" for r in REPLACED]
+    return "\n".join(rows) + "\n"
