@@ -54,7 +54,7 @@ def test_every_shipped_stacks_plan_and_outputs_show_an_openai_endpoint_per_model
     assert models
     for model in models:
         url = f"http://{model.name}.{model.namespace}.svc.cluster.local:9000/v1"
-        assert endpoints[model.name]["openai_base_url"] == url
+        assert endpoints[model.name]["openai"] == url
         assert f"    openai: {url}" in text
 
 

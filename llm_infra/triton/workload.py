@@ -199,7 +199,8 @@ class TritonLlmWorkload(pulumi.ComponentResource):
     grpc_endpoint: pulumi.Output[str]
     """In-cluster gRPC endpoint."""
     openai_base_url: pulumi.Output[str | None]
-    """In-cluster base URL of the OpenAI-compatible API (`.../v1`), or None with `openai_api: false`."""
+    """In-cluster base URL of the OpenAI-compatible API (`http://<model>.<namespace>.svc.cluster.local:9000/v1`).
+    Defaults to none when the model sets `openai_api: false`."""
     service_account: pulumi.Output[str]
     """Kubernetes service account bound to the model's cloud identity."""
 
