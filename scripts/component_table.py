@@ -52,7 +52,8 @@ def _one_line(text: str | None) -> str:
 
 
 def _module_path(module: str) -> Path:
-    return ROOT / (module.replace(".", "/") + ".py")
+    path = ROOT / module.replace(".", "/")
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
 
 
 def _is_component(cls: ast.ClassDef) -> bool:

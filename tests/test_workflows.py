@@ -212,6 +212,29 @@ def test_apply_has_one_job_per_stack_bound_to_its_github_environment():
             assert creds["with"]["aws-region"] == facts["region"]
 
 
+# What a job spends besides waiting for the models: the cloud part of a first `pulumi up`
+# (cluster, node groups, keys, Helm releases) and the setup steps. An allowance, not a cloud fact.
+CLOUD_PART_MINUTES = 60
+
+
+def _minutes(duration: str) -> int:
+    assert duration.endswith("m"), duration
+    return int(duration[:-1])
+
+
+def test_no_apply_job_is_cancelled_while_pulumi_still_waits_for_a_model():
+    """A job cancelled mid-update leaves pending operations in the stack's state (a human must
+    `pulumi cancel` and refresh), so each stack's job outlasts its longest readiness wait."""
+    from _stacks import stack as program
+
+    for name, job in workflows()["apply.yml"]["jobs"].items():
+        waits = [_minutes(t) for sts in program(name).kubernetes_objects("StatefulSet")
+                 for t in sts.custom_timeouts.values()]
+        assert waits, name
+        assert job["timeout-minutes"] >= max(waits) + CLOUD_PART_MINUTES, (name, max(waits))
+        assert job["timeout-minutes"] <= 360, name  # GitHub's limit for a job
+
+
 def _needs(job: dict[str, Any]) -> list[str]:
     needs = job.get("needs") or []
     return [needs] if isinstance(needs, str) else list(needs)

@@ -222,7 +222,9 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         ns = model.namespace
         labels = _labels(model)
         selector = {"llm-infra.io/model": model.name, "app.kubernetes.io/name": "triton"}
-        child = pulumi.ResourceOptions(parent=self, provider=cluster["provider"])
+        # Every child waits for what the component waits for (its namespace, the GPU layer, the
+        # operators): Pulumi does not pass a component's `depends_on` down to its children.
+        child = waits_like_component(pulumi.ResourceOptions(parent=self, provider=cluster["provider"]), opts)
         sa_name = f"triton-{model.name}"
 
         if bind_identity is not None:
