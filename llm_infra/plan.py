@@ -287,6 +287,8 @@ def summary(name: str, result: ProgramResult, violations: list[Violation] | None
             f"  {sts.k8s_namespace}/{sts.k8s_name}: {ep.get('http', '?')}  grpc {ep.get('grpc', '?')}  "
             f"{gpus} GPU/replica on pool {next(iter(pod['nodeSelector'].values()))}"
         )
+        if ep.get("openai"):
+            lines.append(f"    openai: {ep['openai']}")
         lines.append(
             f"    cache: {claim['resources']['requests']['storage']} per replica on StorageClass "
             f"{claim['storageClassName']}; identity: service account {pod['serviceAccountName']}"

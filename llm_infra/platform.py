@@ -46,6 +46,9 @@ class ModelEndpoint(TypedDict):
     """In-cluster HTTP/REST endpoint (KServe v2 protocol)."""
     grpc: str
     """In-cluster gRPC endpoint."""
+    openai: str | None
+    """In-cluster base URL of the model's OpenAI-compatible API (`http://<model>.<namespace>.svc.cluster.local:9000/v1`).
+    Defaults to none when the model sets `openai_api: false`."""
     account: str
     """Kubernetes service account of the model's pods (bound to the identity that reads its weights)."""
 
@@ -54,7 +57,7 @@ class LlmPlatform(pulumi.ComponentResource):
     """The whole private LLM serving platform of one environment."""
 
     model_endpoints: pulumi.Output[dict[str, ModelEndpoint]]
-    """Per model name: namespace, HTTP and gRPC endpoints, service account."""
+    """Per model name: namespace, HTTP and gRPC endpoints, OpenAI base URL, service account."""
     namespaces: pulumi.Output[list[str]]
     """Tenant namespaces the platform created."""
     device_plugin_deployed: pulumi.Output[bool]
@@ -199,7 +202,7 @@ class LlmPlatform(pulumi.ComponentResource):
 
         self.model_endpoints = pulumi.Output.all(**{
             n: pulumi.Output.all(namespace=w.namespace, http=w.http_endpoint, grpc=w.grpc_endpoint,
-                                 account=w.service_account)
+                                 openai=w.openai_base_url, account=w.service_account)
             for n, w in self.workloads.items()
         })
         self.namespaces = pulumi.Output.from_input(sorted(tenants))

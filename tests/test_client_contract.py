@@ -34,9 +34,10 @@ pytestmark = pytest.mark.triton
 STAND_IN = Path(__file__).parent / "fixtures" / "vllm_stand_in" / "model.py"
 DOCS = Path(__file__).parent.parent / "docs" / "clients.md"
 
+# The KServe v2 contract clients get with `openai_api: false` (the locked-down tritonserver).
 CHAT = ModelConfig(
     name="chat", backend="vllm", weights_uri="s3://models-bucket/chat", weights_size_gib=1.0, gpu_pool="cpu",
-    batching=BatchingConfig(max_batch_size=8),
+    batching=BatchingConfig(max_batch_size=8), openai_api=False,
 )
 
 

@@ -12,12 +12,21 @@ from llm_infra.plan import policy_violations
 from llm_infra.policies import MANDATORY, Context, Resource, all_rules, evaluate
 from llm_infra.policies.pulumi_options import credential_outputs_are_secret
 
-from _stacks import STACKS, stack
+from _stacks import STACKS, stack, with_changed_config
 
 
 def resources_of(name: str) -> list[Resource]:
     return [Resource(r.type, r.name, copy.deepcopy(r.inputs), r.protect, r.retain_on_delete, r.urn)
             for r in stack(name).resources]
+
+
+def kserve_resources_of(name: str) -> list[Resource]:
+    """Stack `name` with `openai_api: false` on every model: clients get the plain tritonserver."""
+    def kserve(config):
+        for m in config["llm-infra:models"]:
+            m["openai_api"] = False
+    return [Resource(r.type, r.name, copy.deepcopy(r.inputs), r.protect, r.retain_on_delete, r.urn)
+            for r in with_changed_config(name, kserve).resources]
 
 
 @pytest.mark.parametrize("name", STACKS)
@@ -111,6 +120,21 @@ def model_control_explicit(rs):
     # every model of the repository ('*') is what the rule refuses.
     args = _container(rs)["args"]
     args[:] = [a for a in args if not a.startswith("--load-model=")] + ["--load-model=*"]
+    return rs
+
+
+def frontend_without_kserve_frontends(rs):
+    # Under Triton's OpenAI frontend the probes ask the KServe HTTP endpoints of the same server.
+    args = _container(rs)["args"]
+    args.remove("--enable-kserve-frontends")
+    return rs
+
+
+def frontend_kserve_port_admitted(rs):
+    # The frontend's KServe ports have no restricted admin APIs: admitting a client namespace to
+    # one of them opens shared-memory registration, log and trace settings to it.
+    policy = _find(rs, "NetworkPolicy", "llama-3-8b-triton")
+    policy.inputs["spec"]["ingress"][0]["ports"].append({"protocol": "TCP", "port": 8000})
     return rs
 
 
@@ -585,7 +609,8 @@ NEGATIVE: dict[str, Callable[[list[Resource]], list[Resource]]] = {
     "services-cluster-ip-only": load_balancer,
     "network-policy-selects-every-pod": no_default_deny,
     "egress-blocks-node-metadata": metadata_reachable,
-    "triton-locked-down": model_control_explicit,
+    "triton-locked-down": frontend_without_kserve_frontends,
+    "triton-frontend-kserve-in-pod": frontend_kserve_port_admitted,
     "triton-probes": short_startup,
     "triton-grace-period": short_grace,
     "triton-availability": no_pdb,
@@ -758,8 +783,14 @@ def test_an_egress_rule_without_peers_fires_both_content_rules():
     assert _fired(rs, "network-policy-no-open-peers")
 
 
+def test_triton_loading_every_model_in_explicit_mode_fires():
+    rs = model_control_explicit(kserve_resources_of("existing"))
+    assert _fired(rs, "triton-locked-down") == ["with --model-control-mode=explicit, name each model in --load-model (not '*')"]
+
+
 def test_triton_without_restricted_admin_apis_fires():
-    rs = resources_of("existing")
+    rs = kserve_resources_of("existing")
+    assert _fired(rs, "triton-locked-down") == []
     args = _container(rs)["args"]
     _container(rs)["args"] = [a for a in args if not a.startswith("--grpc-restricted-protocol")]
     assert _fired(rs, "triton-locked-down") == [

@@ -211,7 +211,7 @@ def test_config_endpoint_reports_the_generated_config(server):
     assert int(served["dynamic_batching"]["max_queue_delay_microseconds"]) == TOY.batching.max_queue_delay_us
     assert served["dynamic_batching"]["preferred_batch_size"] == TOY.batching.preferred_batch_sizes
     assert [(g["kind"], g["count"]) for g in served["instance_group"]] == [("KIND_CPU", TOY.batching.instance_count)]
-    assert {i["name"]: i["optional"] for i in served["input"]} == {"text_input": False, "max_tokens": True}
+    assert {i["name"]: i["optional"] for i in served["input"]} == {"text_input": False, "max_tokens": True, "stream": True}
     assert [o["name"] for o in served["output"]] == ["text_output"]
     assert served["parameters"]["ms_per_token"] == {"string_value": "1"}
     assert served["parameters"]["weights_dir"]["string_value"].endswith("no-weights-here")

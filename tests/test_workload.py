@@ -67,6 +67,18 @@ def prod() -> ProgramResult:
     return run_workload()
 
 
+@pytest.fixture(scope="module")
+def kserve() -> ProgramResult:
+    """The model with `openai_api: false`: clients get the locked-down tritonserver's KServe v2 endpoints."""
+    return run_workload(openai_api=False)
+
+
+def exit_timeout(triton: dict) -> int:
+    """Seconds Triton drains after SIGTERM: the flag, or the OpenAI frontend's in-process default."""
+    flag = next((a for a in triton["args"] if a.startswith("--exit-timeout-secs=")), None)
+    return int(flag.split("=")[1]) if flag else 30  # tritonserver.Server exit_timeout (core _server.py@r26.01:302)
+
+
 def pod_spec(result: ProgramResult, name: str = "llama") -> dict:
     return result.k8s("StatefulSet", name)["spec"]["template"]["spec"]
 
@@ -109,7 +121,8 @@ def test_triton_requests_and_limits_its_gpus_and_lands_on_its_pool(prod):
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
 
 
-def test_triton_is_locked_down(prod):
+def test_triton_is_locked_down(kserve):
+    prod = kserve
     args = container(prod)["args"]
     # vLLM: explicit mode so the engine health check can unload a dead engine's model; exactly
     # this model loads and the model-repository API demands the pod's own key.
@@ -120,27 +133,33 @@ def test_triton_is_locked_down(prod):
     assert any(a.startswith("--grpc-restricted-protocol=model-repository,") for a in args)
     key = next(e for e in container(prod)["env"] if e["name"] == "TRITON_ADMIN_KEY")
     assert key["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.uid"}}
-    python_args = container(run_workload(backend="python", python_model="builtin:toy_llm"))["args"]
+    python_args = container(run_workload(backend="python", python_model="builtin:toy_llm", openai_api=False))["args"]
     assert "--model-control-mode=none" in python_args and not any(a.startswith("--load-model") for a in python_args)
     assert "--strict-readiness=true" in args
     assert "--model-repository=/models" in args
     assert any(a.startswith("--exit-timeout-secs=") for a in args)
 
 
-def test_grace_period_covers_pre_stop_and_triton_exit_timeout(prod):
-    triton = container(prod)
-    exit_timeout = int(next(a for a in triton["args"] if a.startswith("--exit-timeout-secs=")).split("=")[1])
+@pytest.mark.parametrize("mode", ["prod", "kserve"])
+def test_grace_period_covers_pre_stop_and_triton_exit_timeout(mode, request):
+    result = request.getfixturevalue(mode)
+    triton = container(result)
     pre_stop = int(triton["lifecycle"]["preStop"]["exec"]["command"][-1])
-    assert pod_spec(prod)["terminationGracePeriodSeconds"] >= pre_stop + exit_timeout + 10
+    assert pod_spec(result)["terminationGracePeriodSeconds"] >= pre_stop + exit_timeout(triton) + 10
 
 
-def test_probes_use_triton_health_endpoints_and_startup_budget_covers_the_load(prod):
+def test_probes_use_triton_health_endpoints_and_startup_budget_covers_the_load(prod, kserve):
+    # vLLM under tritonserver: the model's own ready endpoint, which fails once a dead engine
+    # unloaded the model (tests/test_client_contract.py shows it on the real server).
+    plain = container(kserve)
+    assert plain["startupProbe"]["httpGet"]["path"] == "/v2/models/llama/ready"
+    assert plain["readinessProbe"]["httpGet"]["path"] == "/v2/models/llama/ready"
+    assert plain["livenessProbe"]["httpGet"]["path"] == "/v2/models/llama/ready"
+    # Under the OpenAI frontend nothing unloads a model (model control NONE): the server's
+    # strict readiness, on the KServe HTTP port of the same in-process server.
     triton = container(prod)
-    # vLLM: the model's own ready endpoint, which fails once a dead engine unloaded the model
-    # (tests/test_client_contract.py shows it on the real server; /v2/health/ready stays 200).
-    assert triton["startupProbe"]["httpGet"]["path"] == "/v2/models/llama/ready"
-    assert triton["readinessProbe"]["httpGet"]["path"] == "/v2/models/llama/ready"
-    assert triton["livenessProbe"]["httpGet"]["path"] == "/v2/models/llama/ready"
+    assert triton["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
+    assert triton["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "http"}
     python = container(run_workload(backend="python", python_model="builtin:toy_llm"))
     assert python["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
     assert python["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
@@ -197,8 +216,8 @@ def test_service_is_cluster_ip_only(prod):
         assert all("nodePort" not in p for p in svc.inputs["spec"]["ports"])
 
 
-def test_network_policy_admits_only_clients_and_monitoring_and_blocks_node_identity(prod):
-    policy = prod.k8s("NetworkPolicy", "llama-triton", "llm-serving")["spec"]
+def _ingress_sources(result: ProgramResult) -> list[tuple[tuple[str, ...], tuple[int, ...]]]:
+    policy = result.k8s("NetworkPolicy", "llama-triton", "llm-serving")["spec"]
     assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
     sources = []
     for rule in policy["ingress"]:
@@ -207,7 +226,15 @@ def test_network_policy_admits_only_clients_and_monitoring_and_blocks_node_ident
             names = sel.get("matchLabels", {}).get("kubernetes.io/metadata.name")
             names = [names] if names else sel["matchExpressions"][0]["values"]
             sources.append((tuple(names), tuple(sorted(p["port"] for p in rule["ports"]))))
-    assert sources == [(("frontend",), (8000, 8001)), (("monitoring",), (8002,))]
+    return sources
+
+
+def test_network_policy_admits_only_clients_and_monitoring_and_blocks_node_identity(prod, kserve):
+    # OpenAI frontend: clients and the scrape reach the OpenAI port only; its KServe ports
+    # (no restricted admin APIs under the frontend) admit no one.
+    assert _ingress_sources(prod) == [(("frontend",), (9000,)), (("monitoring",), (9000,))]
+    assert _ingress_sources(kserve) == [(("frontend",), (8000, 8001)), (("monitoring",), (8002,))]
+    policy = prod.k8s("NetworkPolicy", "llama-triton", "llm-serving")["spec"]
     for rule in policy["egress"]:
         for peer in rule["to"]:
             block = peer["ipBlock"]
@@ -334,9 +361,8 @@ def test_every_triton_pod_in_the_stack_is_hardened_and_budgeted(name):
         triton = next(c for c in pod["containers"] if c["name"] == "triton")
         assert triton["securityContext"]["readOnlyRootFilesystem"] is True
         assert int(triton["resources"]["limits"]["nvidia.com/gpu"]) >= 1
-        exit_timeout = int(next(a for a in triton["args"] if a.startswith("--exit-timeout-secs=")).split("=")[1])
         pre_stop = int(triton["lifecycle"]["preStop"]["exec"]["command"][-1])
-        assert pod["terminationGracePeriodSeconds"] >= pre_stop + exit_timeout + 10
+        assert pod["terminationGracePeriodSeconds"] >= pre_stop + exit_timeout(triton) + 10
         probe = triton["startupProbe"]
         assert probe["periodSeconds"] * probe["failureThreshold"] >= 180
         assert math.isfinite(probe["failureThreshold"])
@@ -379,9 +405,10 @@ def test_a_workload_refuses_an_unknown_cluster_key_and_annotations_beside_an_ide
 def test_the_image_entrypoint_runs_first(prod):
     # `command` would replace /opt/nvidia/nvidia_entrypoint.sh, which sets up CUDA forward
     # compatibility on older data-center drivers; Triton's command line goes in `args`.
-    triton = container(prod)
-    assert "command" not in triton
-    assert triton["args"][0] == "tritonserver"
+    for result, program in ((prod, "python3"), (run_workload(openai_api=False), "tritonserver")):
+        triton = container(result)
+        assert "command" not in triton
+        assert triton["args"][0] == program
 
 
 def test_the_pinned_image_is_the_release_of_the_version_matrix(prod):

@@ -185,6 +185,10 @@ class ModelConfig(_Strict):
     """Path of the `model.py` of a python-backend model (required for `python`, refused otherwise). Defaults to none."""
     clients: list[NamespaceName] = Field(default_factory=list)
     """Namespaces whose pods may call the model; nothing else may. Defaults to none."""
+    openai_api: bool = True
+    """Serve the model through Triton's OpenAI-compatible frontend: clients call the OpenAI API (port 9000), and the
+    KServe v2 endpoints of the same server stay inside the pod (the pinned frontend cannot restrict their admin APIs).
+    `false` serves clients the KServe v2 protocol from a locked-down `tritonserver` instead. Defaults to `true`."""
     cpu: int = Field(default=4, ge=1, le=256)
     """CPU cores per replica. Defaults to 4."""
     memory_gib: int | None = Field(default=None, ge=1, le=4096)

@@ -81,6 +81,11 @@ class ModelConfigFields(TypedDict):
     """Path of the `model.py` of a python-backend model (required for `python`, refused otherwise). Defaults to none."""
     clients: NotRequired[list[str]]
     """Namespaces whose pods may call the model; nothing else may. Defaults to none."""
+    openai_api: NotRequired[bool]
+    """Serve the model through Triton's OpenAI-compatible frontend: clients call the OpenAI API (port 9000), and the
+    KServe v2 endpoints of the same server stay inside the pod (the pinned frontend cannot restrict their admin APIs).
+    `false` serves clients the KServe v2 protocol from a locked-down `tritonserver` instead. Defaults to `true`.
+    """
     cpu: NotRequired[int]
     """CPU cores per replica. Defaults to 4."""
     memory_gib: NotRequired[int | None]

@@ -21,6 +21,10 @@ ALLOWED_HOST_PATHS = {
 TRITON_LABEL = ("app.kubernetes.io/name", "triton")
 # Triton API groups only operators use (llm_infra.triton.args.RESTRICTED_APIS; a test keeps them equal).
 TRITON_RESTRICTED_APIS = ("model-repository", "model-config", "shared-memory", "statistics", "trace", "logging")
+# Triton's OpenAI frontend (llm_infra.triton.openai; a test keeps these equal): its KServe frontends
+# cannot restrict those APIs, so no NetworkPolicy may admit anyone to their ports.
+TRITON_FRONTEND = ("python3", "/opt/tritonserver/python/openai/openai_frontend/main.py")
+TRITON_KSERVE_PORTS = {8000, 8001, "http", "grpc"}
 
 
 def pod_template(r: Resource) -> tuple[Mapping, Mapping] | None:
@@ -244,6 +248,16 @@ def triton_locked_down(r: Resource, _: Context) -> Iterator[str]:
     if triton is None:
         yield "Triton pod has no container named triton"
         return
+    if tuple((triton.get("args") or [])[:2]) == TRITON_FRONTEND:
+        # The frontend's in-process server: model control NONE, strict readiness and a 30 s exit
+        # timeout are its defaults; its KServe admin APIs are kept in the pod by
+        # triton_frontend_kserve_in_pod instead of restricted (llm_infra.triton.openai.REPLACED).
+        for flag in ("--model-repository", "--openai-port"):
+            if _arg(triton, flag) is None:
+                yield f"run Triton's OpenAI frontend with {flag}"
+        if "--enable-kserve-frontends" not in (triton.get("args") or []):
+            yield "run Triton's OpenAI frontend with --enable-kserve-frontends (the probes ask the KServe endpoints)"
+        return
     mode = _arg(triton, "--model-control-mode")
     if mode == "explicit":
         # vLLM's engine health check unloads a model whose engine died; clients still may not
@@ -269,6 +283,28 @@ def triton_locked_down(r: Resource, _: Context) -> Iterator[str]:
         if missing:
             yield (f"restrict Triton's {missing} APIs: {flag}={','.join(TRITON_RESTRICTED_APIS)}:<header>=<key> "
                    "(clients of a model never need them)")
+
+
+def triton_frontend_kserve_in_pod(resources: list[Resource], _: Context) -> Iterator[str]:
+    """Under the OpenAI frontend no NetworkPolicy admits any peer to the KServe ports."""
+    policies = [r for r in resources if r.kind == "NetworkPolicy"]
+    for r in resources:
+        if not _is_triton(r):
+            continue
+        meta, spec = pod_template(r)  # type: ignore[misc]
+        triton = _triton_container(spec)
+        if triton is None or tuple((triton.get("args") or [])[:2]) != TRITON_FRONTEND:
+            continue
+        ns = _get(r.inputs, "metadata", "namespace")
+        for p in policies:
+            selector = _get(p.inputs, "spec", "podSelector")
+            if _get(p.inputs, "metadata", "namespace") != ns or not (selector == {} or _selects(selector, meta.get("labels"))):
+                continue
+            for i, rule in enumerate(_get(p.inputs, "spec", "ingress") or []):
+                ports = {q.get("port") for q in rule.get("ports") or [{}]}
+                if None in ports or ports & TRITON_KSERVE_PORTS:
+                    yield (f"{p.label}: ingress[{i}] admits peers to the KServe ports of {r.label}, whose OpenAI "
+                           "frontend cannot restrict Triton's admin APIs: admit the OpenAI port only")
 
 
 def triton_probes(r: Resource, _: Context) -> Iterator[str]:
@@ -411,6 +447,8 @@ RULES: list[Rule] = [
     Rule("triton-locked-down", "Triton: model control none, strict readiness, explicit exit timeout, admin APIs "
          "restricted.", "35, 46",
          "resource", triton_locked_down, resource_types=K8S),
+    Rule("triton-frontend-kserve-in-pod", "Triton's OpenAI frontend: its unrestricted KServe ports admit no peer.",
+         "35", "stack", triton_frontend_kserve_in_pod),
     Rule("triton-probes", "Triton probes use its health endpoints; startup covers the worst-case load.", "36",
          "resource", triton_probes, resource_types=K8S),
     Rule("triton-grace-period", "Grace period >= preStop + exit timeout + margin.", "37", "resource",

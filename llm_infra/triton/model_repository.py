@@ -311,6 +311,9 @@ def _python(config: pb.ModelConfig, model: ModelConfig, weights_dir: str, kind: 
     config.instance_group.add(count=batching.instance_count, kind=kind)
     _input(config, "text_input", pb.TYPE_STRING, [1])
     _input(config, "max_tokens", pb.TYPE_INT32, [1], optional=True)
+    # Triton's OpenAI frontend sends every model but vLLM ones `stream` beside text_input and
+    # max_tokens (engine/utils/triton.py@v2.65.0:179-205); a model without the input refuses the request.
+    _input(config, "stream", pb.TYPE_BOOL, [1], optional=True)
     config.output.add(name="text_output", data_type=pb.TYPE_STRING, dims=[1])
 
     owned = sorted(_PYTHON_OWNED_PARAMETERS & set(model.engine_args))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .args import GRPC_PORT, HTTP_PORT, METRICS_PORT
+from .openai import OPENAI_PORT
 
 LOOPBACK = "127.0.0.1"
 # Triton's own listeners, on loopback only: the public port plus this offset.
@@ -59,6 +60,18 @@ def triton_listeners() -> list[Listener]:
         Listener("grpc", GRPC_PORT, GRPC_PORT + INTERNAL_PORT_OFFSET, "grpc", True),
         Listener("metrics", METRICS_PORT, METRICS_PORT + INTERNAL_PORT_OFFSET, "http", False),
     ]
+
+
+def openai_listeners() -> list[Listener]:
+    """Under Triton's OpenAI frontend: the OpenAI port (which also serves the metrics, see
+    llm_infra.triton.openai.REPLACED) and the KServe v2 HTTP and gRPC ports, each behind the terminator."""
+    return [Listener("openai", OPENAI_PORT, OPENAI_PORT + INTERNAL_PORT_OFFSET, "http", True),
+            *(listener for listener in triton_listeners() if listener.name != "metrics")]
+
+
+def listeners_for(openai_api: bool) -> list[Listener]:
+    """The listeners of a model's pod: the OpenAI frontend's, or plain tritonserver's."""
+    return openai_listeners() if openai_api else triton_listeners()
 
 
 def triton_loopback_args() -> list[str]:

@@ -37,6 +37,7 @@ from .args import ADMIN_KEY_ENV, GRPC_PORT, HTTP_PORT, METRICS_PORT, tritonserve
 from .await_timeouts import await_budget
 from .cache_sync import CACHE_MOUNT, WEIGHTS_DIR, sync_env, sync_script
 from .model_repository import companion_models, render_model_repository
+from .openai import OPENAI_PORT, frontend_command, openai_base_url
 
 MODEL_REPOSITORY_MOUNT = "/models"
 STARTUP_PROBE_PERIOD_SECONDS = 10
@@ -167,8 +168,11 @@ def tmp_size_gib(model: ModelConfig) -> int:
 
 
 def unloadable(model: ModelConfig) -> bool:
-    """Whether a dead engine unloads the model (the vLLM backend's engine health check)."""
-    return model.backend == "vllm"
+    """Whether a dead engine unloads the model (the vLLM backend's engine health check).
+
+    Not under the OpenAI frontend: its in-process server loads in model control mode NONE
+    (llm_infra.triton.openai.REPLACED)."""
+    return model.backend == "vllm" and not model.openai_api
 
 
 def readiness_path(model: ModelConfig) -> str:
@@ -224,6 +228,9 @@ class TritonLlmWorkload(pulumi.ComponentResource):
     """In-cluster HTTP/REST endpoint (KServe v2 protocol)."""
     grpc_endpoint: pulumi.Output[str]
     """In-cluster gRPC endpoint."""
+    openai_base_url: pulumi.Output[str | None]
+    """In-cluster base URL of the OpenAI-compatible API (`http://<model>.<namespace>.svc.cluster.local:9000/v1`).
+    Defaults to none when the model sets `openai_api: false`."""
     service_account: pulumi.Output[str]
     """Kubernetes service account bound to the model's cloud identity."""
 
@@ -314,7 +321,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
 
         http_probe = {"path": readiness_path(model), "port": "http"}
         live_probe = {"path": readiness_path(model) if unloadable(model) else "/v2/health/live", "port": "http"}
-        listeners = tls_proxy.triton_listeners()
+        listeners = tls_proxy.listeners_for(model.openai_api)
         internal = {listener.name: listener.upstream_port for listener in listeners}
         if tls.enabled:
             # Triton listens on loopback only; the kubelet probes through the terminator's HTTPS port.
@@ -326,21 +333,19 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             "imagePullPolicy": "Always",  # re-checks registry authorization; cached layers are reused
             # No `command`: the image's entrypoint (/opt/nvidia/nvidia_entrypoint.sh) sets up CUDA
             # forward compatibility for older data-center drivers, then runs these arguments.
-            "args": ["tritonserver", *tritonserver_args(
-                model_repository=MODEL_REPOSITORY_MOUNT, exit_timeout_seconds=model.exit_timeout_seconds,
-                unloadable_models=[model.name] if unloadable(model) else [],
-                **({"http_port": internal["http"], "grpc_port": internal["grpc"], "metrics_port": internal["metrics"]}
-                   if tls.enabled else {})),
-                *(tls_proxy.triton_loopback_args() if tls.enabled else [])],
+            "args": _triton_command(model, internal if tls.enabled else None),
             # With TLS the terminator declares the pod's ports; Triton's are on loopback.
             "ports": [] if tls.enabled else [
                 {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
                 {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
+                # The frontend serves Triton's metrics on the OpenAI port (llm_infra.triton.openai.REPLACED).
+                {"name": "openai", "containerPort": OPENAI_PORT, "protocol": "TCP"} if model.openai_api else
                 {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
             ],
             "env": [
                 # Unlocks Triton's restricted APIs (see triton.args): the pod's own UID, never stored.
-                {"name": ADMIN_KEY_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}},
+                *([] if model.openai_api else
+                  [{"name": ADMIN_KEY_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}}]),
                 {"name": "HOME", "value": "/tmp"},
                 {"name": "HF_HOME", "value": f"{CACHE_MOUNT}/hf"},
                 # Weights come only from the cache; never from a public hub at run time.
@@ -469,7 +474,10 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         ports = [
             {"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP"},
             {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "protocol": "TCP"},
-            {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"},
+            {"name": "metrics", "port": METRICS_PORT, "targetPort": "openai" if model.openai_api else "metrics",
+             "protocol": "TCP"},
+            *([{"name": "openai", "port": OPENAI_PORT, "targetPort": "openai", "protocol": "TCP"}]
+              if model.openai_api else []),
         ]
         service = k8s.core.v1.Service(
             f"{name}-service",
@@ -503,16 +511,19 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             egress.append({"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}],
                            "ports": [{"protocol": "TCP", "port": 80}]})
         ingress = []
+        # Under the OpenAI frontend clients reach the OpenAI port only: its KServe frontends have no
+        # restricted APIs (llm_infra.triton.openai.REPLACED), so they stay inside the pod.
+        client_ports = [OPENAI_PORT] if model.openai_api else [HTTP_PORT, GRPC_PORT]
         if model.clients:
             ingress.append({
                 "from": [{"namespaceSelector": {"matchExpressions": [{
                     "key": "kubernetes.io/metadata.name", "operator": "In", "values": sorted(model.clients)}]}}],
-                "ports": [{"protocol": "TCP", "port": HTTP_PORT}, {"protocol": "TCP", "port": GRPC_PORT}],
+                "ports": [{"protocol": "TCP", "port": p} for p in client_ports],
             })
         if monitoring.enabled:
             ingress.append({
                 "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring.namespace}}}],
-                "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
+                "ports": [{"protocol": "TCP", "port": OPENAI_PORT if model.openai_api else METRICS_PORT}],
             })
         policy_meta: dict = {"name": f"{model.name}-triton", "namespace": ns, "labels": labels}
         if cluster.get("metadata_identity_egress", False):
@@ -544,6 +555,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         url_scheme = "https" if tls.enabled else "http"
         self.http_endpoint = pulumi.Output.from_input(f"{url_scheme}://{model.name}.{ns}.svc.cluster.local:{HTTP_PORT}")
         self.grpc_endpoint = pulumi.Output.from_input(f"{model.name}.{ns}.svc.cluster.local:{GRPC_PORT}")
+        self.openai_base_url = pulumi.Output.from_input(openai_base_url(model) if model.openai_api else None)
         self.service_account = pulumi.Output.from_input(sa_name)
         self.statefulset = statefulset
         self.register_outputs({
@@ -551,6 +563,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             "service_name": self.service_name,
             "http_endpoint": self.http_endpoint,
             "grpc_endpoint": self.grpc_endpoint,
+            "openai_base_url": self.openai_base_url,
             "service_account": self.service_account,
         })
 
@@ -567,11 +580,13 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             spec=certificate_spec(tls_secret, names, tls.cluster_issuer or STACK_CA_ISSUER),
             opts=waits_like_component(child, self._component_opts),
         )
-        open_paths = sorted({readiness_path(model), "/v2/health/live", "/v2/health/ready"})
+        open_paths = sorted({readiness_path(model), "/v2/health/live", "/v2/health/ready",
+                             # Under the OpenAI frontend the metrics share its port: Prometheus scrapes without a certificate.
+                             *(["/metrics"] if model.openai_api else [])})
         config = k8s.core.v1.ConfigMap(
             f"{name}-tls-proxy",
             metadata={"name": proxy_cm_name, "namespace": ns, "labels": labels},
-            data={tls_proxy.CONFIG_FILE: tls_proxy.nginx_conf(tls_proxy.triton_listeners(), mutual=tls.mutual,
+            data={tls_proxy.CONFIG_FILE: tls_proxy.nginx_conf(tls_proxy.listeners_for(model.openai_api), mutual=tls.mutual,
                                                               open_paths=open_paths)},
             opts=child,
         )
@@ -707,6 +722,26 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             data={f"llm-infra-{model.name}.json": json.dumps(_dashboard(model, ns), indent=1, sort_keys=True)},
             opts=child,
         )
+
+
+def _triton_command(model: ModelConfig, loopback_ports: dict[str, int] | None = None) -> list[str]:
+    """The Triton container's arguments: Triton's OpenAI frontend, or with `openai_api: false` tritonserver.
+    With `loopback_ports` (TLS on: listener name -> port) every listener binds to loopback on those ports."""
+    if model.openai_api:
+        if loopback_ports is None:
+            return frontend_command(model, model_repository=MODEL_REPOSITORY_MOUNT, weights_dir=WEIGHTS_DIR)
+        return frontend_command(model, model_repository=MODEL_REPOSITORY_MOUNT, weights_dir=WEIGHTS_DIR,
+                                openai_port=loopback_ports["openai"], http_port=loopback_ports["http"],
+                                grpc_port=loopback_ports["grpc"], host=tls_proxy.LOOPBACK)
+    if loopback_ports is None:
+        return ["tritonserver", *tritonserver_args(
+            model_repository=MODEL_REPOSITORY_MOUNT, exit_timeout_seconds=model.exit_timeout_seconds,
+            unloadable_models=[model.name] if unloadable(model) else [])]
+    return ["tritonserver", *tritonserver_args(
+        model_repository=MODEL_REPOSITORY_MOUNT, exit_timeout_seconds=model.exit_timeout_seconds,
+        unloadable_models=[model.name] if unloadable(model) else [],
+        http_port=loopback_ports["http"], grpc_port=loopback_ports["grpc"], metrics_port=loopback_ports["metrics"]),
+        *tls_proxy.triton_loopback_args()]
 
 
 def _rules(model: ModelConfig, ns: str) -> list[dict]:

@@ -85,10 +85,10 @@ def test_the_planned_stack_passes_the_pack(resources):
 def test_a_violation_is_reported_with_the_rule_and_what_to_change(resources):
     broken = copy.deepcopy(resources)
     args = _triton(broken)["args"]
-    args[args.index("--model-control-mode=explicit")] = "--model-control-mode=poll"
+    args.remove("--enable-kserve-frontends")
     reported = run(broken)
-    assert reported == ["[triton-locked-down] run tritonserver with --model-control-mode=none "
-                        "(no model loads or unloads at run time)"]
+    assert reported == ["[triton-locked-down] run Triton's OpenAI frontend with --enable-kserve-frontends "
+                        "(the probes ask the KServe endpoints)"]
 
 
 def test_nonproduction_config_relaxes_exactly_the_rules_that_read_production():
