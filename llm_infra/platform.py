@@ -239,6 +239,7 @@ class LlmPlatform(pulumi.ComponentResource):
             "gateway_annotations": gaie.INTERNAL_LB_ANNOTATIONS.get(config.cloud, {}),
             "source_cidrs": [*gw.source_cidrs, *cluster.gateway_source_cidrs],
             "install_crds": gaie.installs_crds(config),
+            "tls": config.tls.enabled,
         }, opts=pulumi.ResourceOptions(parent=self, depends_on=deps))
         return routed.routes
 

@@ -22,6 +22,7 @@ from llm_infra.guardrails import DEFAULT_IMAGE_REGISTRIES
 from llm_infra.kubernetes import inference_gateway as gaie
 from llm_infra.triton import upstream
 from llm_infra.triton.args import HTTP_PORT, METRICS_PORT
+from llm_infra.triton.openai import OPENAI_PORT
 
 ON = "gcp-dev"
 
@@ -47,7 +48,7 @@ def test_every_model_gets_an_inference_pool_route_and_picker_when_on():
         spec = pool.inputs["spec"]
         # The pool selects exactly the model's Triton pods, as its Service does.
         assert spec["selector"]["matchLabels"] == services[(ns, name)].inputs["spec"]["selector"]
-        assert spec["targetPorts"] == [{"number": HTTP_PORT}]
+        assert spec["targetPorts"] == [{"number": OPENAI_PORT}]  # the OpenAI frontend (openai_api, the default)
         assert spec["endpointPickerRef"]["name"] == f"{name}-epp"
         assert (ns, f"{name}-epp") in services
         (route,) = [r for r in _objects(result, "HTTPRoute") if r.k8s_namespace == ns and r.k8s_name == name]
@@ -94,7 +95,7 @@ def test_every_metric_the_picker_reads_is_exported_by_the_pinned_engine():
 
 
 def test_tensorrtllm_feeds_queue_running_and_kv_cache_from_its_own_gauges():
-    model = SimpleNamespace(name="llm", namespace="ns", backend="tensorrtllm")
+    model = SimpleNamespace(name="llm", namespace="ns", backend="tensorrtllm", openai_api=True)
     doc = gaie.endpoint_picker_config(model)
     assert gaie.metric_spec_problems(doc, "tensorrtllm") == []
     assert [p["pluginRef"] for p in doc["schedulingProfiles"][0]["plugins"]] == [
@@ -241,11 +242,12 @@ def test_network_policies_open_only_the_gateway_to_picker_and_picker_to_metrics_
     assert epp["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {
         "kubernetes.io/metadata.name": "llm-gateway"}}}, {"ipBlock": {"cidr": PROXY_ONLY_CIDR}}],
         "ports": [{"protocol": "TCP", "port": gaie.EXT_PROC_PORT}]}]
-    assert epp["egress"][0]["ports"] == [{"protocol": "TCP", "port": METRICS_PORT}]
+    assert epp["egress"][0]["ports"] == [{"protocol": "TCP", "port": OPENAI_PORT}]  # the frontend serves /metrics
     assert "169.254.0.0/16" in epp["egress"][1]["to"][0]["ipBlock"]["except"]
     to_model = policies["llama-3-8b-from-gateway"]
-    assert [r["ports"] for r in to_model["ingress"]] == [[{"protocol": "TCP", "port": HTTP_PORT}],
-                                                        [{"protocol": "TCP", "port": METRICS_PORT}]]
+    # The Gateway and the picker both reach the OpenAI frontend's port (it serves /metrics too).
+    assert [r["ports"] for r in to_model["ingress"]] == [[{"protocol": "TCP", "port": OPENAI_PORT}],
+                                                        [{"protocol": "TCP", "port": OPENAI_PORT}]]
 
 
 # --- config errors and the plan -------------------------------------------------------------
@@ -300,7 +302,7 @@ def test_a_named_class_with_the_internal_annotation_turns_it_on_for_aws():
 def test_the_plan_shows_each_route():
     lines = plan_sections.inference_routes(stack(ON))
     assert lines[1] == "  gateway llm-gateway/llm-inference: class gke-l7-rilb, internal load balancer"
-    assert "  route /llama-3-8b/ -> InferencePool llm-serving/llama-3-8b (port 8000, picker llama-3-8b-epp:9002, " \
+    assert "  route /llama-3-8b/ -> InferencePool llm-serving/llama-3-8b (port 9000, picker llama-3-8b-epp:9002, " \
            "FailOpen)" in lines
     assert '    picker reads: queuedRequests nv_inference_pending_request_count{model="llama-3-8b"}' in lines
     assert plan_sections.inference_routes(stack("dev")) == []

@@ -53,7 +53,7 @@ def test_every_shipped_stacks_plan_and_outputs_show_an_openai_endpoint_per_model
     models = parsed_config(name).models
     assert models
     for model in models:
-        url = f"http://{model.name}.{model.namespace}.svc.cluster.local:9000/v1"
+        url = f"https://{model.name}.{model.namespace}.svc.cluster.local:9000/v1"
         assert endpoints[model.name]["openai"] == url
         assert f"    openai: {url}" in text
 
@@ -107,13 +107,17 @@ def test_the_tokenizer_is_the_one_in_the_weights_the_sync_writes(name):
 @pytest.mark.parametrize("name", STACKS)
 def test_the_service_exposes_the_openai_port_and_only_it_is_admitted_from_clients(name):
     result = stack(name)
-    for model, triton, _ in _statefulsets(name):
-        ports = {p["name"]: p["containerPort"] for p in triton["ports"]}
+    for model, triton, sts in _statefulsets(name):
+        # The pod's ports: Triton's own, or with TLS (the default) the terminator's in front of its loopback ones.
+        containers = sts.inputs["spec"]["template"]["spec"]["containers"]
+        ports = {p["name"]: p["containerPort"] for c in containers for p in c.get("ports", [])}
         assert ports == {"http": 8000, "grpc": 8001, "openai": 9000}
-        assert f"--openai-port={ports['openai']}" in triton["args"]
-        assert f"--kserve-http-port={ports['http']}" in triton["args"]
+        behind = 10000 if any(c["name"] == "tls-proxy" for c in containers) else 0
+        assert f"--openai-port={ports['openai'] + behind}" in triton["args"]
+        assert f"--kserve-http-port={ports['http'] + behind}" in triton["args"]
         # Probes ask the KServe HTTP endpoints of the same in-process server.
-        assert triton["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
+        assert triton["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+        assert triton["readinessProbe"]["httpGet"]["port"] in ("http", 8000)
         for svc_name in (model.name, f"{model.name}-headless"):
             svc = result.k8s("Service", svc_name, model.namespace)
             by_name = {p["name"]: p for p in svc["spec"]["ports"]}
@@ -175,31 +179,40 @@ def _section() -> str:
     return text[: text.find("\n## ", 1)]
 
 
-def _curls() -> tuple[list[str], list[list[str]]]:
+def _curls() -> tuple[list[str], list[str], list[list[str]]]:
     [block] = re.findall(r"```sh\n(.*?)```", _section(), re.S)
     commands = [shlex.split(line, comments=True) for line in block.splitlines() if line.strip()]
-    return commands[0], commands[1:]
+    return commands[0], commands[1], commands[2:]
 
 
 def _request(curl: list[str]) -> tuple[str, str, dict | None]:
     assert curl[0] == "curl"
-    [url] = [w for w in curl if w.startswith("localhost:")]
+    [url] = [w for w in curl if w.startswith("https://")]
     body = json.loads(curl[curl.index("-d") + 1]) if "-d" in curl else None
     return ("POST" if body is not None else "GET"), url, body
 
 
 def test_the_readmes_curl_requests_match_the_frontends_routes_and_schemas():
-    forward, curls = _curls()
+    ca, forward, curls = _curls()
     assert forward[:2] == ["kubectl", "-n"] and forward[3] == "port-forward"
     namespace, service = forward[2], forward[4].removeprefix("svc/")
     local, remote = (int(p) for p in forward[5].split(":"))
     [model] = [m for m in parsed_config("existing").models if m.name == service and m.namespace == namespace]
     svc = stack("existing").k8s("Service", service, namespace)
     assert next(p for p in svc["spec"]["ports"] if p["port"] == remote)["name"] == "openai"
+    # The CA comes from the model's certificate Secret, and each request names a host the certificate carries.
+    cert = next(r for r in stack("existing").kubernetes_objects("Certificate")
+                if r.k8s_namespace == namespace and r.inputs["spec"]["secretName"] in ca)
+    assert ca[:4] == ["kubectl", "-n", namespace, "get"] and ca[-2:] == [">", "ca.crt"]
+    assert "jsonpath={.data.ca\\.crt}" in ca
     paths = set()
     for curl in curls:
         method, url, body = _request(curl)
-        path = url.removeprefix(f"localhost:{local}")
+        host = url.removeprefix("https://").split("/")[0].split(":")[0]
+        assert host in cert.inputs["spec"]["dnsNames"], host
+        assert curl[curl.index("--cacert") + 1] == "ca.crt"
+        assert curl[curl.index("--resolve") + 1] == f"{host}:{local}:127.0.0.1"
+        path = url.removeprefix(f"https://{host}:{local}")
         assert openai.check_request(method, path, body) == [], curl
         if body is not None:
             assert body["model"] == openai.served_model_name(model)
@@ -270,7 +283,7 @@ def test_the_readmes_openai_client_code_sends_requests_the_frontend_accepts(caps
     import openai as openai_client  # noqa: F401  (a dev dependency: missing, this test fails)
 
     [code] = re.findall(r"```python\n(.*?)```", _section(), re.S)
-    base = 'base_url="http://localhost:9000/v1"'
+    base = 'base_url="https://llama-3-8b.llm-serving.svc.cluster.local:9000/v1"'
     assert code.count(base) == 1
     _Frontend.seen = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Frontend)

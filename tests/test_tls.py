@@ -46,11 +46,16 @@ def test_every_model_endpoint_is_https_and_triton_listens_on_loopback_only(name)
     for sts in _kind(result.resources, "StatefulSet"):
         spec = sts.inputs["spec"]["template"]["spec"]
         triton = next(c for c in spec["containers"] if c["name"] == "triton")
-        assert set(tls.triton_loopback_args()) <= set(triton["args"])
+        frontend = "--enable-kserve-frontends" in triton["args"]
+        if frontend:  # Triton's OpenAI frontend binds its OpenAI and KServe listeners to --host
+            assert f"--host={tls.LOOPBACK}" in triton["args"]
+        else:
+            assert set(tls.triton_loopback_args()) <= set(triton["args"])
         assert triton["ports"] == []
         proxy = next(c for c in spec["containers"] if c["name"] == tls.PROXY_CONTAINER)
         assert proxy["image"] == versions.TLS_PROXY_IMAGE
-        assert {p["containerPort"] for p in proxy["ports"]} == {8000, 8001, 8002}
+        # The frontend serves the metrics on its OpenAI port.
+        assert {p["containerPort"] for p in proxy["ports"]} == ({9000, 8000, 8001} if frontend else {8000, 8001, 8002})
         assert triton["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
     assert _fired(resources_of(name)) == []
 
@@ -113,6 +118,17 @@ def test_rule_fires_on_a_proxy_listening_in_plaintext():
     (cm,) = [r for r in rs if r.kind == "ConfigMap" and r.inputs["metadata"]["name"].endswith("-tls-proxy")][:1]
     cm.inputs["data"]["nginx.conf"] = cm.inputs["data"]["nginx.conf"].replace("listen 8000 ssl;", "listen 8000;")
     assert any("listen 8000" in m and "plaintext" in m for m in _fired(rs))
+
+
+def test_rule_fires_on_the_openai_frontend_listening_on_every_address():
+    rs = resources_of("existing")
+    (sts,) = _kind(rs, "StatefulSet", "llama-3-8b")
+    triton = next(c for c in sts.inputs["spec"]["template"]["spec"]["containers"] if c["name"] == "triton")
+    assert f"--host={tls.LOOPBACK}" in triton["args"]
+    triton["args"] = [a for a in triton["args"] if not a.startswith("--host=")]
+    fired = _fired(rs)
+    assert any("OpenAI frontend's openai listener (port 19000)" in m for m in fired), fired
+    assert any("kserve http listener" in m for m in fired), fired
 
 
 def test_rule_fires_on_a_service_that_reaches_a_plaintext_port():

@@ -158,8 +158,9 @@ def test_probes_use_triton_health_endpoints_and_startup_budget_covers_the_load(p
     # Under the OpenAI frontend nothing unloads a model (model control NONE): the server's
     # strict readiness, on the KServe HTTP port of the same in-process server.
     triton = container(prod)
-    assert triton["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
-    assert triton["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "http"}
+    # TLS is on by default: the kubelet probes through the terminator's HTTPS port.
+    assert triton["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": 8000, "scheme": "HTTPS"}
+    assert triton["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": 8000, "scheme": "HTTPS"}
     python = container(run_workload(backend="python", python_model="builtin:toy_llm"))
     assert python["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
     assert python["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"

@@ -36,6 +36,7 @@ import yaml
 from .. import versions
 from ..ordering import waits_like_component
 from ..triton.args import HTTP_PORT, METRICS_PORT
+from ..triton.openai import OPENAI_PORT
 from .tenant_namespace import TenantNamespace
 from ..catalog.gateways import (  # re-exported: the gateway classes' facts live in the bottom layer
     DEFAULT_GATEWAY_CLASS as DEFAULT_GATEWAY_CLASS,
@@ -225,15 +226,15 @@ def metric_specs(model: ModelConfig) -> list[str]:
 
 
 def routed_port(model: ModelConfig) -> int:
-    """The port the InferencePool targets: Triton's HTTP port (KServe v2). The OpenAI-compatible
-    frontend's port replaces it when that frontend lands (issue 17 item 1)."""
-    return HTTP_PORT
+    """The port the InferencePool targets: the OpenAI-compatible frontend's port, or with `openai_api:
+    false` Triton's HTTP port (KServe v2)."""
+    return OPENAI_PORT if model.openai_api else HTTP_PORT
 
 
 def scraped_port(model: ModelConfig) -> int:
-    """The port the picker reads the model's /metrics on: Triton's metrics port. (Under the OpenAI
-    frontend, which serves /metrics on its own port, the frontend's port.)"""
-    return METRICS_PORT
+    """The port the picker reads the model's /metrics on: under the OpenAI frontend its own port (it serves
+    Triton's metrics at GET /metrics, llm_infra.triton.openai.REPLACED), else Triton's metrics port."""
+    return OPENAI_PORT if model.openai_api else METRICS_PORT
 
 
 def request_parser(model: ModelConfig) -> str:
@@ -243,7 +244,7 @@ def request_parser(model: ModelConfig) -> str:
     return "passthrough-parser" if routed_port(model) == HTTP_PORT else "openai-parser"
 
 
-def endpoint_picker_config(model: ModelConfig) -> dict:
+def endpoint_picker_config(model: ModelConfig, *, tls: bool = False) -> dict:
     """The EndpointPickerConfig (apix/config/v1alpha1@v1.5.0) for one model: the upstream default
     profile (pkg/epp/config/loader/defaults.go@v1.5.0:46-101) less what its engine cannot feed."""
     m = engine_metrics(model)
@@ -269,7 +270,11 @@ def endpoint_picker_config(model: ModelConfig) -> dict:
             *({"name": s, "type": s} for s, _ in scorers),
             {"name": parser, "type": parser},
             {"name": "metrics-data-source", "type": "metrics-data-source",
-             "parameters": {"scheme": "http", "path": "/metrics"}},
+             # Over TLS where the pods serve it; the data source at v1.5.0 takes no CA, only
+             # insecureSkipVerify (pkg/epp/framework/plugins/datalayer/source/metrics/datasource.go@v1.5.0:46-57):
+             # the scrape is encrypted, the server is not verified.
+             "parameters": {"scheme": "https", "path": "/metrics", "insecureSkipVerify": True} if tls
+             else {"scheme": "http", "path": "/metrics"}},
             {"name": "core-metrics-extractor", "type": "core-metrics-extractor",
              "parameters": {"defaultEngine": m.engine, "engineConfigs": [engine]}},
         ],
@@ -307,6 +312,8 @@ class InferenceGatewayArgs(TypedDict):
     """Install the pinned Gateway API and InferencePool CRDs. Defaults to false (the cluster has them)."""
     image: NotRequired[str]
     """EPP image. Defaults to `llm_infra.versions.ENDPOINT_PICKER_IMAGE`."""
+    tls: NotRequired[bool]
+    """The model pods serve TLS (a stack's `tls.enabled`): the picker reads their metrics over https. Defaults to false."""
 
 
 def crd_urls() -> list[str]:
@@ -405,7 +412,7 @@ class InferenceGateway(pulumi.ComponentResource):
             subjects=[{"kind": "ServiceAccount", "name": epp, "namespace": ns}], opts=child)
         config = k8s.core.v1.ConfigMap(
             f"{name}-epp-config", metadata={"name": epp, "namespace": ns, "labels": labels},
-            data={EPP_CONFIG_FILE: yaml.safe_dump(endpoint_picker_config(m), sort_keys=False)}, opts=child)
+            data={EPP_CONFIG_FILE: yaml.safe_dump(endpoint_picker_config(m, tls=args.get("tls", False)), sort_keys=False)}, opts=child)
         probe = {"grpc": {"port": EPP_HEALTH_PORT, "service": "inference-extension"}}
         k8s.apps.v1.Deployment(
             f"{name}-epp", metadata={"name": epp, "namespace": ns, "labels": labels, "annotations": {

@@ -295,12 +295,12 @@ def triton_frontend_kserve_in_pod(resources: list[Resource], _: Context) -> Iter
         triton = _triton_container(spec)
         if triton is None or tuple((triton.get("args") or [])[:2]) != TRITON_FRONTEND:
             continue
-        ns = _get(r.inputs, "metadata", "namespace")
+        ns = get(r.inputs, "metadata", "namespace")
         for p in policies:
-            selector = _get(p.inputs, "spec", "podSelector")
-            if _get(p.inputs, "metadata", "namespace") != ns or not (selector == {} or _selects(selector, meta.get("labels"))):
+            selector = get(p.inputs, "spec", "podSelector")
+            if get(p.inputs, "metadata", "namespace") != ns or not (selector == {} or _selects(selector, meta.get("labels"))):
                 continue
-            for i, rule in enumerate(_get(p.inputs, "spec", "ingress") or []):
+            for i, rule in enumerate(get(p.inputs, "spec", "ingress") or []):
                 ports = {q.get("port") for q in rule.get("ports") or [{}]}
                 if None in ports or ports & TRITON_KSERVE_PORTS:
                     yield (f"{p.label}: ingress[{i}] admits peers to the KServe ports of {r.label}, whose OpenAI "

@@ -15,7 +15,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from . import Context, Resource, Rule, known
-from .kubernetes import _arg, _get, _is_triton, _selects, pod_template
+from . import get as _get
+from .kubernetes import _arg, _is_triton, _selects, pod_template
 
 # Names the workload gives them (llm_infra.triton.tls; a test keeps them equal).
 PROXY_CONTAINER = "tls-proxy"
@@ -34,10 +35,35 @@ def _false(value: str | None) -> bool:
     return value is not None and value.lower() in {"false", "0", "no"}
 
 
+# Triton's OpenAI frontend (python/openai/openai_frontend/main.py): all three listeners bind to `--host`
+# (default 0.0.0.0), with these port flags and defaults; its KServe listeners exist only when enabled.
+FRONTEND = ("python3", "/opt/tritonserver/python/openai/openai_frontend/main.py")
+FRONTEND_LISTENERS = {"openai": ("--openai-port", 9000, None),
+                      "kserve http": ("--kserve-http-port", 8000, "--enable-kserve-frontends"),
+                      "kserve grpc": ("--kserve-grpc-port", 8001, "--enable-kserve-frontends")}
+
+
+def _frontend_problems(triton: Mapping) -> list[str]:
+    args = list(triton.get("args") or [])
+    host = _arg(triton, "--host")
+    if (host is not None and not known(host)) or host in LOOPBACK:
+        return []
+    problems = []
+    for name, (port_flag, default_port, enabled_by) in FRONTEND_LISTENERS.items():
+        if enabled_by is not None and enabled_by not in args:
+            continue
+        port = _arg(triton, port_flag) or default_port
+        problems.append(f"container triton: the OpenAI frontend's {name} listener (port {port}) speaks plaintext on "
+                        f"{host or 'every address'}: set --host=127.0.0.1 and put the port behind the TLS terminator")
+    return problems
+
+
 def _triton_problems(triton: Mapping) -> tuple[list[str], set[int]]:
     """(problems, ports Triton itself serves with TLS) from its command line."""
     problems: list[str] = []
     tls_ports: set[int] = set()
+    if tuple((triton.get("args") or [])[:2]) == FRONTEND:
+        return _frontend_problems(triton), tls_ports
     for name, (address_flag, allow_flag, default_port) in TRITON_LISTENERS.items():
         if _false(_arg(triton, allow_flag)):
             continue

@@ -171,9 +171,11 @@ def check_command(args: list[str], backend: str) -> list[str]:
     return problems
 
 
-def openai_base_url(model: ModelConfig) -> str:
-    """In-cluster base URL of the model's OpenAI-compatible API (what `OpenAI(base_url=...)` takes)."""
-    return f"http://{model.name}.{model.namespace}.svc.cluster.local:{OPENAI_PORT}/v1"
+def openai_base_url(model: ModelConfig, *, tls: bool = True) -> str:
+    """In-cluster base URL of the model's OpenAI-compatible API (what `OpenAI(base_url=...)` takes):
+    https where the stack's TLS terminator serves the port (the default), http with `tls.enabled: false`."""
+    scheme = "https" if tls else "http"
+    return f"{scheme}://{model.name}.{model.namespace}.svc.cluster.local:{OPENAI_PORT}/v1"
 
 
 def served_model_name(model: ModelConfig) -> str:

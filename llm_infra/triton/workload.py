@@ -555,7 +555,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
         url_scheme = "https" if tls.enabled else "http"
         self.http_endpoint = pulumi.Output.from_input(f"{url_scheme}://{model.name}.{ns}.svc.cluster.local:{HTTP_PORT}")
         self.grpc_endpoint = pulumi.Output.from_input(f"{model.name}.{ns}.svc.cluster.local:{GRPC_PORT}")
-        self.openai_base_url = pulumi.Output.from_input(openai_base_url(model) if model.openai_api else None)
+        self.openai_base_url = pulumi.Output.from_input(openai_base_url(model, tls=tls.enabled) if model.openai_api else None)
         self.service_account = pulumi.Output.from_input(sa_name)
         self.statefulset = statefulset
         self.register_outputs({
