@@ -20,7 +20,7 @@ from .extras import CLOUD_EXTRAS, missing_extra
 from .extras import installed as extra_installed
 from .kubernetes.gpu_layer import GpuSoftwareLayer
 from .kubernetes.cert_manager import STACK_CA_ISSUER, tls_issuers
-from .kubernetes.operators import PROMETHEUS_PORT, ClusterOperators, chart_spec
+from .kubernetes.operators import PROMETHEUS_PORT, ClusterOperators, ClusterOperatorsArgs, chart_spec
 from .kubernetes.tenant_namespace import TenantNamespace
 from .planning.stack import plan_stack
 from .triton.workload import TritonLlmWorkload, TritonLlmWorkloadArgs
@@ -231,7 +231,7 @@ class LlmPlatform(pulumi.ComponentResource):
         gateway_class = gaie.gateway_class(config)
         assert gateway_class is not None  # config_problems refuses a stack without one
         routed = gaie.InferenceGateway(f"{name}-inference-gateway", {
-            "provider": cluster.provider,  # type: ignore[typeddict-item]
+            "provider": cluster.provider,
             "models": list(config.models),
             "gateway_class": gateway_class,
             "pod_selectors": {m.name: pod_selector(m) for m in config.models},
@@ -247,13 +247,15 @@ class LlmPlatform(pulumi.ComponentResource):
                    issuer_ready: list[pulumi.Resource]) -> ClusterOperators:
         """KEDA and kube-prometheus-stack as pinned Helm releases in locked-down namespaces."""
         monitoring = config.monitoring
-        return ClusterOperators(f"{name}-operators", {
+        operator_args: ClusterOperatorsArgs = {
             "provider": cluster.provider,
             "monitoring_namespace": monitoring.namespace,
             # Prometheus scrapes the models, the GPU exporter and the cluster autoscaler (kube-system).
             "scrape_namespaces": sorted({m.namespace for m in config.models} | {"gpu-monitoring", "kube-system"}),
             "keda_chart": chart_spec(versions.KEDA_CHART, monitoring.keda_chart.model_dump()),
             "prometheus_chart": chart_spec(versions.KUBE_PROMETHEUS_STACK_CHART, monitoring.prometheus_chart.model_dump()),
-            **({"tls_issuer": config.tls.cluster_issuer or STACK_CA_ISSUER, "tls_depends_on": issuer_ready}
-               if config.tls.enabled else {}),
-        }, opts=pulumi.ResourceOptions(parent=self))
+        }
+        if config.tls.enabled:
+            operator_args["tls_issuer"] = config.tls.cluster_issuer or STACK_CA_ISSUER
+            operator_args["tls_depends_on"] = issuer_ready
+        return ClusterOperators(f"{name}-operators", operator_args, opts=pulumi.ResourceOptions(parent=self))

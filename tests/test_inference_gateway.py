@@ -21,7 +21,6 @@ from llm_infra.gcp.naming import PROXY_ONLY_CIDR
 from llm_infra.guardrails import DEFAULT_IMAGE_REGISTRIES
 from llm_infra.kubernetes import inference_gateway as gaie
 from llm_infra.triton import upstream
-from llm_infra.triton.args import HTTP_PORT, METRICS_PORT
 from llm_infra.triton.openai import OPENAI_PORT
 
 ON = "gcp-dev"

@@ -22,7 +22,6 @@ import yaml
 from llm_infra.config import StackConfig, parse_stack_config
 from llm_infra.contract import DEFAULT_GPU_POOL_LABEL
 from llm_infra.kubernetes.inference_gateway import GATEWAY_NAME, crd_urls, installs_crds
-from llm_infra.local import binaries
 from llm_infra.local.cluster import LocalCluster, gateway_crd_files, inline_kubeconfig, workload_crd_files
 from llm_infra.local.engine import PROGRAMS, PulumiError, PulumiWorkspace, Run, python_project
 from llm_infra.local.nodes import node_shapes

@@ -112,7 +112,7 @@ class Proxy:
         public = _free_ports(3)
         upstream = {"http": triton.http_port, "grpc": triton.grpc_port, "metrics": triton.metrics_port}
         self.listeners = [tls.Listener(lst.name, port, upstream[lst.name], lst.protocol, lst.client_certificates)
-                          for lst, port in zip(tls.triton_listeners(), public)]
+                          for lst, port in zip(tls.triton_listeners(), public, strict=True)]
         self.ports = {lst.name: lst.port for lst in self.listeners}
         directory.mkdir(parents=True, exist_ok=True)
         conf = tls.nginx_conf(self.listeners, mutual=mutual, tls_dir=str(pki / "secret"), tmp_dir=str(directory),

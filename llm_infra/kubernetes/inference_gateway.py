@@ -547,7 +547,8 @@ def metric_spec_problems(epp_config: Mapping, backend: str) -> list[str]:
                 fact = upstream.metric_fact(family)
                 if family in upstream.NOT_EXPORTED:
                     problems.append(f"{where}: {family} is not exported ({upstream.NOT_EXPORTED[family]})")
-                elif fact is None or fact.exported_by not in ("triton", backend):
+                    continue
+                if fact is None or fact.exported_by not in ("triton", backend):
                     problems.append(f"{where}: expected a series the pinned {backend} image exports "
                                     f"(llm_infra.triton.upstream.METRICS), got {family!r}")
                     continue

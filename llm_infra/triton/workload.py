@@ -13,7 +13,7 @@ import ipaddress
 import json
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, NotRequired, TypeAlias, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypeAlias, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -319,8 +319,9 @@ class TritonLlmWorkload(pulumi.ComponentResource):
             pod_annotations["llm-infra.io/tls"] = "disabled"
         zone_skew = "DoNotSchedule" if production else "ScheduleAnyway"
 
-        http_probe = {"path": readiness_path(model), "port": "http"}
-        live_probe = {"path": readiness_path(model) if unloadable(model) else "/v2/health/live", "port": "http"}
+        http_probe: dict[str, str | int] = {"path": readiness_path(model), "port": "http"}
+        live_probe: dict[str, str | int] = {
+            "path": readiness_path(model) if unloadable(model) else "/v2/health/live", "port": "http"}
         listeners = tls_proxy.listeners_for(model.openai_api)
         internal = {listener.name: listener.upstream_port for listener in listeners}
         if tls.enabled:
@@ -606,7 +607,7 @@ class TritonLlmWorkload(pulumi.ComponentResource):
     def _scaled_object(self, name, model: ModelConfig, monitoring: MonitoringConfig, ns, labels, child) -> None:
         in_flight = metrics.engine_in_flight(model.backend, ns, model.name)
         if in_flight is None:
-            triggers = [{
+            triggers: list[dict[str, Any]] = [{
                 "type": "prometheus",
                 "name": "queue-compute-ratio",
                 "metricType": "Value",
