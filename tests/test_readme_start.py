@@ -32,10 +32,15 @@ def test_the_start_here_program_serves_its_model_in_a_locked_down_namespace():
         "pod-security.kubernetes.io/enforce"] == "restricted"
     service = result.k8s("Service", "mistral")
     assert service["spec"]["type"] == "ClusterIP"
-    assert 8000 in [p["port"] for p in service["spec"]["ports"]]
+    assert 9000 in [p["port"] for p in service["spec"]["ports"]]  # the OpenAI API
+    # The request below trusts the CA of the certificate the program's issuer signs for the Service.
+    cert = result.k8s("Certificate", "mistral-tls", "llm-serving")["spec"]
+    assert cert["secretName"] == "mistral-tls" and cert["issuerRef"]["name"] == "my-ca"
+    assert "mistral.llm-serving.svc" in cert["dnsNames"]
 
 
 def test_send_a_request_calls_the_model_the_program_serves():
     text = section("Send a request")
-    assert "port-forward svc/mistral 8000:8000" in text and "-n llm-serving" in text
-    assert "/v2/models/mistral/generate" in text
+    assert "port-forward svc/mistral 9000:9000" in text and "-n llm-serving" in text
+    assert "https://mistral.llm-serving.svc:9000/v1/chat/completions" in text and "--cacert ca.crt" in text
+    assert "secret mistral-tls" in text
