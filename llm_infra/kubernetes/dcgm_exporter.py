@@ -16,10 +16,9 @@ import pulumi_kubernetes as k8s
 
 
 from llm_infra import versions
-from llm_infra.checkov import checkov_skips
-from llm_infra.contract import DEFAULT_GPU_POOL_LABEL, GPU_TAINT_KEY
+from llm_infra.contract import DEFAULT_GPU_POOL_LABEL
 from llm_infra.device_list import DEFAULT_DEVICE_LIST_STRATEGY, DEVICE_LIST_STRATEGIES, VOLUME_MOUNTS_ROOT
-from llm_infra.kubernetes.node_agent import gpu_node_affinity
+from llm_infra.kubernetes.node_agent import gpu_node_daemonset
 from llm_infra.ordering import waits_like_component
 
 METRICS_PORT = 9400
@@ -167,45 +166,27 @@ class DcgmExporter(pulumi.ComponentResource):
             ],
         )
 
-        daemonset = k8s.apps.v1.DaemonSet(
+        daemonset = gpu_node_daemonset(
             f"{name}-daemonset",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name="dcgm-exporter", namespace=ns, labels=labels, annotations=checkov_skips(skips)
-            ),
-            spec=k8s.apps.v1.DaemonSetSpecArgs(
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                update_strategy=k8s.apps.v1.DaemonSetUpdateStrategyArgs(type="RollingUpdate"),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        service_account_name="dcgm-exporter",
-                        automount_service_account_token=False,
-                        affinity=gpu_node_affinity(gpu_node_label),
-                        tolerations=[
-                            k8s.core.v1.TolerationArgs(key=GPU_TAINT_KEY, operator="Exists", effect="NoSchedule"),
-                        ],
-                        security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_user=0,
-                            run_as_group=0,
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
-                        containers=[container],
-                        volumes=[
-                            k8s.core.v1.VolumeArgs(
-                                name="pod-gpu-resources",
-                                host_path=k8s.core.v1.HostPathVolumeSourceArgs(path=POD_RESOURCES_DIR, type="Directory"),
-                            ),
-                            k8s.core.v1.VolumeArgs(
-                                name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")
-                            ),
-                            *([k8s.core.v1.VolumeArgs(
-                                name="all-gpus",
-                                host_path=k8s.core.v1.HostPathVolumeSourceArgs(path="/dev/null", type="CharDevice"),
-                            )] if all_gpus else []),
-                        ],
-                    ),
+            name="dcgm-exporter",
+            namespace=ns,
+            labels=labels,
+            selector=selector,
+            checkov_reasons=skips,
+            service_account_name="dcgm-exporter",
+            gpu_node_label=gpu_node_label,
+            container=container,
+            volumes=[
+                k8s.core.v1.VolumeArgs(
+                    name="pod-gpu-resources",
+                    host_path=k8s.core.v1.HostPathVolumeSourceArgs(path=POD_RESOURCES_DIR, type="Directory"),
                 ),
-            ),
+                k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")),
+                *([k8s.core.v1.VolumeArgs(
+                    name="all-gpus",
+                    host_path=k8s.core.v1.HostPathVolumeSourceArgs(path="/dev/null", type="CharDevice"),
+                )] if all_gpus else []),
+            ],
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[service_account])),
         )
 
