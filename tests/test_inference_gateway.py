@@ -254,6 +254,19 @@ def test_network_policies_open_only_the_gateway_to_picker_and_picker_to_metrics_
 
 def _gateway(raw, **values):
     raw["llm-infra:inference_gateway"] = {**raw.get("llm-infra:inference_gateway", {}), **values}
+    # The extension reaches the pods over http or h2c only: turning it on takes the named TLS opt-out.
+    raw["llm-infra:tls"] = {"enabled": False}
+
+
+def test_the_gateway_with_tls_on_is_refused_naming_why():
+    def both_on(raw):
+        _gateway(raw, enabled=True)
+        raw["llm-infra:tls"] = {"enabled": True}
+
+    assert rejected(ON, both_on) == [
+        "inference_gateway.enabled: the Gateway API Inference Extension v1.5.0 reaches the model pods over http or h2c "
+        "only (InferencePool appProtocol), and every model port speaks TLS; set tls.enabled: false to route through it, "
+        "got both on"]
 
 
 @pytest.mark.parametrize("name, values, expected", [

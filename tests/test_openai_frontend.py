@@ -53,7 +53,8 @@ def test_every_shipped_stacks_plan_and_outputs_show_an_openai_endpoint_per_model
     models = parsed_config(name).models
     assert models
     for model in models:
-        url = f"https://{model.name}.{model.namespace}.svc.cluster.local:9000/v1"
+        scheme = "https" if parsed_config(name).tls.enabled else "http"  # gcp-dev opts out of TLS
+        url = f"{scheme}://{model.name}.{model.namespace}.svc.cluster.local:9000/v1"
         assert endpoints[model.name]["openai"] == url
         assert f"    openai: {url}" in text
 

@@ -38,7 +38,8 @@ def test_there_are_cloud_stacks_and_each_creates_custom_resources():
 @pytest.mark.parametrize("name", CLOUD_STACKS)
 def test_a_created_cluster_gets_pinned_keda_and_kube_prometheus_stack(name):
     releases = _releases(stack(name))
-    assert set(releases) == {"keda", "kube-prometheus-stack", "cert-manager"}, name
+    tls = {"cert-manager"} if parsed_config(name).tls.enabled else set()  # gcp-dev opts out of TLS
+    assert set(releases) == {"keda", "kube-prometheus-stack", *tls}, name
     for release, pinned in (("keda", versions.KEDA_CHART), ("kube-prometheus-stack", versions.KUBE_PROMETHEUS_STACK_CHART)):
         inputs = releases[release].inputs
         assert (inputs["chart"], inputs["version"], inputs["repositoryOpts"]["repo"]) == \
@@ -141,6 +142,13 @@ def test_the_plan_summary_shows_the_operator_install_order(name):
     text = summary(name, result)
     section = text.split("operators, in install order:")[1].split("\n\n")[0]
     lines = [line.strip() for line in section.strip().splitlines()]
+    if not parsed_config(name).tls.enabled:  # gcp-dev: the named TLS opt-out, no cert-manager
+        assert lines[0].startswith("1. namespaces keda, ")
+        assert lines[2].startswith(f"3. helm kube-prometheus-stack {versions.KUBE_PROMETHEUS_STACK_CHART['version']}")
+        assert lines[3].startswith(f"4. helm keda {versions.KEDA_CHART['version']}")
+        assert lines[4] == (f"5. then {len(_custom_resources(result))} custom resources (ScaledObject, ServiceMonitor, "
+                            "PrometheusRule), each after its chart")
+        return
     assert lines[0].startswith("1. namespace cert-manager: ")
     assert lines[1].startswith(f"2. helm cert-manager {versions.CERT_MANAGER_CHART['version']}")
     assert lines[2].startswith("3. ClusterIssuer llm-infra-selfsigned-root (self-signed)")

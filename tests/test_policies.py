@@ -60,9 +60,10 @@ def _remove(resources: list[Resource], kind: str, predicate: Callable[[Resource]
 
 
 def triton_listens_on_every_address(rs):
-    # Triton's HTTP listener on 0.0.0.0 again: plaintext reachable from outside the pod.
+    # Triton's listeners on 0.0.0.0 again (tritonserver's --http-address, the OpenAI frontend's --host):
+    # plaintext reachable from outside the pod.
     triton = _container(rs)
-    triton["args"] = [a for a in triton["args"] if not a.startswith("--http-address=")]
+    triton["args"] = [a for a in triton["args"] if not a.startswith(("--http-address=", "--host="))]
     return rs
 
 

@@ -27,6 +27,12 @@ def config_problems(config: StackConfig) -> list[str]:
                             f"proxies), got {cidr!r}")
     if not gw.enabled:
         return problems
+    if config.tls.enabled:
+        # InferencePool v1's appProtocol is `http` or `kubernetes.io/h2c` only (api/v1/inferencepool_types.go
+        # @v1.5.0:112-123): the gateway cannot speak TLS to the model pods, whose every port serves TLS.
+        problems.append("inference_gateway.enabled: the Gateway API Inference Extension v1.5.0 reaches the model pods "
+                        "over http or h2c only (InferencePool appProtocol), and every model port speaks TLS; "
+                        "set tls.enabled: false to route through it, got both on")
     name = gateway_class(config)
     if name is None:
         problems.append(f"inference_gateway.gateway_class: required on cloud {config.cloud!r} (the GatewayClass of an "
