@@ -75,7 +75,7 @@ def hosted_components() -> list[type[pulumi.ComponentResource]]:
     plugin starts from `pip install llm-infra` alone.
     """
     return [getattr(importlib.import_module(module), name) for name, module in HOSTED.items()
-            if extra_of(name) is None or installed(extra_of(name))]
+            if (extra := extra_of(name)) is None or installed(extra)]
 
 
 def _whole(value: Any, prop: Any, path: str) -> Any:
@@ -105,15 +105,15 @@ def provider(version: str = "0.0.0") -> Any:
     from pulumi.provider.experimental.component import ComponentProvider
 
     class Provider(ComponentProvider):
-        def construct(self, name, resource_type, inputs, options=None):  # type: ignore[no-untyped-def]
+        def construct(self, name, resource_type, inputs, options=None):
             component = resource_type.rsplit(":", 1)[-1]
             extra = extra_of(component) if component in HOSTED else None
             if extra is not None and not installed(extra):
                 raise ValueError(missing_extra(extra, resource_type))
             return super().construct(name, resource_type, inputs, options)
 
-        def map_input_properties(self, inputs, properties, mapping, component_name, property_path):  # type: ignore[no-untyped-def]
-            mapped = super().map_input_properties(inputs, properties, mapping, component_name, property_path)
+        def map_input_properties(self, inputs, properties, mapping, component_name, property_path):
+            mapped = dict(super().map_input_properties(inputs, properties, mapping, component_name, property_path))
             for schema_name, prop in properties.items():
                 name = mapping[schema_name]
                 if name in mapped and not prop.ref:

@@ -207,8 +207,9 @@ class _Loader(yaml.SafeLoader):
 for _tag in ("int", "float", "bool", "null", "str", "timestamp"):
     _Loader.add_constructor(f"{_V3}{_tag}", _Loader.construct_tagged_scalar)
 _Loader.add_constructor(_PLAIN, _Loader.construct_plain)
-_Loader.add_constructor(f"{_V3}map", _Loader.construct_yaml_map)
-_Loader.add_constructor(f"{_V3}seq", _Loader.construct_yaml_seq)
+# types-PyYAML binds these inherited constructors to SafeConstructor, not to the subclass registering them.
+_Loader.add_constructor(f"{_V3}map", _Loader.construct_yaml_map)  # type: ignore[type-var]
+_Loader.add_constructor(f"{_V3}seq", _Loader.construct_yaml_seq)  # type: ignore[type-var]
 
 
 class _NodeError(Exception):

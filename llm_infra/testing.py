@@ -32,7 +32,7 @@ from pulumi.runtime import rpc as _rpc
 from pulumi.runtime import settings as _settings
 from pulumi.runtime import stack as _stack
 
-from .clouds import BY_PROVIDER
+from .clouds import BY_PROVIDER, Cloud
 
 SECRET_MASK = "[secret]"
 
@@ -199,9 +199,14 @@ def _dynamic_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
 # names and the stack's region and account, so that the plan and the tests can follow a
 # reference ("this key encrypts that volume"). Anything else comes back as its inputs.
 # Each cloud's are its own (`mock_outputs` in the cloud registry).
+def _cloud_computed(cloud: Cloud) -> Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]]:
+    def computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
+        return cloud.mock_outputs.resource_outputs(args.typ, args.name, args.inputs, _config)
+    return computed
+
+
 _COMPUTED_BY_PACKAGE: dict[str, Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]]] = {
-    **{provider: (lambda args, cloud=cloud: cloud.mock_outputs.resource_outputs(args.typ, args.name, args.inputs, _config))
-       for provider, cloud in BY_PROVIDER.items()},
+    **{provider: _cloud_computed(cloud) for provider, cloud in BY_PROVIDER.items()},
     "pulumi-python": _dynamic_computed,
 }
 
@@ -246,7 +251,7 @@ class _Mocks(pulumi.runtime.Mocks):
             outputs |= computed(args)
         return f"{args.name}-id", outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:  # type: ignore[override]  # Mocks.call may return the outputs alone (pulumi/runtime/mocks.py handles both)
         cloud = BY_PROVIDER.get(args.token.split(":", 1)[0])
         return cloud.mock_outputs.call_outputs(args.token, args.args, _config) if cloud is not None else {}
 
@@ -318,7 +323,7 @@ def run_program(
     monitor = _CapturingMonitor(mocks, on_register)
     try:
         _settings.reset_options()
-        _settings.set_root_resource(None)
+        _settings.set_root_resource(None)  # type: ignore[arg-type]  # pulumi resets the root with None
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
         pulumi.runtime.set_all_config(
             {k: v if isinstance(v, str) else json.dumps(v) for k, v in (config or {}).items()},
@@ -331,7 +336,7 @@ def run_program(
         except BaseException as exc:  # noqa: BLE001 re-raised after the engine quiesces
             error = exc
         if root is not None:
-            root._finish()
+            root._finish()  # type: ignore[attr-defined]  # the Stack resource pulumi.runtime.run_in_stack ends the same way
         loop.run_until_complete(_stack.wait_for_rpcs())
         if error is not None:
             raise error
@@ -345,7 +350,7 @@ def run_program(
             outputs[key] = _plain(loop, value)
         return ProgramResult(resources=monitor.captured, outputs=outputs, secret_outputs=secret_outputs)
     finally:
-        _settings.set_root_resource(None)
+        _settings.set_root_resource(None)  # type: ignore[arg-type]  # pulumi resets the root with None
         pulumi.runtime.set_all_config({}, [])
         asyncio.set_event_loop(None)
         loop.close()

@@ -23,6 +23,8 @@ _AZURE_SUBNET_ID = re.compile(
     r"virtualNetworks/[-\w.]{2,64}/subnets/[-\w.]{1,80}$")
 
 
+_ALL_ZONES: tuple[Literal["1", "2", "3"], ...] = ("1", "2", "3")
+
 class AzureConfig(_Strict):
     """Azure specifics of a `cloud: azure` stack. Everything but the tenancy and who administers has a secure default."""
 
@@ -34,7 +36,7 @@ class AzureConfig(_Strict):
     """Entra ID groups that administer the cluster (local accounts are off); include the deployer's."""
     resource_group_name: str | None = Field(default=None, pattern=r"^[-\w.()]{1,89}[-\w()]$")
     """Resource group of the stack. Defaults to `llm-<environment>`."""
-    zones: list[Literal["1", "2", "3"]] = Field(default_factory=lambda: ["1", "2", "3"])
+    zones: list[Literal["1", "2", "3"]] = Field(default_factory=lambda: list(_ALL_ZONES))
     """Availability zones (`1`, `2`, `3`) of the system pool and, unless a pool names its own, the GPU pools. Defaults to all three."""
     authorized_ip_ranges: list[str] = Field(default_factory=list)
     """Public API server reachable only from these CIDRs. Defaults to none: a private cluster."""

@@ -97,10 +97,10 @@ class GcpConfig(_Strict):
         for field in ("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr"):
             value = getattr(self, field)
             try:
-                net = ipaddress.IPv4Network(value, strict=True)
+                cidr = ipaddress.IPv4Network(value, strict=True)
             except ValueError:
                 raise _FieldError(field, f"expected an IPv4 CIDR, got {shown(value)}") from None
-            if not net.is_private:
+            if not cidr.is_private:
                 raise _FieldError(field, f"expected a private (RFC 1918) range, got {shown(value)}")
         if ipaddress.IPv4Network(self.master_cidr).prefixlen != 28:
             raise _FieldError("master_cidr", f"expected a /28 (GKE's control-plane range), got {shown(self.master_cidr)}")

@@ -27,7 +27,7 @@ def _path(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _describe(error: dict[str, Any]) -> list[str]:
+def _describe(error: Mapping[str, Any]) -> list[str]:
     path = _path(error["loc"])
     ctx = error.get("ctx") or {}
     inner = ctx.get("error")
@@ -150,10 +150,10 @@ def _json_int(text: str) -> int | float:
         number = int(text)
         if -(1 << 63) <= number <= (1 << 64) - 1:
             return number
-    number = float(text) if len(text) < 400 else math.inf
-    if math.isinf(number):
+    value = float(text) if len(text) < 400 else math.inf
+    if math.isinf(value):
         raise ValueError(f"expected a number Pulumi can represent, got {shown(text)}")
-    return number
+    return value
 
 
 def _json_constant(text: str) -> float:

@@ -56,7 +56,7 @@ _OWNED_ENGINE_ARGS: dict[str, frozenset[str]] = {
 
 # Each cloud's settings model and its checks of a whole stack (config/<cloud>.py), by the name
 # `cloud` uses; the settings block of a stack is the StackConfig field of that name.
-CLOUD_SETTINGS: dict[str, tuple[type, Callable[[StackConfig], list[str]]]] = {
+CLOUD_SETTINGS: dict[str, tuple[type[AwsConfig | GcpConfig | AzureConfig], Callable[[StackConfig], list[str]]]] = {
     "aws": (AwsConfig, _aws_problems),
     "gcp": (GcpConfig, _gcp_problems),
     "azure": (AzureConfig, _azure_problems),
@@ -632,7 +632,7 @@ class StackConfig(_Strict):
         given = getattr(self, self.cloud)
         if given is not None or any(field.is_required() for field in entry[0].model_fields.values()):
             return given
-        return entry[0]()
+        return entry[0].model_validate({})  # the same as calling it with no field: only defaults
 
     def pool(self, name: str) -> GpuPoolConfig:
         return next(p for p in self.gpu_pools if p.name == name)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from typing import Any
 from dataclasses import dataclass
 
 from .catalog import CATALOG, InstanceType, Source
@@ -124,9 +125,9 @@ class ModelShape:
     def serving(self, *, max_context: int | None = None, max_concurrent_seqs: int | None = None,
                 weight_dtype: str | None = None, kv_cache_dtype: str | None = None) -> ModelShape:
         """The same model served differently (a copy; the original is unchanged)."""
-        changes = {k: v for k, v in {"max_context": max_context, "max_concurrent_seqs": max_concurrent_seqs,
-                                     "weight_dtype": weight_dtype, "kv_cache_dtype": kv_cache_dtype}.items()
-                   if v is not None}
+        changes: dict[str, Any] = {k: v for k, v in {
+            "max_context": max_context, "max_concurrent_seqs": max_concurrent_seqs,
+            "weight_dtype": weight_dtype, "kv_cache_dtype": kv_cache_dtype}.items() if v is not None}
         return dataclasses.replace(self, **changes)
 
     @property

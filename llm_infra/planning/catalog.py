@@ -472,7 +472,7 @@ def unsourced() -> list[str]:
             out.append(f"{p.cloud} {p.key}: no price")
         elif any(flag in f"{p.notes} {p.source.note if p.source else ''}".lower()
                  for flag in ("secondary source", "approximate")):
-            out.append(f"{p.cloud} {p.key}: approximate ({p.notes or p.source.note})")
+            out.append(f"{p.cloud} {p.key}: approximate ({p.notes or (p.source.note if p.source else '')})")
     return out
 
 
