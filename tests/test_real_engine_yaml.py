@@ -89,7 +89,8 @@ def test_yaml_example_up_noop_destroy_under_the_real_pulumi_yaml(tmp_path: Path)
             assert ready.get("Ready") == "True", pod["status"]
 
         outputs = workspace.outputs()
-        assert outputs["httpEndpoint"] == "http://mistral-7b.llm-serving.svc.cluster.local:8000", outputs
+        # TLS is on by default: the terminator beside Triton serves the endpoint (docs/tls.md).
+        assert outputs["httpEndpoint"] == "https://mistral-7b.llm-serving.svc.cluster.local:8000", outputs
         assert outputs["servingNamespace"] == "llm-serving"
 
         again = workspace.run("up", "--yes", "--expect-no-changes", "--stack", "dev", check=False)
