@@ -46,6 +46,20 @@ def port_forward(command: list[str]) -> tuple[str, str, int, int]:
     return command[2], command[4].removeprefix("svc/"), int(local), int(remote)
 
 
+def tls_path(curl: list[str], namespace: str, service: str, local: int) -> str:
+    """The path a README curl asks over TLS through the port-forward, after checking that it trusts the
+    stack's CA and names the Service by a name its certificate carries (TLS is on by default)."""
+    host = f"{service}.{namespace}.svc"
+    [cert] = [c for c in stack("existing").kubernetes_objects("Certificate")
+              if c.k8s_namespace == namespace and c.k8s_name == f"{service}-tls"]
+    assert host in cert.inputs["spec"]["dnsNames"]
+    assert curl[curl.index("--cacert") + 1] == "ca.crt"
+    assert curl[curl.index("--resolve") + 1] == f"{host}:{local}:127.0.0.1"
+    [url] = [w for w in curl if w.startswith("https://")]
+    assert url.startswith(f"https://{host}:{local}/"), url
+    return url.removeprefix(f"https://{host}:{local}")
+
+
 def service_port(result, namespace: str, name: str, port: int) -> dict:
     [svc] = [s for s in result.kubernetes_objects("Service") if s.k8s_namespace == namespace and s.k8s_name == name]
     assert svc.inputs["spec"]["type"] == "ClusterIP"
@@ -57,9 +71,9 @@ def test_the_toy_models_request_gets_the_readmes_answer_from_a_real_tritonserver
     forward, curl = blocks()[0]
     namespace, service, local, remote = port_forward(forward)
     assert service_port(stack("existing"), namespace, service, remote)["name"] == "http"
-    url = curl[curl.index("-s") + 1]
+    path = tls_path(curl, namespace, service, local)
     body = json.loads(curl[curl.index("-d") + 1])
-    assert url.startswith(f"localhost:{local}/v2/models/{service}/generate")
+    assert path.startswith(f"/v2/models/{service}/generate")
     answer = json.loads(re.search(r"answers `(\{.*?\})`", section()).group(1))
 
     [model] = [m for m in parsed_config("existing").models if m.name == service]
@@ -68,7 +82,7 @@ def test_the_toy_models_request_gets_the_readmes_answer_from_a_real_tritonserver
     repository = write_model_repository([model], tmp_path / "repository", weights_dir=str(weights),
                                         instance_kind="KIND_CPU")
     with LocalTritonServer(repository, exit_timeout_seconds=5) as server:
-        response = requests.post(f"{server.http_url}{url.removeprefix(f'localhost:{local}')}", json=body,
+        response = requests.post(f"{server.http_url}{path}", json=body,
                                  headers={"Connection": "close"}, timeout=60)
     assert response.status_code == 200, response.text
     assert response.json() == answer
@@ -86,7 +100,7 @@ def test_the_vllm_request_goes_to_the_generate_endpoint_of_a_decoupled_model():
     config = model_repositories(result)[service]["config.pbtxt"]
     assert re.search(r"decoupled:\s*true", config), config
     body = json.loads(curl[curl.index("-d") + 1])
-    assert curl[curl.index("-s") + 1] == f"localhost:{local}/v2/models/{service}/generate"
+    assert tls_path(curl, namespace, service, local) == f"/v2/models/{service}/generate"
     assert set(body) == {"text_input", "parameters"} and "max_tokens" in body["parameters"]
 
 
