@@ -42,6 +42,7 @@ from llm_infra.planning.capacity import (
     kv_bytes_per_token,
     valid_tensor_parallel,
 )
+from llm_infra.planning.cost import CLOUD_DEFAULT_TYPES
 from llm_infra.planning.catalog import (
     GPUS,
     PRICES,
@@ -354,15 +355,15 @@ def test_a_stack_config_becomes_a_cost_input_with_the_default_instance_type(clou
     cfg = parse_stack_config(_raw(cloud, uri, region))
     stack = stack_cost_input(cfg)
     pool = stack.gpu_pools[0]
-    cheapest_l4 = min((e for e in instances(cloud) if e.gpu_model == "nvidia-l4" and e.gpu_count == 1),
-                      key=lambda e: e.on_demand_usd_per_hour)
-    assert (pool.instance_type, pool.min_nodes, pool.max_nodes, pool.spot) == (cheapest_l4.name, 0, 3, True)
+    # The type the cloud layer deploys for a pool that names none (llm_infra.catalog), priced in the region.
+    default_l4 = instance(CLOUD_DEFAULT_TYPES[cloud]("nvidia-l4", 1), cloud)
+    assert (pool.instance_type, pool.min_nodes, pool.max_nodes, pool.spot) == (default_l4.name, 0, 3, True)
     # Three replicas keep their cache claims after scaling down.
     assert stack.cache_volume_gib_min == stack.cache_volume_gib_max == 3 * cfg.models[0].effective_cache_size_gib
     est = estimate_stack_cost(stack)
     assert est.as_output()["min"] == round(est.min_usd, 2) and est.max_usd > est.min_usd
     plans = plan_models(cfg, {"llama": LLAMA_3_1_8B.serving(max_context=4096, max_concurrent_seqs=2)})
-    assert plans["llama"].instance.name == cheapest_l4.name
+    assert plans["llama"].instance.name == default_l4.name
     assert "llama" in render_model_table(plans)
     too_much = plan_models(cfg, {"llama": LLAMA_8B_USEFUL})
     assert isinstance(too_much["llama"], str) and "does not fit" in too_much["llama"]
@@ -499,8 +500,9 @@ def test_gcp_prod_is_priced_whole_sole_tenancy_premium_and_system_nodes_included
     premium = lines["sole-tenant node premium"]
     assert 0 < premium.min_usd < premium.max_usd
     count, machine = cfg.gcp.system_pool(cfg.region)
-    assert lines["system nodes"].min_usd == pytest.approx(count * system_instance(machine, "gcp").on_demand_usd_per_hour * 730)
+    assert lines["system nodes"].min_usd == pytest.approx(
+        count * system_instance(machine, "gcp", cfg.region).on_demand_usd_per_hour * 730)
     g2 = next(p for p in stack_cost_input(cfg).gpu_pools if p.instance_type.startswith("g2-"))
     vm = instance(g2.instance_type, "gcp")
-    # The G2 premium is 10 % of the machines' vCPU and memory price (GPUs excluded), from the SKU rates.
-    assert gcp_g2_price(vm.vcpus, vm.memory_gib, 0) * 0.10 * 730 * g2.min_nodes <= premium.min_usd
+    # The G2 premium is 10 % of the machines' vCPU and memory price (GPUs excluded), from the region's rates.
+    assert gcp_g2_price(vm.vcpus, vm.memory_gib, 0, region=cfg.region) * 0.10 * 730 * g2.min_nodes <= premium.min_usd

@@ -27,6 +27,9 @@ stack_config = parse_stack_config({
     "production": production,
     "region": region,
     "isolation": "dedicated" if production else "shared",
+    # The price catalog prices g6 (L4) in us-east-1 only (docs/planning.md): elsewhere the estimate uses
+    # us-east-1 prices and says so. Drop this where the catalog prices your region.
+    "cost": {"price_region": "us-east-1"},
     "aws": {
         "account_id": account_id,
         "admin_principal_arns": [config.require("adminRoleArn")],

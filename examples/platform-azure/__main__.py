@@ -20,6 +20,9 @@ stack_config = parse_stack_config({
     "production": production,
     "region": azure.require("location"),
     "isolation": "dedicated" if production else "shared",
+    # The price catalog prices Azure sizes in eastus only (docs/planning.md): the estimate uses eastus
+    # prices and says so.
+    "cost": {"price_region": "eastus"},
     "azure": {
         "subscription_id": azure.require("subscriptionId"),
         "tenant_id": azure.require("tenantId"),

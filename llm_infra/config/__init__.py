@@ -78,6 +78,7 @@ from .models import (  # noqa: F401
     TeardownConfig,
     URI_SCHEMES_BY_CLOUD,
 )
+from .cost import CostConfig  # noqa: F401
 from .loading import (  # noqa: F401
     _describe,
     _json_constant,
@@ -137,6 +138,7 @@ __all__ = [
     'StackConfig',
     'StackConfigSpec',
     'TeardownConfig',
+    'CostConfig',
     'URI_SCHEMES_BY_CLOUD',
     'validate_spec',
 ]

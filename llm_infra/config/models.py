@@ -16,6 +16,7 @@ from .aws import AwsConfig, _aws_problems
 from .azure import AzureConfig, _azure_problems
 from .base import DnsLabel, NamespaceName, _DNS_LABEL, _FieldError, _Problems, _Strict, parse_weights_uri, shown
 from .base import _allowlisted_network
+from .cost import CostConfig, cost_problems
 from .gcp import GcpConfig, _gcp_problems
 
 
@@ -544,6 +545,8 @@ class StackConfig(_Strict):
     teardown: TeardownConfig = Field(default_factory=TeardownConfig)
     """What `pulumi destroy` may delete. Defaults to keeping the keys and the model data, and to the cloud's
     deletion protection on production (and GKE) clusters."""
+    cost: CostConfig = Field(default_factory=CostConfig)
+    """What the cost estimate does with what has no sourced price. Defaults to refusing unpriced GPU pools."""
     existing: ExistingClusterConfig | None = None
     """The cluster the user runs (only and required with `cloud: existing`). Defaults to none."""
     aws: AwsConfig | None = None
@@ -613,6 +616,7 @@ class StackConfig(_Strict):
             for name in sorted(set(self.existing.model_identities) - {m.name for m in self.models}):
                 problems.append(f"existing.model_identities.{name}: expected the name of a model, got {shown(name)}")
         problems += _tls_problems(self)
+        problems += cost_problems(self)
         from ..guardrails import stack_problems
         from .gateway import config_problems as gateway_problems
 

@@ -255,6 +255,18 @@ class TeardownConfigFields(TypedDict):
     """
 
 
+class CostConfigFields(TypedDict):
+    """The fields of `CostConfig` as a plain mapping. How the plan's cost estimate treats what has no sourced price (docs/planning.md)."""
+    allow_unpriced: NotRequired[bool]
+    """Accept GPU pools whose instance type has no sourced price in the pricing region; the estimate shows them
+    as unpriced (no number). Defaults to false: config refuses such a pool and names the priced types.
+    """
+    price_region: NotRequired[str | None]
+    """Estimate the stack at this region's prices (a region with price rows for the stack's cloud), for a region
+    the catalog has no prices for; the estimate says so. Defaults to the stack's own region.
+    """
+
+
 class NodeAllocatableConfigFields(TypedDict):
     """The fields of `NodeAllocatableConfig` as a plain mapping. What one node of a GPU pool offers pods: `kubectl get node NODE -o jsonpath='{.status.allocatable}'`."""
     cpu: str
@@ -459,6 +471,8 @@ class StackConfigFields(TypedDict):
     """What `pulumi destroy` may delete. Defaults to keeping the keys and the model data, and to the cloud's
     deletion protection on production (and GKE) clusters.
     """
+    cost: NotRequired[CostConfigFields]
+    """What the cost estimate does with what has no sourced price. Defaults to refusing unpriced GPU pools."""
     existing: NotRequired[ExistingClusterConfigFields | None]
     """The cluster the user runs (only and required with `cloud: existing`). Defaults to none."""
     aws: NotRequired[AwsConfigFields | None]

@@ -18,7 +18,7 @@ bandwidth is NVIDIA's datasheet figure for the exact variant (SXM, PCIe, NVL).
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 HOURS_PER_MONTH = 730.0
 """Hours in the billing month every cloud's calculator uses (8,760 / 12)."""
@@ -57,6 +57,12 @@ _CYCLENERD_GCP = Source(
     "2025-03-06",
     "Mirror of the Google Cloud Billing Catalog API (file field `generated: Thu Mar 6 2025`): on-demand "
     "`hour` and `hour_spot` per machine type and region, GPUs included. The oldest prices in this catalog.",
+)
+_CYCLENERD_GCP_LINEAR = Source(
+    _CYCLENERD_GCP.url, "2026-12-01",
+    "Same Billing Catalog mirror (generated 2025-03-06), read 2026-12-01. A2 High, A2 Ultra and A3 High machine "
+    "prices there are linear in the GPU count (a2-highgpu 1g/2g/8g, a2-ultragpu 1g/2g/4g, a3-highgpu 4g/8g read); "
+    "sizes not read are that multiple of the 1g (or 8g) price, as each row's note says.",
 )
 _GCP_SKU_RATES = Source(
     "https://cloud.google.com/compute/vm-instance-pricing#accelerator-optimized",
@@ -188,13 +194,17 @@ class InstanceType:
 
 
 def _aws(name: str, gpu: str, count: int, vcpus: int, mem: float, on_demand: float,
-         spot_azs: tuple[float, ...], notes: str = "") -> InstanceType:
+         spot_azs: tuple[float, ...], notes: str = "", source: Source = _SKYPILOT_AWS) -> InstanceType:
     return InstanceType(
         cloud="aws", name=name, gpu=GPUS[gpu], gpu_count=count, vcpus=vcpus, memory_gib=mem,
-        region="us-east-1", on_demand_usd_per_hour=on_demand, on_demand_source=_SKYPILOT_AWS,
+        region="us-east-1", on_demand_usd_per_hour=on_demand, on_demand_source=source,
         spot_usd_per_hour=median_spot(*spot_azs) if spot_azs else None,
-        spot_source=_SKYPILOT_AWS if spot_azs else None, spot_az_samples=spot_azs, notes=notes,
+        spot_source=source if spot_azs else None, spot_az_samples=spot_azs, notes=notes,
     )
+
+
+# The same snapshot, read again for the types priced on this date (vCPUs and memory from its rows too).
+_SKYPILOT_AWS_2026_12_01 = Source(_SKYPILOT_AWS.url, "2026-12-01", _SKYPILOT_AWS.note)
 
 
 # GCP G2 machines are billed as vCPUs + memory + L4 GPUs at these us-central1 SKU rates.
@@ -203,11 +213,35 @@ GCP_G2_RATES = {
     "spot": {"vcpu": 0.014993, "gib": 0.0017551, "l4": 0.336},
 }
 
+_CYCLENERD_GCP_G2_EUROPE_WEST4 = Source(
+    _CYCLENERD_GCP.url, "2026-12-01",
+    "europe-west4 `hour` / `hour_spot` of g2-standard-4 (4 vCPU, 16 GiB, 1 L4: 0.742916046 / 0.253236) and "
+    "g2-standard-32 (32 vCPU, 128 GiB, 1 L4: 1.822916366 / 0.685388) in the Billing Catalog mirror generated "
+    "2025-03-06, read 2026-12-01. Every G2 standard type has 4 GiB per vCPU, so the two give the rate of one vCPU "
+    "with its 4 GiB ((1.822916366 - 0.742916046) / 28) and of one L4; every G2 type is composed from them.",
+)
 
-def gcp_g2_price(vcpus: int, memory_gib: float, l4s: int, spot: bool = False) -> float:
+# Per region: the rate of one vCPU with its 4 GiB of memory (every G2 standard type has 4 GiB per vCPU)
+# and of one L4. us-central1 from the SKU rates above; europe-west4 solved from two published prices.
+GCP_G2_REGION_RATES: dict[str, dict[str, dict[str, float]]] = {
+    "us-central1": {kind: {"vcpu_and_4gib": r["vcpu"] + 4 * r["gib"], "l4": r["l4"]} for kind, r in GCP_G2_RATES.items()},
+    "europe-west4": {
+        "on_demand": {"vcpu_and_4gib": (1.822916366 - 0.742916046) / 28,
+                      "l4": 0.742916046 - 4 * (1.822916366 - 0.742916046) / 28},
+        "spot": {"vcpu_and_4gib": (0.685388 - 0.253236) / 28, "l4": 0.253236 - 4 * (0.685388 - 0.253236) / 28},
+    },
+}
+
+
+def gcp_g2_price(vcpus: int, memory_gib: float, l4s: int, spot: bool = False, region: str = "us-central1") -> float:
     """Hourly price of a G2 machine from its SKU rates (how Google bills it)."""
-    r = GCP_G2_RATES["spot" if spot else "on_demand"]
-    return vcpus * r["vcpu"] + memory_gib * r["gib"] + l4s * r["l4"]
+    if region == "us-central1":
+        r = GCP_G2_RATES["spot" if spot else "on_demand"]
+        return vcpus * r["vcpu"] + memory_gib * r["gib"] + l4s * r["l4"]
+    if memory_gib != 4 * vcpus:
+        raise ValueError(f"G2 rates for {region} are per vCPU with 4 GiB; got {vcpus} vCPU and {memory_gib} GiB")
+    rr = GCP_G2_REGION_RATES[region]["spot" if spot else "on_demand"]
+    return vcpus * rr["vcpu_and_4gib"] + l4s * rr["l4"]
 
 
 def _g2(name: str, vcpus: int, mem: float, l4s: int) -> InstanceType:
@@ -242,26 +276,59 @@ def _azure(name: str, gpu: str, count: int, vcpus: int, mem: float, on_demand: f
 CATALOG: tuple[InstanceType, ...] = (
     # AWS, us-east-1. Spot samples: the us-east-1 AZ prices in the snapshot (Local Zones left out).
     _aws("g4dn.xlarge", "t4", 1, 4, 16, 0.526, (0.2158, 0.2000, 0.2039, 0.2020, 0.2043)),
+    _aws("g4dn.2xlarge", "t4", 1, 8, 32, 0.752, (0.3157, 0.3142, 0.3145, 0.3112, 0.3269), source=_SKYPILOT_AWS_2026_12_01),
+    _aws("g4dn.12xlarge", "t4", 4, 48, 192, 3.912, (1.4134, 1.3211, 1.3260, 1.2875, 1.3061),
+         source=_SKYPILOT_AWS_2026_12_01),
+    _aws("g4dn.metal", "t4", 8, 96, 384, 7.824, (3.7292, 3.0125, 2.9633, 2.9583, 2.9236), source=_SKYPILOT_AWS_2026_12_01),
     _aws("g5.xlarge", "a10g", 1, 4, 16, 1.006, (0.4507, 0.4246, 0.4360, 0.4259, 0.4364),
          notes="On-demand 1.006 also quoted for us-east-1 in June 2026 by factualminds.com."),
+    _aws("g5.2xlarge", "a10g", 1, 8, 32, 1.212, (0.5218, 0.5933, 0.5036, 0.4738, 0.4985),
+         source=_SKYPILOT_AWS_2026_12_01),
     _aws("g5.12xlarge", "a10g", 4, 48, 192, 5.672, (2.7804, 2.0796, 2.0813, 2.1824, 2.2387)),
+    _aws("g5.48xlarge", "a10g", 8, 192, 768, 16.288, (4.5408, 7.0077, 6.8918, 5.8671, 5.6899),
+         source=_SKYPILOT_AWS_2026_12_01),
     _aws("g6.xlarge", "l4", 1, 4, 16, 0.8048, (0.4011, 0.3653, 0.3490, 0.3988)),
     _aws("g6.2xlarge", "l4", 1, 8, 32, 0.9776, (0.5772, 0.4462, 0.5067, 0.4416)),
     _aws("g6.12xlarge", "l4", 4, 48, 192, 4.6016, (2.0968, 1.9631, 2.0353, 1.7552)),
+    _aws("g6.48xlarge", "l4", 8, 192, 768, 13.3504, (3.7289, 6.2789, 5.9470, 5.0768), source=_SKYPILOT_AWS_2026_12_01),
     _aws("g6e.xlarge", "l40s", 1, 4, 32, 1.861, (1.1975, 0.9154, 0.9599, 1.0492)),
+    _aws("g6e.2xlarge", "l40s", 1, 8, 64, 2.24208, (1.0895, 0.8952, 0.9408, 0.8064), source=_SKYPILOT_AWS_2026_12_01),
     _aws("g6e.12xlarge", "l40s", 4, 48, 384, 10.49264, (3.7887, 5.6426, 4.9101, 6.0150)),
+    _aws("g6e.48xlarge", "l40s", 8, 192, 1536, 30.13118, (8.0189, 20.64, 10.2818, 10.4635),
+         source=_SKYPILOT_AWS_2026_12_01),
     _aws("p4d.24xlarge", "a100-40gb-sxm", 8, 96, 1152, 21.957642, (2.4655, 8.1915, 8.1203, 7.8799),
          notes="On-demand matches datareceipts (2026-11-09) after AWS's June 2025 P4/P5 price cut."),
     _aws("p4de.24xlarge", "a100-80gb-sxm", 8, 96, 1152, 27.44705, (9.9734, 8.6505)),
+    _aws("p5en.48xlarge", "h200", 8, 192, 2048, 63.296, (18.2492, 16.5551), source=_SKYPILOT_AWS_2026_12_01,
+         notes="Spot: use1-az2 and use1-az6 (the Atlanta Local Zone's price left out)."),
     _aws("p5.4xlarge", "h100-sxm", 1, 16, 256, 6.88, (),
          notes="No spot price in the snapshot: spot is priced as on-demand."),
     _aws("p5.48xlarge", "h100-sxm", 8, 192, 2048, 55.04, (55.04, 19.2531, 21.1543, 55.04, 25.7522, 17.6289),
          notes="On-demand matches datareceipts (2026-11-09)."),
     # GCP, us-central1.
+    _g2("g2-standard-4", 4, 16, 1),
     _g2("g2-standard-8", 8, 32, 1),
+    _g2("g2-standard-12", 12, 48, 1),
+    _g2("g2-standard-16", 16, 64, 1),
+    _g2("g2-standard-24", 24, 96, 2),
+    _g2("g2-standard-32", 32, 128, 1),
     _g2("g2-standard-48", 48, 192, 4),
+    _g2("g2-standard-96", 96, 384, 8),
     _gcp("a2-highgpu-1g", "a100-40gb-sxm", 1, 12, 85, 3.673385, 1.293355),
+    _gcp("a2-highgpu-2g", "a100-40gb-sxm", 2, 24, 170, 7.34677, 2.58671),
+    _gcp("a2-highgpu-4g", "a100-40gb-sxm", 4, 48, 340, 4 * 3.673385, 4 * 1.293355, source=_CYCLENERD_GCP_LINEAR,
+         notes="4 x a2-highgpu-1g (A2 High is priced per GPU: 2g and 8g are 2 and 8 x 1g in the snapshot)."),
+    _gcp("a2-highgpu-8g", "a100-40gb-sxm", 8, 96, 680, 29.38708, 10.34684, source=_CYCLENERD_GCP_LINEAR),
     _gcp("a2-ultragpu-1g", "a100-80gb-sxm", 1, 12, 170, 5.06879789041096, 2.02746835616438),
+    _gcp("a2-ultragpu-2g", "a100-80gb-sxm", 2, 24, 340, 10.1375957808219, 4.05493671232877, source=_CYCLENERD_GCP_LINEAR),
+    _gcp("a2-ultragpu-4g", "a100-80gb-sxm", 4, 48, 680, 4 * 5.06879789041096, 4 * 2.02746835616438,
+         source=_CYCLENERD_GCP_LINEAR, notes="4 x a2-ultragpu-1g (europe-west4's 4g is 4 x its 1g in the snapshot)."),
+    _gcp("a2-ultragpu-8g", "a100-80gb-sxm", 8, 96, 1360, 8 * 5.06879789041096, 8 * 2.02746835616438,
+         source=_CYCLENERD_GCP_LINEAR, notes="8 x a2-ultragpu-1g (A2 Ultra is priced per GPU in the snapshot)."),
+    *(_gcp(f"a3-highgpu-{n}g", "h100-sxm", n, 26 * n, 234 * n, n / 8 * 88.4899999025753, n / 8 * 35.3957496986301,
+           source=_CYCLENERD_GCP_LINEAR, notes=f"{n}/8 of a3-highgpu-8g (A3 High is priced per GPU: 4g is half of 8g "
+                                              f"in the snapshot); sold as Spot or Flex-start only.")
+      for n in (1, 2, 4)),
     _gcp("a3-highgpu-8g", "h100-sxm", 8, 208, 1872, 88.4899999025753, 35.3957496986301),
     _gcp("a3-ultragpu-8g", "h200", 8, 224, 2952, 8 * 10.4365, 8 * 6.2607, source=_TANOD_GCP),
     # Azure, eastus (on-demand only; see _AZURE_NO_SPOT).
@@ -275,8 +342,124 @@ CATALOG: tuple[InstanceType, ...] = (
     _azure("Standard_ND96asr_v4", "a100-40gb-sxm", 8, 96, 900, 8 * 3.3996,
            notes="Listed by the source as Standard_ND96asr_A100_v4 at $3.3996 per GPU-hour."),
 )
-"""Every GPU instance type the planner knows. Not listed for want of a dated price: AWS
-p5en/p5e (H200) in us-east-1, Azure NV A10 v5, Azure NC T4 v3, Azure ND H200 v5."""
+"""Every GPU instance type the planner knows, priced in its reference region (AWS us-east-1, GCP
+us-central1, Azure eastus); `REGIONAL_PRICES` adds other regions. Not listed for want of a dated
+price: Azure NV A10 v5, Azure NC T4 v3, Azure ND H200 v5, Azure ND96amsr A100 v4."""
+
+
+# --- prices per region ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegionalPrice:
+    """The hourly price of one instance type in one region, with where it was read."""
+
+    cloud: str
+    name: str
+    region: str
+    on_demand_usd_per_hour: float
+    source: Source
+    spot_usd_per_hour: float | None = None
+    spot_az_samples: tuple[float, ...] = ()
+    notes: str = ""
+
+
+def _catalog_row(e: InstanceType) -> RegionalPrice:
+    return RegionalPrice(e.cloud, e.name, e.region, e.on_demand_usd_per_hour, e.on_demand_source,
+                         e.spot_usd_per_hour, e.spot_az_samples, e.notes)
+
+
+_SKYPILOT_AWS_EU_WEST_1 = Source(
+    _SKYPILOT_AWS.url, "2026-12-01",
+    "eu-west-1 rows (Price = on-demand, SpotPrice per Availability Zone) of the SkyPilot snapshot at the commit in "
+    "the URL, read 2026-12-01. In that snapshot no G6, G6e, P4de, P5 or P5en size read lists an eu-west-1 zone "
+    "(G6: xlarge, 8xlarge; G6e: 16xlarge, 24xlarge, 2xlarge, 48xlarge, 4xlarge; p4de.24xlarge, p5.48xlarge, "
+    "p5.4xlarge, p5en.48xlarge).",
+)
+_CYCLENERD_GCP_EUROPE_WEST4 = Source(
+    _CYCLENERD_GCP.url, "2026-12-01",
+    "europe-west4 `hour` (on-demand, GPUs included) and `hour_spot` in the Billing Catalog mirror generated "
+    "2025-03-06, read 2026-12-01.",
+)
+
+
+def _g2_in(name: str, vcpus: int, l4s: int, region: str, source: Source) -> RegionalPrice:
+    return RegionalPrice("gcp", name, region, gcp_g2_price(vcpus, 4 * vcpus, l4s, region=region), source,
+                         gcp_g2_price(vcpus, 4 * vcpus, l4s, spot=True, region=region),
+                         notes=f"Composed from the {region} G2 rates (vCPU with 4 GiB + L4).")
+
+
+REGIONAL_PRICES: tuple[RegionalPrice, ...] = tuple(_catalog_row(e) for e in CATALOG) + (
+    # AWS, eu-west-1.
+    RegionalPrice("aws", "g4dn.xlarge", "eu-west-1", 0.587, _SKYPILOT_AWS_EU_WEST_1,
+                  median_spot(0.3147, 0.3171, 0.3317), (0.3147, 0.3171, 0.3317)),
+    RegionalPrice("aws", "g4dn.2xlarge", "eu-west-1", 0.838, _SKYPILOT_AWS_EU_WEST_1,
+                  median_spot(0.3888, 0.3974, 0.3972), (0.3888, 0.3974, 0.3972)),
+    RegionalPrice("aws", "g4dn.12xlarge", "eu-west-1", 4.362, _SKYPILOT_AWS_EU_WEST_1,
+                  median_spot(1.9096, 2.0048, 1.8367), (1.9096, 2.0048, 1.8367)),
+    RegionalPrice("aws", "g4dn.metal", "eu-west-1", 8.724, _SKYPILOT_AWS_EU_WEST_1,
+                  median_spot(4.7539, 3.8090, 4.0204), (4.7539, 3.8090, 4.0204)),
+    RegionalPrice("aws", "g5.xlarge", "eu-west-1", 1.123, _SKYPILOT_AWS_EU_WEST_1,
+                  median_spot(0.5765, 0.5746, 0.5727), (0.5765, 0.5746, 0.5727)),
+    RegionalPrice("aws", "g5.2xlarge", "eu-west-1", 1.35296, _SKYPILOT_AWS_EU_WEST_1,
+                  median_spot(0.6191, 0.6179, 0.6185), (0.6191, 0.6179, 0.6185)),
+    RegionalPrice("aws", "g5.12xlarge", "eu-west-1", 6.33167, _SKYPILOT_AWS_EU_WEST_1,
+                  notes="Spot samples of every eu-west-1 zone were not read: spot is priced as on-demand."),
+    RegionalPrice("aws", "g5.48xlarge", "eu-west-1", 18.18233, _SKYPILOT_AWS_EU_WEST_1,
+                  median_spot(8.0425, 8.1388, 8.0117), (8.0425, 8.1388, 8.0117)),
+    RegionalPrice("aws", "p4d.24xlarge", "eu-west-1", 23.71569, _SKYPILOT_AWS_EU_WEST_1, 9.7598, (9.7598,),
+                  notes="One eu-west-1 zone (euw1-az2) offers it in the snapshot."),
+    # GCP, europe-west4.
+    RegionalPrice("gcp", "a2-highgpu-1g", "europe-west4", 3.747972, _CYCLENERD_GCP_EUROPE_WEST4, 1.44587),
+    RegionalPrice("gcp", "a2-highgpu-2g", "europe-west4", 7.495944, _CYCLENERD_GCP_EUROPE_WEST4, 2.89174),
+    RegionalPrice("gcp", "a2-highgpu-4g", "europe-west4", 4 * 3.747972, _CYCLENERD_GCP_LINEAR, 4 * 1.44587,
+                  notes="4 x a2-highgpu-1g."),
+    RegionalPrice("gcp", "a2-highgpu-8g", "europe-west4", 29.983776, _CYCLENERD_GCP_EUROPE_WEST4, 11.56696),
+    RegionalPrice("gcp", "a2-ultragpu-1g", "europe-west4", 5.58091847945206, _CYCLENERD_GCP_EUROPE_WEST4,
+                  1.81105531506849),
+    RegionalPrice("gcp", "a2-ultragpu-2g", "europe-west4", 11.1618369589041, _CYCLENERD_GCP_EUROPE_WEST4,
+                  3.62211063013699),
+    RegionalPrice("gcp", "a2-ultragpu-4g", "europe-west4", 22.3236739178082, _CYCLENERD_GCP_EUROPE_WEST4,
+                  7.24422126027397),
+    RegionalPrice("gcp", "a2-ultragpu-8g", "europe-west4", 8 * 5.58091847945206, _CYCLENERD_GCP_LINEAR,
+                  8 * 1.81105531506849, notes="8 x a2-ultragpu-1g."),
+    *(RegionalPrice("gcp", f"a3-highgpu-{n}g", "europe-west4", n / 8 * 112.540479175233, _CYCLENERD_GCP_LINEAR,
+                    n / 8 * 31.7592050410959, notes=f"{n}/8 of a3-highgpu-8g; sold as Spot or Flex-start only.")
+      for n in (1, 2, 4)),
+    RegionalPrice("gcp", "a3-highgpu-8g", "europe-west4", 112.540479175233, _CYCLENERD_GCP_EUROPE_WEST4,
+                  31.7592050410959),
+    *(_g2_in(f"g2-standard-{v}", v, l4, "europe-west4", _CYCLENERD_GCP_G2_EUROPE_WEST4)
+      for v, l4 in ((4, 1), (8, 1), (12, 1), (16, 1), (24, 2), (32, 1), (48, 4), (96, 8))),
+)
+"""Every (instance type, region) with a sourced hourly price. Config refuses a GPU pool whose type has
+no row in the stack's pricing region unless `cost.allow_unpriced` is set (llm_infra/config/cost.py)."""
+
+
+def regional_price(cloud: str, name: str, region: str | None) -> RegionalPrice | None:
+    """The sourced price row of `name` in `region`, or None."""
+    return next((r for r in REGIONAL_PRICES if r.cloud == cloud and r.name == name and r.region == region), None)
+
+
+def priced_types(cloud: str, region: str | None) -> list[str]:
+    """The instance types with a price row in `region`, sorted."""
+    return sorted({r.name for r in REGIONAL_PRICES if r.cloud == cloud and r.region == region})
+
+
+def priced_regions(cloud: str) -> list[str]:
+    """The regions with at least one price row on `cloud`, sorted."""
+    return sorted({r.region for r in REGIONAL_PRICES if r.cloud == cloud})
+
+
+def instance_in(name: str, cloud: str, region: str | None) -> InstanceType | None:
+    """The catalog entry of `name` priced at its row in `region`; None without hardware or without a row."""
+    hardware = next((e for e in CATALOG if e.name == name and e.cloud == cloud), None)
+    row = regional_price(cloud, name, region)
+    if hardware is None or row is None:
+        return None
+    return replace(hardware, region=row.region, on_demand_usd_per_hour=row.on_demand_usd_per_hour,
+                   on_demand_source=row.source, spot_usd_per_hour=row.spot_usd_per_hour,
+                   spot_source=row.source if row.spot_usd_per_hour is not None else None,
+                   spot_az_samples=row.spot_az_samples, notes=row.notes)
 
 
 def instance(name: str, cloud: str | None = None) -> InstanceType:
@@ -311,6 +494,12 @@ class CpuInstanceType:
     notes: str = ""
 
 
+_CYCLENERD_GCP_E2_EUROPE_WEST4 = Source(
+    _CYCLENERD_GCP.url, "2026-12-01",
+    "e2-standard-8 (8 vCPU, 32 GiB) europe-west4 `hour` 0.29508816 in the Billing Catalog mirror generated "
+    "2025-03-06, read 2026-12-01; E2 is billed per vCPU and GiB, so smaller standard sizes are fractions of it.",
+)
+
 SYSTEM_INSTANCE_TYPES: tuple[CpuInstanceType, ...] = (
     CpuInstanceType("aws", "m8i.xlarge", 4, 16, "us-east-1", 0.21168, _SKYPILOT_AWS),
     CpuInstanceType(
@@ -331,6 +520,10 @@ SYSTEM_INSTANCE_TYPES: tuple[CpuInstanceType, ...] = (
                            "e2-standard-2 $0.067006/h recorded 2026-10-07; E2 is billed per vCPU and GiB of memory, so "
                            "e2-standard-4 (4 vCPU, 16 GiB) is twice e2-standard-2 (2 vCPU, 8 GiB)."),
                     notes="Derived from e2-standard-2; GcpConfig's default system machine type."),
+    CpuInstanceType("gcp", "e2-standard-2", 2, 8, "europe-west4", 0.29508816 / 4, _CYCLENERD_GCP_E2_EUROPE_WEST4,
+                    notes="Derived from e2-standard-8 (a quarter of it)."),
+    CpuInstanceType("gcp", "e2-standard-4", 4, 16, "europe-west4", 0.29508816 / 2, _CYCLENERD_GCP_E2_EUROPE_WEST4,
+                    notes="Derived from e2-standard-8 (half of it); GcpConfig's default system machine type."),
     CpuInstanceType("azure", "Standard_D4s_v5", 4, 16, "eastus", None, None,
                     notes="No dated published price found in the sources used: system nodes on Azure are unpriced."),
 )
@@ -338,12 +531,13 @@ SYSTEM_INSTANCE_TYPES: tuple[CpuInstanceType, ...] = (
 DEFAULT_SYSTEM_INSTANCE_TYPE = {"aws": "m7i.large", "gcp": "n2-standard-4", "azure": "Standard_D4s_v5"}
 
 
-def system_instance(name: str, cloud: str) -> CpuInstanceType:
+def system_instance(name: str, cloud: str, region: str | None = None) -> CpuInstanceType:
+    """The system node type's entry (in `region` when given: no other region's price stands in)."""
     for entry in SYSTEM_INSTANCE_TYPES:
-        if entry.name == name and entry.cloud == cloud:
+        if entry.name == name and entry.cloud == cloud and (region is None or entry.region == region):
             return entry
-    known = sorted(e.name for e in SYSTEM_INSTANCE_TYPES if e.cloud == cloud)
-    raise KeyError(f"unknown system instance type {name!r} on {cloud}; known: {known}")
+    known = sorted(f"{e.name} ({e.region})" for e in SYSTEM_INSTANCE_TYPES if e.cloud == cloud)
+    raise KeyError(f"unknown system instance type {name!r} on {cloud}{f' in {region}' if region else ''}; known: {known}")
 
 
 # --- everything else a stack pays for ------------------------------------------------------
@@ -478,7 +672,8 @@ def unsourced() -> list[str]:
 
 __all__ = [
     "CATALOG", "CATALOG_DATE", "CLOUDS", "DEFAULT_SYSTEM_INSTANCE_TYPE", "GCP_G2_RATES", "GPUS", "HOURS_PER_MONTH",
-    "PRICES", "SYSTEM_INSTANCE_TYPES", "CpuInstanceType", "GpuSpec", "InstanceType", "PriceItem", "Source",
-    "gcp_g2_price", "instance", "instances", "median_spot", "price", "system_instance", "unsourced",
+    "PRICES", "REGIONAL_PRICES", "SYSTEM_INSTANCE_TYPES", "CpuInstanceType", "GpuSpec", "InstanceType", "PriceItem",
+    "RegionalPrice", "Source", "gcp_g2_price", "instance", "instance_in", "instances", "median_spot", "price",
+    "priced_regions", "priced_types", "regional_price", "system_instance", "unsourced",
 ]
 

@@ -41,6 +41,7 @@ from .catalog import (
     InstanceType,
     PriceItem,
     gcp_g2_price,
+    instance_in,
     price,
     system_instance,
 )
@@ -94,6 +95,12 @@ class StackCostInput:
     object_storage_gib: float = 0.0
     control_plane_tier: str | None = None
     """Azure only: `free` or `standard`. Defaults to `standard` in production, `free` otherwise."""
+    price_region: str | None = None
+    """The region whose price rows are read (config's `cost.price_region`). Defaults to `region`."""
+
+    @property
+    def pricing_region(self) -> str | None:
+        return self.price_region or self.region
 
     def __post_init__(self) -> None:
         if self.cloud not in PRICING:
@@ -151,6 +158,17 @@ class CostEstimate:
 
 def _catalog_entry(name: str, cloud: str, catalog: Iterable[InstanceType]) -> InstanceType | None:
     return next((e for e in catalog if e.name == name and e.cloud == cloud), None)
+
+
+def _priced_entry(name: str, cloud: str, region: str | None, catalog: Iterable[InstanceType]) -> InstanceType | None:
+    """`name` priced at its row in `region` (the catalog's table of prices per region); None without a row.
+
+    Without a region (a plain cost input), the catalog entry's own price stands.
+    """
+    entry = _catalog_entry(name, cloud, catalog)
+    if entry is None or region is None or entry.region == region:
+        return entry
+    return instance_in(name, cloud, region)
 
 
 # --- each cloud's pricing rules ------------------------------------------------------------------
@@ -254,11 +272,11 @@ def _sole_tenancy_premium(stack: StackCostInput, catalog: tuple[InstanceType, ..
     low = high = 0.0
     bounded: list[str] = []
     for pool in stack.gpu_pools:
-        entry = _catalog_entry(pool.instance_type, "gcp", catalog)
+        entry = _priced_entry(pool.instance_type, "gcp", stack.pricing_region, catalog)
         if entry is None:
             continue  # the pool's own line already says it is unpriced
         if entry.name.startswith("g2-"):
-            base = gcp_g2_price(entry.vcpus, entry.memory_gib, 0)
+            base = gcp_g2_price(entry.vcpus, entry.memory_gib, 0, region=entry.region)
         else:
             base = entry.on_demand_usd_per_hour
             bounded.append(entry.name)
@@ -286,17 +304,20 @@ def estimate_stack_cost(stack: StackCostInput, catalog: Iterable[InstanceType] =
     gpu_disk_min = gpu_disk_max = 0.0
     price_regions: set[str] = set()
     for pool in stack.gpu_pools:
-        entry = _catalog_entry(pool.instance_type, cloud, catalog)
+        entry = _priced_entry(pool.instance_type, cloud, stack.pricing_region, catalog)
         gpu_nodes_min += pool.min_nodes
         gpu_nodes_max += pool.max_nodes
         gpu_disk_min += pool.min_nodes * pool.disk_gib_per_node
         gpu_disk_max += pool.max_nodes * pool.disk_gib_per_node
         label = f"GPU pool {pool.name}"
         if entry is None:
-            lines.append(CostLine(label, 0.0, 0.0, f"{pool.instance_type}: not in the catalog", priced=False))
-            notes.append(f"{pool.instance_type} ({cloud}) is not in the catalog: pool {pool.name!r} is unpriced.")
+            where = f" in {stack.pricing_region}" if stack.pricing_region else ""
+            lines.append(CostLine(label, 0.0, 0.0, f"{pool.instance_type}: no sourced price{where}", priced=False))
+            notes.append(f"{pool.instance_type} ({cloud}) has no sourced price{where}: pool {pool.name!r} is unpriced "
+                         f"(cost.allow_unpriced).")
             continue
         price_regions.add(entry.region)
+        notes.append(f"{entry.name} in {entry.region}: {entry.on_demand_source.url} (read {entry.on_demand_source.date}).")
         hourly = entry.hourly_usd(pool.spot)
         option = "spot" if pool.spot else "on-demand"
         if pool.spot and not entry.has_spot_price:
@@ -319,13 +340,14 @@ def estimate_stack_cost(stack: StackCostInput, catalog: Iterable[InstanceType] =
     # System nodes.
     sys_name = stack.system_instance_type or DEFAULT_SYSTEM_INSTANCE_TYPE[cloud]
     try:
-        sys_entry = system_instance(sys_name, cloud)
+        sys_entry = system_instance(sys_name, cloud, stack.pricing_region)
         sys_hourly = sys_entry.on_demand_usd_per_hour
     except KeyError:
         sys_hourly = None
     if sys_hourly is None:
         lines.append(CostLine("system nodes", 0.0, 0.0, f"{stack.system_nodes} x {sys_name}: no price", priced=False))
-        notes.append(f"System node type {sys_name} ({cloud}) has no price in the catalog: system nodes are unpriced.")
+        where = f" in {stack.pricing_region}" if stack.pricing_region else ""
+        notes.append(f"System node type {sys_name} ({cloud}) has no sourced price{where}: system nodes are unpriced.")
     else:
         cost = stack.system_nodes * sys_hourly * h
         lines.append(CostLine("system nodes", cost, cost, f"{stack.system_nodes} x {sys_name} @ ${sys_hourly:.4f}/h"))
@@ -360,8 +382,9 @@ def estimate_stack_cost(stack: StackCostInput, catalog: Iterable[InstanceType] =
             notes.append(f"{cloud} {item.description}: {item.notes}")
 
     if stack.region and any(r != stack.region for r in price_regions):
-        notes.append(f"Prices are for {', '.join(sorted(price_regions))}, not {stack.region}: the catalog prices "
-                     f"one region per cloud.")
+        why = (f"cost.price_region {stack.price_region}: the catalog has no sourced prices in {stack.region} for it"
+               if stack.price_region and stack.price_region != stack.region else "the catalog has no row for them there")
+        notes.append(f"Prices are for {', '.join(sorted(price_regions))}, not {stack.region} ({why}).")
     notes.append("Not included: data transfer, NAT data processing, load balancers, logs and metrics storage, "
                  "support plans, taxes.")
     return CostEstimate(cloud, stack.region, sum(x.min_usd for x in lines), sum(x.max_usd for x in lines),
@@ -528,6 +551,7 @@ def stack_cost_input(cfg: Any, catalog: Iterable[InstanceType] = CATALOG) -> Sta
         system_nodes=system_count, system_instance_type=system_type,
         nat_gateways=nat, keys=1, cache_volume_gib_min=float(cache), cache_volume_gib_max=float(cache),
         object_storage_gib=float(sum(m.weights_size_gib for m in cfg.models)),
+        price_region=getattr(getattr(cfg, "cost", None), "price_region", None),
     )
 
 
@@ -545,12 +569,13 @@ def plan_models(cfg: Any, shapes: Mapping[str, ModelShape],
             continue
         pool = pools[m.gpu_pool]
         name = pool_instance_type(cfg.cloud, pool.gpu, pool.gpus_per_node, pool.instance_type, catalog)
-        if name is None or _catalog_entry(name, cfg.cloud, catalog) is None:
-            out[m.name] = f"pool {pool.name!r}: instance type not in the catalog"
+        region = getattr(getattr(cfg, "cost", None), "price_region", None) or cfg.region
+        entry = _priced_entry(name, cfg.cloud, region, catalog) if name is not None else None
+        if entry is None:
+            out[m.name] = f"pool {pool.name!r}: instance type has no sourced price in {region}"
             continue
         try:
-            out[m.name] = plan_model(shape, cfg.cloud, spot=pool.spot, instance_type=name, catalog=catalog,
-                                     assumption=assumption)
+            out[m.name] = plan_model_on(shape, entry, pool.spot, assumption)
         except CapacityError as exc:
             out[m.name] = str(exc)
     return out

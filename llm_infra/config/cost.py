@@ -1,0 +1,74 @@
+"""The stack's `cost` settings and the rule that every GPU pool it accepts is priced.
+
+A GPU pool's instance type must have a sourced price row (llm_infra/planning/catalog.py,
+`REGIONAL_PRICES`) in the region the stack is priced in: its own region, or `cost.price_region`.
+Otherwise config refuses the pool, naming the priced choices, unless the user opts in with
+`cost.allow_unpriced: true`; the plan then shows the pool as unpriced instead of a number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..catalog import aws as _aws_types
+from ..catalog import azure as _azure_types
+from ..catalog import gcp as _gcp_types
+from ..planning.catalog import priced_regions, priced_types, regional_price
+from .base import _Strict, shown
+
+if TYPE_CHECKING:
+    from .models import StackConfig
+
+# Each cloud's type for a pool that names none (the cloud layer's choice, its table in llm_infra.catalog).
+DEFAULT_TYPES: dict[str, Callable[[str, int], str | None]] = {
+    "aws": _aws_types.default_instance_type,
+    "gcp": _gcp_types.default_machine_type,
+    "azure": _azure_types.default_vm_size,
+}
+
+
+class CostConfig(_Strict):
+    """How the plan's cost estimate treats what has no sourced price (docs/planning.md)."""
+
+    allow_unpriced: bool = False
+    """Accept GPU pools whose instance type has no sourced price in the pricing region; the estimate shows them
+    as unpriced (no number). Defaults to false: config refuses such a pool and names the priced types."""
+    price_region: str | None = None
+    """Estimate the stack at this region's prices (a region with price rows for the stack's cloud), for a region
+    the catalog has no prices for; the estimate says so. Defaults to the stack's own region."""
+
+
+def pricing_region(config: StackConfig) -> str | None:
+    """The region whose price rows the stack's estimate reads."""
+    return config.cost.price_region or config.region
+
+
+def cost_problems(config: StackConfig) -> list[str]:
+    """One line per GPU pool whose type has no sourced price where the stack is priced (unless opted in)."""
+    cloud = config.cloud
+    default = DEFAULT_TYPES.get(cloud)
+    if default is None:
+        if config.cost.price_region is not None:
+            return [f"cost.price_region: expected only on a cloud with prices ({', '.join(DEFAULT_TYPES)}), "
+                    f"got it with cloud {cloud!r}"]
+        return []
+    regions = priced_regions(cloud)
+    if config.cost.price_region is not None and config.cost.price_region not in regions:
+        return [f"cost.price_region: expected a region with sourced {cloud} prices ({', '.join(regions)}), "
+                f"got {shown(config.cost.price_region)}"]
+    if config.cost.allow_unpriced:
+        return []
+    region = pricing_region(config)
+    problems: list[str] = []
+    for i, pool in enumerate(config.gpu_pools):
+        name = pool.instance_type or default(pool.gpu, pool.gpus_per_node)
+        if name is None or regional_price(cloud, name, region) is not None:
+            continue  # no type at all is the cloud check's line
+        priced = priced_types(cloud, region)
+        where = (f"priced there: {', '.join(priced)}" if priced
+                 else f"no {cloud} prices in {region}; priced regions: {', '.join(regions)}")
+        problems.append(f"gpu_pools[{i}].instance_type: {name} has no sourced price in {region} ({where}); "
+                        f"set cost.allow_unpriced: true to deploy it unpriced, or cost.price_region to estimate "
+                        f"at a priced region")
+    return problems
