@@ -174,13 +174,12 @@ def test_the_progress_count_is_exact_when_the_engine_calls_from_many_threads():
 
 
 def test_the_cost_total_names_what_it_leaves_out_unpriced(capsys):
-    # azure-prod: no dated price was found for its system VM size or an HSM key's monthly fee.
+    # azure-prod: no dated price was found for an HSM key's monthly fee.
     assert main(["plan", "azure-prod", "--project", str(ROOT)]) == 0
     out = capsys.readouterr().out
     [total] = [line for line in out.splitlines() if line.strip().startswith("total ")]
-    assert total.endswith("leaves out (unpriced): system nodes, customer-managed keys"), total
-    for item in ("system nodes", "customer-managed keys"):
-        assert re.search(rf"^\s+{item}\s.*\[unpriced\]$", out, re.M), item
+    assert total.endswith("leaves out (unpriced): customer-managed keys"), total
+    assert re.search(r"^\s+customer-managed keys\s.*\[unpriced\]$", out, re.M)
 
 
 # --- init: a project for your own stacks ------------------------------------------------------

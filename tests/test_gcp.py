@@ -498,10 +498,12 @@ def test_machine_type_that_sole_tenant_nodes_cannot_run_isrejected():
     def h200(raw):
         raw["llm-infra:gpu_pools"][1].update(gpu="nvidia-h200-141gb", instance_type="a3-ultragpu-8g")
     problems = rejected("gcp-prod", h200)
-    assert problems == ["gpu_pools[1].instance_type: expected a machine type that sole-tenant nodes can run "
-                        "(isolation 'dedicated'): Compute Engine offers no sole-tenant node type for a3-ultragpu-8g "
-                        "(nvidia-h200-141gb); use a G2, A2 or A3 High pool, or isolation 'shared', "
-                        "got 'a3-ultragpu-8g'"]
+    assert problems[0] == ("gpu_pools[1].instance_type: expected a machine type that sole-tenant nodes can run "
+                           "(isolation 'dedicated'): Compute Engine offers no sole-tenant node type for a3-ultragpu-8g "
+                           "(nvidia-h200-141gb); use a G2, A2 or A3 High pool, or isolation 'shared', "
+                           "got 'a3-ultragpu-8g'")
+    # The price catalog has no europe-west4 row for A3 Ultra either (llm_infra/config/cost.py).
+    assert problems[1:] == [p for p in problems if "a3-ultragpu-8g has no sourced price in europe-west4" in p]
 
 
 def test_the_same_gpu_runs_on_shared_hosts():
@@ -509,6 +511,7 @@ def test_the_same_gpu_runs_on_shared_hosts():
     raw = copy.deepcopy(raw)
     raw["llm-infra:gpu_pools"][0].update(gpu="nvidia-h200-141gb", instance_type="a3-ultragpu-8g", gpus_per_node=8,
                                          zones=["europe-west4-a"])  # the only europe-west4 zone with A3 Ultra
+    raw["llm-infra:cost"] = {"price_region": "us-central1"}  # A3 Ultra is priced in us-central1 only
     result = run_stack_program(raw, secret)
     assert gpu_pools(result)["l4"].inputs["nodeConfig"]["machineType"] == "a3-ultragpu-8g"
 

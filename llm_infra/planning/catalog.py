@@ -77,6 +77,13 @@ _TANOD_GCP = Source(
     "Per-GPU share of the a3-ultragpu-8g price (basis `instance_share`) from the Google Cloud Billing "
     "Catalog API, snapshot 2026-10-13; instance price = 8 x per-GPU share.",
 )
+_SKYPILOT_AZURE = Source(
+    "https://github.com/skypilot-org/skypilot-catalog/blob/098741e70562f65d7af1cceb81e33b284f742604/catalogs/v6/azure/vms.csv",
+    "2026-12-01",
+    "SkyPilot's machine-generated Azure catalog (Azure Retail Prices API: pay-as-you-go Linux `Price`, `SpotPrice`), "
+    "US regions only, snapshot at the commit in the URL, read 2026-12-01. Its eastus prices for NC24ads A100 v4, "
+    "NC40ads H100 v5, ND96isr H100 v5 and ND96asr v4 equal the 2026-11-09 list prices used elsewhere here.",
+)
 _NVIDIA = "NVIDIA datasheet figure for this variant"
 
 
@@ -273,6 +280,14 @@ def _azure(name: str, gpu: str, count: int, vcpus: int, mem: float, on_demand: f
     )
 
 
+def _azure_sky(name: str, gpu: str, count: int, vcpus: int, mem: float, on_demand: float, spot: float) -> InstanceType:
+    return InstanceType(
+        cloud="azure", name=name, gpu=GPUS[gpu], gpu_count=count, vcpus=vcpus, memory_gib=mem, region="eastus",
+        on_demand_usd_per_hour=on_demand, on_demand_source=_SKYPILOT_AZURE, spot_usd_per_hour=spot,
+        spot_source=_SKYPILOT_AZURE,
+    )
+
+
 CATALOG: tuple[InstanceType, ...] = (
     # AWS, us-east-1. Spot samples: the us-east-1 AZ prices in the snapshot (Local Zones left out).
     _aws("g4dn.xlarge", "t4", 1, 4, 16, 0.526, (0.2158, 0.2000, 0.2039, 0.2020, 0.2043)),
@@ -341,10 +356,15 @@ CATALOG: tuple[InstanceType, ...] = (
            notes="Published as $12.29 per GPU-hour; instance price = 8 x that."),
     _azure("Standard_ND96asr_v4", "a100-40gb-sxm", 8, 96, 900, 8 * 3.3996,
            notes="Listed by the source as Standard_ND96asr_A100_v4 at $3.3996 per GPU-hour."),
+    _azure_sky("Standard_NC4as_T4_v3", "t4", 1, 4, 28, 0.526, 0.062699),
+    _azure_sky("Standard_NC8as_T4_v3", "t4", 1, 8, 56, 0.752, 0.089638),
+    _azure_sky("Standard_NC16as_T4_v3", "t4", 1, 16, 110, 1.204, 0.143517),
+    _azure_sky("Standard_NC64as_T4_v3", "t4", 4, 64, 440, 4.352, 0.518758),
+    _azure_sky("Standard_ND96amsr_A100_v4", "a100-80gb-sxm", 8, 96, 1800, 32.77, 3.6047),
 )
 """Every GPU instance type the planner knows, priced in its reference region (AWS us-east-1, GCP
 us-central1, Azure eastus); `REGIONAL_PRICES` adds other regions. Not listed for want of a dated
-price: Azure NV A10 v5, Azure NC T4 v3, Azure ND H200 v5, Azure ND96amsr A100 v4."""
+price: Azure NV A10 v5 and ND H200 v5 (and the M60 NVv3 sizes, which config refuses as a GPU)."""
 
 
 # --- prices per region ---------------------------------------------------------------------
@@ -524,11 +544,13 @@ SYSTEM_INSTANCE_TYPES: tuple[CpuInstanceType, ...] = (
                     notes="Derived from e2-standard-8 (a quarter of it)."),
     CpuInstanceType("gcp", "e2-standard-4", 4, 16, "europe-west4", 0.29508816 / 2, _CYCLENERD_GCP_E2_EUROPE_WEST4,
                     notes="Derived from e2-standard-8 (half of it); GcpConfig's default system machine type."),
-    CpuInstanceType("azure", "Standard_D4s_v5", 4, 16, "eastus", None, None,
-                    notes="No dated published price found in the sources used: system nodes on Azure are unpriced."),
+    CpuInstanceType("azure", "Standard_D4s_v5", 4, 16, "eastus", 3.072 / 16, _SKYPILOT_AZURE,
+                    notes="1/16 of Standard_D64s_v5 (3.072): Dsv5 sizes are priced per vCPU in the snapshot."),
+    CpuInstanceType("azure", "Standard_D4ds_v5", 4, 16, "eastus", 0.452 / 2, _SKYPILOT_AZURE,
+                    notes="Half of Standard_D8ds_v5 (0.452; D64ds_v5 is 8 x it): AzureConfig's default system size."),
 )
 
-DEFAULT_SYSTEM_INSTANCE_TYPE = {"aws": "m7i.large", "gcp": "n2-standard-4", "azure": "Standard_D4s_v5"}
+DEFAULT_SYSTEM_INSTANCE_TYPE = {"aws": "m7i.large", "gcp": "n2-standard-4", "azure": "Standard_D4ds_v5"}
 
 
 def system_instance(name: str, cloud: str, region: str | None = None) -> CpuInstanceType:
