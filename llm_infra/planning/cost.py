@@ -375,9 +375,9 @@ def estimate_stack_cost(stack: StackCostInput, catalog: Iterable[InstanceType] =
                           f"{gpu_disk_min:g}..{gpu_disk_max:g} GiB @ ${block.usd:.4f}/GiB-month"))
     lines.append(CostLine("weights bucket", stack.object_storage_gib * obj.usd, stack.object_storage_gib * obj.usd,
                           f"{stack.object_storage_gib:g} GiB @ ${obj.usd:.4f}/GiB-month; requests extra"))
+    storage_regions = {item.region for item in (block, obj)
+                       if item.region != "all" and stack.region and item.region != stack.region}
     for item in (block, obj):
-        if item.region not in ("all",) and stack.region and item.region != stack.region:
-            price_regions.add(item.region)
         if item.notes and "pproximate" in item.notes:
             notes.append(f"{cloud} {item.description}: {item.notes}")
 
@@ -385,6 +385,9 @@ def estimate_stack_cost(stack: StackCostInput, catalog: Iterable[InstanceType] =
         why = (f"cost.price_region {stack.price_region}: the catalog has no sourced prices in {stack.region} for it"
                if stack.price_region and stack.price_region != stack.region else "the catalog has no row for them there")
         notes.append(f"Prices are for {', '.join(sorted(price_regions))}, not {stack.region} ({why}).")
+    if storage_regions:
+        notes.append(f"Storage is priced at {', '.join(sorted(storage_regions))} rates, not {stack.region}'s: the "
+                     f"catalog has one block and one object storage price per cloud.")
     notes.append("Not included: data transfer, NAT data processing, load balancers, logs and metrics storage, "
                  "support plans, taxes.")
     return CostEstimate(cloud, stack.region, sum(x.min_usd for x in lines), sum(x.max_usd for x in lines),
