@@ -529,6 +529,13 @@ SYSTEM_INSTANCE_TYPES: tuple[CpuInstanceType, ...] = (
                "public pricing audit on 2026-09-29; m7i.large = 1/8 of it (EC2 prices sizes of a family linearly)."),
         notes="Derived from m7i.4xlarge; the AWS component's default system node type.",
     ),
+    CpuInstanceType(
+        "aws", "m7i.large", 2, 8, "eu-west-1", 0.8988 / 8,
+        Source(_SKYPILOT_AWS.url, "2026-12-01",
+               "m7i.4xlarge eu-west-1 Price 0.8988 in the SkyPilot snapshot at the commit in the URL (its us-east-1 "
+               "row, 0.8064, is the Price List figure above); m7i.large = 1/8 of it."),
+        notes="Derived from m7i.4xlarge.",
+    ),
     CpuInstanceType("gcp", "n2-standard-4", 4, 16, "us-central1", 0.194236,
                     Source("https://cloud.google.com/compute/vm-instance-pricing#n2_machine_types", "2026-10-07",
                            "Recorded 2026-10-07; cross-checked against the Billing Catalog mirror generated 2026-09-24.")),
