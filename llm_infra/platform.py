@@ -184,7 +184,7 @@ class LlmPlatform(pulumi.ComponentResource):
         opt_out = {} if admission.enabled else {OPT_OUT_LABEL: OPT_OUT_VALUE}
         tenants = {
             ns: TenantNamespace(f"{name}-ns-{ns}", {"namespace": ns, "gpu_quota": q, "provider": cluster.provider,
-                                                   **({"labels": opt_out} if opt_out else {})},
+                                                   "labels": opt_out},
                                 opts=child)
             for ns, q in sorted(quota.items())
         }

@@ -73,9 +73,11 @@ SOURCES = (
     Source("https://github.com/NVIDIA/nvidia-container-toolkit/blob/v1.20.0/internal/config/image/envvars.go",
            "The toolkit's device and capability selectors: NVIDIA_VISIBLE_DEVICES, NVIDIA_DRIVER_CAPABILITIES, "
            "NVIDIA_IMEX_CHANNELS, NVIDIA_MIG_CONFIG_DEVICES, NVIDIA_MIG_MONITOR_DEVICES; NVIDIA_REQUIRE_* checks."),
-    Source("https://github.com/kubernetes/kubernetes/blob/v1.34.2/pkg/kubelet/kubelet_pods.go",
-           "GenerateRunContainerOptions appends the pod spec's env after the device plugin's Allocate env, so a "
-           "container's own NVIDIA_VISIBLE_DEVICES overrides the GPUs it was allocated under `envvar`."),
+    Source("https://github.com/kubernetes/kubernetes/blob/master/pkg/kubelet/kubelet_pods.go",
+           "GenerateRunContainerOptions starts from the device manager's options (the plugin's Allocate env) and "
+           "appends the container's own env after them (read through code search in several releases, not at a "
+           "pinned tag): a runtime that applies them in order lets a container's NVIDIA_VISIBLE_DEVICES replace "
+           "the GPUs it was allocated under `envvar`."),
 )
 EXEMPTION_SOURCES = (
     Source("https://github.com/NVIDIA/k8s-device-plugin/blob/v0.17.0/deployments/container/Dockerfile",
