@@ -10,7 +10,6 @@ stack's named opt-out (`gpu_admission.enabled: false`) and are not judged.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -31,6 +30,17 @@ def _named(resources: list[Resource], kind: str) -> list[Resource]:
     return [r for r in resources if r.kind == kind and get(r.inputs, "metadata", "name") == POLICY_NAME]
 
 
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
+
+
 def _policy_problems(policy: Resource) -> Iterator[str]:
     spec = get(policy.inputs, "spec") or {}
     failure = spec.get("failurePolicy") if isinstance(spec, Mapping) else None
@@ -40,7 +50,7 @@ def _policy_problems(policy: Resource) -> Iterator[str]:
     if isinstance(rules, list) and not any(isinstance(r, Mapping) and "pods" in (r.get("resources") or [])
                                            for r in rules):
         yield f"{policy.label}: matchConstraints.resourceRules judge no pods: include pods"
-    text = json.dumps([spec.get("variables"), spec.get("validations")]) if isinstance(spec, Mapping) else ""
+    text = " ".join(_strings([spec.get("variables"), spec.get("validations")])) if isinstance(spec, Mapping) else ""
     missing = [name for name in (*DEVICE_SELECTOR_ENV, GPU_RESOURCE) if name not in text]
     if missing:
         yield f"{policy.label}: its rules never name {', '.join(missing)}: use the library's policy (gpu_admission)"
