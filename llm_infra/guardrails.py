@@ -55,13 +55,9 @@ DEFAULT_IMAGE_REGISTRIES = tuple(sorted({
                   *versions.CLUSTER_AUTOSCALER_IMAGES.values(), versions.ENDPOINT_PICKER_IMAGE]
 }))
 
-# Region names by shape (the cloud facts tables say which exist; this refuses what cannot be one).
-REGION_PATTERNS = {
-    "aws": r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov|-iso[a-z]?)?-(north|south|east|west|central|northeast|"
-           r"northwest|southeast|southwest)-[1-9]$",
-    "gcp": r"^[a-z]+-[a-z]+[1-9][0-9]?$",
-    "azure": r"^[a-z]+[a-z0-9]*[a-z0-9]$",
-}
+# Region and zone names by shape: each cloud plug-in's `region_pattern` and `zone_pattern` (the cloud facts
+# tables say which exist; these refuse what cannot be one). A zone on `existing` is a node label value.
+EXISTING_ZONE_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 
 # Annotations through which a model's service account gets a cloud identity, and their form.
 IDENTITY_ANNOTATIONS = {
@@ -217,19 +213,19 @@ def _device_list_problems(config: StackConfig) -> list[str]:
 
 
 def _region_problems(config: StackConfig) -> list[str]:
+    from .config import cloud_plugin
+
     problems: list[str] = []
-    pattern = REGION_PATTERNS.get(config.cloud)
-    if config.region is not None and pattern is not None and not re.match(pattern, config.region):
-        problems.append(f"region: expected a {config.cloud} region name (e.g. "
-                        f"{ {'aws': 'eu-west-1', 'gcp': 'europe-west4', 'azure': 'westeurope'}[config.cloud]}), "
+    plugin = cloud_plugin(config.cloud)
+    if config.region is not None and plugin is not None and not re.match(plugin.region_pattern, config.region):
+        problems.append(f"region: expected a {config.cloud} region name (e.g. {plugin.region_example}), "
                         f"got {_shown(config.region)}")
         return problems
     if config.cloud == "existing" and config.region is not None:
         problems.append(f"region: expected none for cloud 'existing' (the cluster's region is its own), "
                         f"got {_shown(config.region)}")
     region = config.region or ""
-    zone = {"aws": rf"^{re.escape(region)}[a-z]$", "gcp": rf"^{re.escape(region)}-[a-z]$",
-            "azure": r"^[1-3]$", "existing": r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"}[config.cloud]
+    zone = plugin.zone_pattern(region) if plugin is not None else EXISTING_ZONE_PATTERN
     zones: list[tuple[str, str]] = []
     for i, pool in enumerate(config.gpu_pools):
         zones += [(f"gpu_pools[{i}].zones[{j}]", z) for j, z in enumerate(pool.zones or [])]

@@ -25,7 +25,7 @@ from typing import Any
 
 import pulumi
 
-from .extras import CLOUD_EXTRAS, installed, missing_extra
+from .extras import cloud_extras, installed, missing_extra
 
 PACKAGE_NAME = "llm-infra"
 
@@ -65,7 +65,7 @@ HOSTED: dict[str, str] = {
 def extra_of(name: str) -> str | None:
     """The extra a hosted component's cloud SDK comes from (`llm_infra.aws.*` -> `aws`); None for the base install."""
     folder = HOSTED[name].split(".")[1]
-    return folder if folder in CLOUD_EXTRAS else None
+    return folder if folder in cloud_extras() else None
 
 
 def hosted_components() -> list[type[pulumi.ComponentResource]]:
