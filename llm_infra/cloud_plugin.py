@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,17 +32,35 @@ class Cloud:
     """The module that extra installs (`pulumi_aws`)."""
 
     # config (bottom layer)
-    settings: type
+    settings: type[BaseModel]
     """Its settings model (`config/<cloud>.py`): the stack's block named `name`."""
     problems: Callable[[Any], list[str]]
     """What the cloud cannot build, over a whole StackConfig (one line per problem)."""
     uri_schemes: tuple[str, ...]
     """The weights URI schemes its workload identity can read."""
+    account_field: str
+    """The settings field naming the account (project, subscription) the stack deploys into."""
     region_pattern: str
     """Region names by shape (refuses what cannot be one)."""
     region_example: str
     zone_pattern: Callable[[str], str]
     """The pattern a zone of a region matches."""
+
+    # guardrails (stack checks beyond the settings model; each reads its own block, on any stack)
+    zone_fields: Callable[[Any], list[tuple[str, str]]] = lambda config: []
+    """(field, zone) of every zone its settings block names, checked against the region."""
+    allowlists: Callable[[Any], list[tuple[str, list[str]]]] = lambda config: []
+    """(field, CIDRs) of every list its settings block opens the API endpoint to."""
+    production_problems: Callable[[Any], list[str]] = lambda config: []
+    """What its settings block lacks for a production stack."""
+    identity_problems: Callable[[Any], list[str]] = lambda config: []
+    """Principals its settings block trusts that the stack's account does not own."""
+    device_list_strategy: Callable[[Any], str] | None = None
+    """The device plugin's device list strategy on its GPU nodes (unset: `device_list.DEFAULT_DEVICE_LIST_STRATEGY`)."""
+    device_list_problems: Callable[[Any, str, str], list[str]] = lambda config, field, given: []
+    """Why a configured device list strategy cannot work on its nodes (config, field, given)."""
+    gateway_problems: Callable[[Any, str | None], list[str]] = lambda config, gateway_class: []
+    """What its network needs for the inference Gateway of that class (config, the class)."""
 
     # catalog (bottom layer)
     catalog: ModuleType

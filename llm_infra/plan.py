@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from .clouds import CLOUDS
 from .config import SECRET_KEYS
 from .policies import MANDATORY, Context, Resource, Violation, all_rules, evaluate
 from .policies.pulumi_options import credential_outputs_are_secret
@@ -139,9 +140,10 @@ _KIND_ORDER = ("Namespace", "ResourceQuota", "NetworkPolicy", "ServiceAccount", 
 
 
 def stack_accounts(config: dict[str, Any]) -> frozenset[str]:
-    """The cloud accounts a stack deploys into, from its config (full keys): AWS account, Azure subscription, GCP project."""
+    """The cloud accounts a stack deploys into, from its config (full keys): each cloud plug-in's `account_field`
+    (AWS account, Azure subscription, GCP project)."""
     found = set()
-    for section, key in (("aws", "account_id"), ("azure", "subscription_id"), ("gcp", "project_id")):
+    for section, key in ((cloud.name, cloud.account_field) for cloud in CLOUDS.values()):
         value = (config.get(f"llm-infra:{section}") or {}).get(key) if isinstance(config.get(f"llm-infra:{section}"), dict) else None
         if isinstance(value, str | int) and not isinstance(value, bool):
             found.add(str(value))

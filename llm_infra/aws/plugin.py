@@ -13,7 +13,9 @@ from ..catalog import aws as catalog
 from ..catalog import aws_facts as facts
 from ..cloud_plugin import Cloud, package_components
 from ..config.aws import AwsConfig, _aws_problems
+from ..device_list import DEFAULT_DEVICE_LIST_STRATEGY
 from ..facts import Allocatable
+from ..guardrails import MIN_AUDIT_LOG_RETENTION_DAYS_PRODUCTION, _shown
 from ..planning.catalog import DEFAULT_SYSTEM_INSTANCE_TYPE, HOURS_PER_MONTH, InstanceType
 from ..planning.cost import CloudPricing, CostLine, GpuPoolCostInput, StackCostInput, flat_control_plane
 from ..planning.cost import nat_gateways, price
@@ -28,6 +30,56 @@ def _gpu_node(config, pool) -> tuple[str, Allocatable | None]:
 
 def _system_node(config, name: str, vcpus: int, memory_gib: float, max_pods: int, disk_gib: int) -> Allocatable:
     return facts.shape_allocatable(name, vcpus, memory_gib, max_pods, disk_gib)
+
+
+def _zone_fields(config) -> list[tuple[str, str]]:
+    if config.aws is None:
+        return []
+    return [*((f"aws.availability_zones[{j}]", z) for j, z in enumerate(config.aws.availability_zones or [])),
+            *((f"aws.private_subnet_ids.{z}", z) for z in (config.aws.private_subnet_ids or {}))]
+
+
+def _allowlists(config) -> list[tuple[str, list[str]]]:
+    return [("aws.public_access_cidrs", config.aws.public_access_cidrs)] if config.aws is not None else []
+
+
+def _production_problems(config) -> list[str]:
+    if config.aws is not None and config.aws.log_retention_days < MIN_AUDIT_LOG_RETENTION_DAYS_PRODUCTION:
+        return [f"aws.log_retention_days: expected at least {MIN_AUDIT_LOG_RETENTION_DAYS_PRODUCTION} "
+                f"days of control-plane audit logs in a production stack, got {config.aws.log_retention_days}"]
+    return []
+
+
+def _identity_problems(config) -> list[str]:
+    problems: list[str] = []
+    if config.aws is None:
+        return problems
+    aws = config.aws
+    accounts = {aws.account_id} if aws.account_id else set()
+    accounts |= set(aws.external_admin_accounts)
+    for field in ("admin_principal_arns", "model_publisher_arns"):
+        arns = getattr(aws, field)
+        own = aws.account_id or (arns[0].split(":")[4] if arns else None)
+        for i, arn in enumerate(arns):
+            account = arn.split(":")[4] if arn.count(":") >= 5 else ""
+            if account != own and account not in accounts:
+                problems.append(f"aws.{field}[{i}]: expected a principal of the stack's account "
+                                f"{own!r} (name another account in aws.external_admin_accounts to trust it), "
+                                f"got {_shown(arn)}")
+    return problems
+
+
+def _device_list_strategy(config) -> str:
+    if config.aws is None:
+        return DEFAULT_DEVICE_LIST_STRATEGY
+    return facts.DEVICE_LIST_STRATEGY_BY_AMI[config.aws.ami_type]
+
+
+def _device_list_problems(config, field: str, given: str) -> list[str]:
+    if given == "volume-mounts" and config.aws is not None and config.aws.ami_type.startswith("BOTTLEROCKET"):
+        return [f"{field}: expected envvar on Bottlerocket nodes (the stack configures the NVIDIA runtime for "
+                "volume-mounts on AL2023 nodes only), got volume-mounts"]
+    return []
 
 
 def _dedicated_instance(entry: InstanceType, pool: GpuPoolCostInput, hourly: float, option: str,
@@ -50,11 +102,14 @@ def _region_fee(stack: StackCostInput, catalog: tuple[InstanceType, ...], gpu_no
 
 PLUGIN = Cloud(
     name="aws", provider="aws", extra="aws", sdk="pulumi_aws",
-    settings=AwsConfig, problems=_aws_problems, uri_schemes=("s3",),
+    settings=AwsConfig, problems=_aws_problems, account_field="account_id", uri_schemes=("s3",),
     region_pattern=r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov|-iso[a-z]?)?-(north|south|east|west|central|northeast|"
                    r"northwest|southeast|southwest)-[1-9]$",
     region_example="eu-west-1", zone_pattern=lambda region: rf"^{re.escape(region)}[a-z]$",
     catalog=catalog, facts=facts, default_type=catalog.default_instance_type,
+    zone_fields=_zone_fields, allowlists=_allowlists, production_problems=_production_problems,
+    identity_problems=_identity_problems, device_list_strategy=_device_list_strategy,
+    device_list_problems=_device_list_problems,
     gpu_node=_gpu_node, system_node=_system_node, installs_gateway_crds=True,
     pricing=CloudPricing(_dedicated_instance, _region_fee, flat_control_plane("EKS control plane"), nat_gateways),
     system_type=DEFAULT_SYSTEM_INSTANCE_TYPE["aws"],

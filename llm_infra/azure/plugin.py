@@ -32,6 +32,17 @@ def _system_node(config, name: str, vcpus: int, memory_gib: float, max_pods: int
     return facts.shape_allocatable(name, vcpus, memory_gib, disk_gib, config.azure.kubernetes_version)
 
 
+def _allowlists(config) -> list[tuple[str, list[str]]]:
+    return [("azure.authorized_ip_ranges", config.azure.authorized_ip_ranges)] if config.azure is not None else []
+
+
+def _device_list_problems(config, field: str, given: str) -> list[str]:
+    if given == "volume-mounts":
+        return [f"{field}: expected envvar on AKS (no node bootstrap can set the NVIDIA runtime's "
+                "accept-nvidia-visible-devices-as-volume-mounts), got volume-mounts"]
+    return []
+
+
 def _dedicated_hosts(stack: StackCostInput, catalog: tuple[InstanceType, ...], gpu_nodes_min: int,
                      gpu_nodes_max: int, notes: list[str]) -> CostLine:
     notes.append(f"isolation 'dedicated' on {stack.cloud} needs dedicated hosts; their premium was not found in the "
@@ -46,9 +57,11 @@ def _control_plane(stack: StackCostInput) -> tuple[str, PriceItem]:
 
 PLUGIN = Cloud(
     name="azure", provider="azure-native", extra="azure", sdk="pulumi_azure_native",
-    settings=AzureConfig, problems=_azure_problems, uri_schemes=("azureblob",),
+    settings=AzureConfig, problems=_azure_problems, account_field="subscription_id", uri_schemes=("azureblob",),
     region_pattern=r"^[a-z]+[a-z0-9]*[a-z0-9]$", region_example="westeurope", zone_pattern=lambda region: r"^[1-3]$",
     catalog=catalog, facts=facts, default_type=catalog.default_vm_size,
+    allowlists=_allowlists, device_list_strategy=lambda config: facts.DEVICE_LIST_STRATEGY,
+    device_list_problems=_device_list_problems,
     gpu_node=_gpu_node, system_node=_system_node, installs_gateway_crds=True,
     pricing=CloudPricing(shared_price_when_dedicated, _dedicated_hosts, _control_plane, nat_gateways),
     system_type=DEFAULT_SYSTEM_INSTANCE_TYPE["azure"],

@@ -532,8 +532,7 @@ class StackConfig(_Strict):
     """Everything a stack needs; shared by every cloud."""
 
     cloud: str
-    """Where the cluster comes from: a registered cloud plug-in (`aws`, `gcp`, `azure`; built by llm-infra) or
-    `existing`."""
+    """Where the cluster comes from: a registered cloud (`aws`, `gcp`, `azure`; built by llm-infra) or `existing`."""
     environment: DnsLabel
     """Environment name (a DNS label): names the cluster and its resources."""
     production: bool = True
@@ -592,11 +591,14 @@ class StackConfig(_Strict):
             return handler(data)
         data = dict(data)
         raw = data.pop(plugin.name)
+        if raw is None:
+            return handler(data)
         try:
             block = raw if isinstance(raw, plugin.settings) else plugin.settings.model_validate(raw)
         except ValidationError as exc:
-            raise _Problems([f"{'.'.join(str(x) for x in (plugin.name, *e['loc']))}: {e['msg']}"
-                             for e in exc.errors()]) from None
+            from .loading import _problems as described
+
+            raise _Problems(described(exc, prefix=f"{plugin.name}.")) from None
         token = _PLUGIN_BLOCK.set(block)
         try:
             config = handler(data)

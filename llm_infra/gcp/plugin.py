@@ -6,10 +6,12 @@ policies; the components are reached through this package's lazy names.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from .. import gcp as package
 from ..catalog import gcp as catalog
+from ..catalog.gcp import PROXY_ONLY_CIDR
 from ..catalog import gcp_facts as facts
 from ..catalog.gateways import DEFAULT_GATEWAY_CLASS
 from ..cloud_plugin import Cloud, package_components
@@ -30,6 +32,31 @@ def _gpu_node(config, pool) -> tuple[str, Allocatable | None]:
 
 def _system_node(config, name: str, vcpus: int, memory_gib: float, max_pods: int, disk_gib: int) -> Allocatable:
     return facts.shape_allocatable(name, vcpus, memory_gib, disk_gib)
+
+
+def _zone_fields(config) -> list[tuple[str, str]]:
+    return [(f"gcp.zones[{j}]", z) for j, z in enumerate(config.gcp.zones or [])] if config.gcp is not None else []
+
+
+def _allowlists(config) -> list[tuple[str, list[str]]]:
+    if config.gcp is None:
+        return []
+    return [("gcp.master_authorized_networks", [n.cidr_block for n in config.gcp.master_authorized_networks])]
+
+
+def _gateway_problems(config, gateway_class: str | None) -> list[str]:
+    """The regional internal load balancer's proxy-only subnet, which the stack's own network adds, must not
+    overlap the network's other ranges."""
+    if config.gcp is None or config.gcp.network or gateway_class != DEFAULT_GATEWAY_CLASS["gcp"]:
+        return []
+    problems = []
+    proxy = ipaddress.ip_network(PROXY_ONLY_CIDR)
+    for key in ("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr"):
+        value = getattr(config.gcp, key, None)
+        if value and ipaddress.ip_network(value, strict=False).overlaps(proxy):
+            problems.append(f"gcp.{key}: expected a range apart from the inference Gateway's proxy-only subnet "
+                            f"{PROXY_ONLY_CIDR}, got {value!r}")
+    return problems
 
 
 def _sole_tenancy_premium(stack: StackCostInput, catalog: tuple[InstanceType, ...], gpu_nodes_min: int,
@@ -77,10 +104,11 @@ def _cloud_nat(stack: StackCostInput, gpu_nodes_min: int, gpu_nodes_max: int) ->
 
 PLUGIN = Cloud(
     name="gcp", provider="gcp", extra="gcp", sdk="pulumi_gcp",
-    settings=GcpConfig, problems=_gcp_problems, uri_schemes=("gs",),
+    settings=GcpConfig, problems=_gcp_problems, account_field="project_id", uri_schemes=("gs",),
     region_pattern=r"^[a-z]+-[a-z]+[1-9][0-9]?$", region_example="europe-west4",
     zone_pattern=lambda region: rf"^{re.escape(region)}-[a-z]$",
     catalog=catalog, facts=facts, default_type=catalog.default_machine_type,
+    zone_fields=_zone_fields, allowlists=_allowlists, gateway_problems=_gateway_problems,
     gpu_node=_gpu_node, system_node=_system_node, installs_gateway_crds=False,
     default_gateway_class=DEFAULT_GATEWAY_CLASS["gcp"],
     pricing=CloudPricing(shared_price_when_dedicated, _sole_tenancy_premium,
