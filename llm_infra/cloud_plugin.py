@@ -77,6 +77,8 @@ class Cloud:
     """Whether the stack installs the Gateway API and Inference Extension CRDs by default (the cloud does not)."""
     default_gateway_class: str | None = None
     """The cloud's own gateway class that serves InferencePools on an internal load balancer, if any."""
+    internal_lb_annotations: Mapping[str, str] = field(default_factory=dict)
+    """What makes its load balancer for a Service internal, set on the inference Gateway's infrastructure."""
 
     # planning (bottom layer)
     pricing: Any

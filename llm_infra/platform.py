@@ -225,6 +225,7 @@ class LlmPlatform(pulumi.ComponentResource):
         from .triton.workload import pod_selector
 
         gw = config.inference_gateway
+        plugin = CLOUDS.get(config.cloud)
         gateway_class = gaie.gateway_class(config)
         assert gateway_class is not None  # config_problems refuses a stack without one
         routed = gaie.InferenceGateway(f"{name}-inference-gateway", {
@@ -233,7 +234,7 @@ class LlmPlatform(pulumi.ComponentResource):
             "gateway_class": gateway_class,
             "pod_selectors": {m.name: pod_selector(m) for m in config.models},
             "namespace": gw.namespace,
-            "gateway_annotations": gaie.INTERNAL_LB_ANNOTATIONS.get(config.cloud, {}),
+            "gateway_annotations": dict(plugin.internal_lb_annotations) if plugin is not None else {},
             "source_cidrs": [*gw.source_cidrs, *cluster.gateway_source_cidrs],
             "install_crds": gaie.installs_crds(config),
             "tls": config.tls.enabled,

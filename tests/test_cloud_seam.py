@@ -164,7 +164,6 @@ NAMES_CLOUDS_ON_PURPOSE = {
                                       "so it lists the cloud rule modules itself",
     "llm_infra/planning/catalog.py": "the price rows, each naming its cloud (a table: data, not a branch)",
     "llm_infra/catalog/gateways.py": "sourced gateway facts by cloud (internal load balancer annotations)",
-    "llm_infra/platform.py": "reads the internal load balancer annotations by cloud name from the gateway facts",
     "llm_infra/triton/upstream.py": "the pinned node driver table names the AMI family it was read for",
     "llm_infra/fit.py": "`existing` sizes a node shape with EKS's reservation formula (EXISTING_NODES_AS), a named choice",
     "llm_infra/template.py": "the project template's stack is an AWS stack, so its default extra is aws",

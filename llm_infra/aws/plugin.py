@@ -11,6 +11,7 @@ import re
 from .. import aws as package
 from ..catalog import aws as catalog
 from ..catalog import aws_facts as facts
+from ..catalog.gateways import INTERNAL_LB_ANNOTATIONS
 from ..cloud_plugin import Cloud, package_components
 from ..config.aws import AwsConfig, _aws_problems
 from ..device_list import DEFAULT_DEVICE_LIST_STRATEGY
@@ -111,6 +112,7 @@ PLUGIN = Cloud(
     identity_problems=_identity_problems, device_list_strategy=_device_list_strategy,
     device_list_problems=_device_list_problems,
     gpu_node=_gpu_node, system_node=_system_node, installs_gateway_crds=True,
+    internal_lb_annotations=INTERNAL_LB_ANNOTATIONS["aws"],
     pricing=CloudPricing(_dedicated_instance, _region_fee, flat_control_plane("EKS control plane"), nat_gateways),
     system_type=DEFAULT_SYSTEM_INSTANCE_TYPE["aws"],
     policies=policies, package=package, platform_cluster="AwsPlatformCluster", mock_outputs=mock_outputs,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from .. import azure as package
 from ..catalog import azure as catalog
 from ..catalog import azure_facts as facts
+from ..catalog.gateways import INTERNAL_LB_ANNOTATIONS
 from ..cloud_plugin import Cloud, package_components
 from ..config.azure import AzureConfig, _azure_problems
 from ..facts import Allocatable
@@ -63,6 +64,7 @@ PLUGIN = Cloud(
     allowlists=_allowlists, device_list_strategy=lambda config: facts.DEVICE_LIST_STRATEGY,
     device_list_problems=_device_list_problems,
     gpu_node=_gpu_node, system_node=_system_node, installs_gateway_crds=True,
+    internal_lb_annotations=INTERNAL_LB_ANNOTATIONS["azure"],
     pricing=CloudPricing(shared_price_when_dedicated, _dedicated_hosts, _control_plane, nat_gateways),
     system_type=DEFAULT_SYSTEM_INSTANCE_TYPE["azure"],
     policies=policies, package=package, platform_cluster="AzurePlatformCluster", mock_outputs=mock_outputs,
