@@ -105,7 +105,7 @@ def test_the_cost_model_prices_every_line_from_its_own_rows(toycloud):
     assert {x.item: x for x in dedicated.breakdown}["GPU pool l4"].min_usd == pytest.approx(1.5 * h)
 
 
-def test_llm_infra_plan_plans_the_stack_with_its_platform_cluster(toycloud, tmp_path):
+def test_llm_infra_plan_plans_the_stack_with_its_platform_cluster(toycloud, tmp_path, capsys):
     project = tmp_path / "project"
     (project / "stacks").mkdir(parents=True)
     shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
@@ -114,7 +114,9 @@ def test_llm_infra_plan_plans_the_stack_with_its_platform_cluster(toycloud, tmp_
         yaml.safe_dump({"config": {f"llm-infra:{k}": v for k, v in STACK.items()}}))
     out = tmp_path / "plan"
 
-    assert main(["plan", "toy-dev", "--out", str(out), "--project", str(project)]) == 0
+    assert main(["plan", "toy-dev", "--out", str(out), "--project", str(project)]) == 0  # no mandatory violation
+    printed = capsys.readouterr().out
+    assert "toy control plane" in printed  # the cost table of its plan
 
     resources = json.loads((out / "resources.json").read_text())
     types = {r["type"] for r in resources}
@@ -129,3 +131,20 @@ def test_llm_infra_plan_plans_the_stack_with_its_platform_cluster(toycloud, tmp_
     assert outputs["cloud"] == "toycloud"
     assert outputs["estimated_monthly_cost_usd"]["min"] > 0
     assert all(line["priced"] for line in outputs["estimated_monthly_cost_usd"]["breakdown"])
+
+
+def test_its_policies_check_the_plan(toycloud, tmp_path):
+    """The plug-in's rules run over the plan (and `pulumi up`'s check, which evaluates the same rules): its
+    cluster passes as planned and fails once the planned endpoint is made public."""
+    from llm_infra.plan import plan_rules, run_stack_program
+    from llm_infra.policies import Context, Resource, evaluate
+
+    rules = [r for r in plan_rules() if r.id == "toycloud-endpoint-private"]
+    assert len(rules) == 1
+    result = run_stack_program({f"llm-infra:{k}": v for k, v in STACK.items()}, [], stack="toy-dev")
+    planned = [Resource(r.type, r.name, dict(r.inputs)) for r in result.resources]
+    assert evaluate(planned, Context(production=False), rules) == []
+    public = [Resource(r.type, r.name, {**r.inputs, "public_endpoint": True}) if r.type == "toycloud:index:Cluster"
+              else r for r in planned]
+    [violation] = evaluate(public, Context(production=False), rules)
+    assert violation.rule == "toycloud-endpoint-private" and "public_endpoint True" in violation.message
