@@ -40,6 +40,8 @@ class Cloud:
     """The weights URI schemes its workload identity can read."""
     account_field: str
     """The settings field naming the account (project, subscription) the stack deploys into."""
+    deletion_protected_types: tuple[str, ...] = ()
+    """Resource types the cloud refuses to delete while their `deletionProtection` input is on (plan's teardown)."""
     region_pattern: str
     """Region names by shape (refuses what cannot be one)."""
     region_example: str

@@ -103,7 +103,7 @@ def _region_fee(stack: StackCostInput, catalog: tuple[InstanceType, ...], gpu_no
 
 PLUGIN = Cloud(
     name="aws", provider="aws", extra="aws", sdk="pulumi_aws",
-    settings=AwsConfig, problems=_aws_problems, account_field="account_id", uri_schemes=("s3",),
+    settings=AwsConfig, problems=_aws_problems, account_field="account_id", deletion_protected_types=("aws:eks/cluster:Cluster",), uri_schemes=("s3",),
     region_pattern=r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov|-iso[a-z]?)?-(north|south|east|west|central|northeast|"
                    r"northwest|southeast|southwest)-[1-9]$",
     region_example="eu-west-1", zone_pattern=lambda region: rf"^{re.escape(region)}[a-z]$",

@@ -104,7 +104,7 @@ def _cloud_nat(stack: StackCostInput, gpu_nodes_min: int, gpu_nodes_max: int) ->
 
 PLUGIN = Cloud(
     name="gcp", provider="gcp", extra="gcp", sdk="pulumi_gcp",
-    settings=GcpConfig, problems=_gcp_problems, account_field="project_id", uri_schemes=("gs",),
+    settings=GcpConfig, problems=_gcp_problems, account_field="project_id", deletion_protected_types=("gcp:container/cluster:Cluster",), uri_schemes=("gs",),
     region_pattern=r"^[a-z]+-[a-z]+[1-9][0-9]?$", region_example="europe-west4",
     zone_pattern=lambda region: rf"^{re.escape(region)}-[a-z]$",
     catalog=catalog, facts=facts, default_type=catalog.default_machine_type,
