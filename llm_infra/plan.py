@@ -217,6 +217,24 @@ def model_repositories(result: ProgramResult) -> dict[str, dict[str, str]]:
     return repos
 
 
+_MANIFEST_HEAD = ("apiVersion", "kind", "metadata")
+
+
+def _canonical_manifest(obj: dict[str, Any]) -> dict[str, Any]:
+    """One key order whatever order Pulumi resolved the inputs in: apiVersion, kind, metadata, then the
+    rest; nested mappings sorted. Two plans of one stack then write byte-identical manifests to diff."""
+
+    def sort(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: sort(value[k]) for k in sorted(value)}
+        if isinstance(value, list):
+            return [sort(v) for v in value]
+        return value
+
+    head = [k for k in _MANIFEST_HEAD if k in obj]
+    return {k: sort(obj[k]) for k in head + sorted(k for k in obj if k not in head)}
+
+
 def write_plan(result: ProgramResult, out: Path) -> None:
     """Write resources.json, outputs.json, manifests/ and model_repository/ under `out`."""
     out.mkdir(parents=True, exist_ok=True)
@@ -230,7 +248,7 @@ def write_plan(result: ProgramResult, out: Path) -> None:
     for i, obj in enumerate(manifests(result)):
         meta = obj.get("metadata", {})
         fname = f"{i:03d}-{obj['kind'].lower()}-{meta.get('namespace', 'cluster')}-{meta.get('name')}.yaml"
-        (mdir / fname).write_text(yaml.safe_dump(obj, sort_keys=False))
+        (mdir / fname).write_text(yaml.safe_dump(_canonical_manifest(obj), sort_keys=False))
     rdir = out / "model_repository"
     for model, files in model_repositories(result).items():
         for path, content in files.items():
