@@ -7,6 +7,7 @@ layers and has the checklist for adding a cloud; tests/test_cloud_plugin_checkli
 from __future__ import annotations
 
 import ast
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,13 @@ CLOUDS = tuple(f"llm_infra.{c}" for c in CLOUD_NAMES)
 CLOUD_BOTTOM = frozenset({"llm_infra.clouds", "llm_infra.cloud_plugin", *CLOUDS,
                           *(f"{c}.{m}" for c in CLOUDS for m in ("plugin", "mock_outputs"))})
 # Everything else (platform, the plan and its harness, the CLI) is the top.
+
+
+def _parse(path: Path) -> ast.Module:
+    """`ast.parse` on a fresh thread: CPython 3.11's AST recursion guard counts from the caller's stack depth and
+    once raised `SystemError: AST constructor recursion depth mismatch` after ~500 tests in one process."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: ast.parse(path.read_text())).result()
 
 
 def _module_name(path: Path) -> str:
@@ -58,7 +66,7 @@ def _imports(path: Path, name: str | None = None) -> list[tuple[int, str]]:
     name = name or _module_name(path)
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     out: list[tuple[int, str]] = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(_parse(path)):
         if isinstance(node, ast.Import):
             out += [(node.lineno, a.name) for a in node.names if a.name.startswith("llm_infra")]
         elif isinstance(node, ast.ImportFrom):
@@ -134,7 +142,7 @@ def test_one_registry_names_every_cloud_and_each_part_lives_with_its_cloud():
 def _cloud_branches(path: Path) -> list[str]:
     """`x == "aws"`-style comparisons and importlib uses in a module."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(_parse(path)):
         if isinstance(node, ast.Compare):
             for side in (node.left, *node.comparators):
                 if isinstance(side, ast.Constant) and side.value in CLOUD_NAMES:
@@ -175,7 +183,7 @@ NAMES_CLOUDS_ON_PURPOSE = {
 def _names_a_cloud(path: Path) -> list[str]:
     """String constants that are a cloud's name, and attribute reads of a shipped cloud's settings block."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(_parse(path)):
         if isinstance(node, ast.Constant) and node.value in CLOUD_NAMES:
             found.append(f"{node.lineno}: {node.value!r}")
         elif isinstance(node, ast.Attribute) and node.attr in CLOUD_NAMES and ast.unparse(node.value) == "config":
