@@ -21,8 +21,9 @@ from typing import Any
 
 import yaml
 
+from .clouds import CLOUDS
 from .config import SECRET_KEYS
-from .policies import MANDATORY, Context, Resource, Violation, all_rules, evaluate
+from .policies import MANDATORY, Context, Resource, Rule, Violation, all_rules, evaluate
 from .policies.pulumi_options import credential_outputs_are_secret
 from .stack_file import declared_config, read_project_file, read_stack_file
 from .testing import SECRET_MASK, CapturedResource, ProgramResult, mask_secrets, run_program, unwrap_secrets
@@ -139,9 +140,10 @@ _KIND_ORDER = ("Namespace", "ResourceQuota", "NetworkPolicy", "ServiceAccount", 
 
 
 def stack_accounts(config: dict[str, Any]) -> frozenset[str]:
-    """The cloud accounts a stack deploys into, from its config (full keys): AWS account, Azure subscription, GCP project."""
+    """The cloud accounts a stack deploys into, from its config (full keys): each cloud plug-in's `account_field`
+    (AWS account, Azure subscription, GCP project)."""
     found = set()
-    for section, key in (("aws", "account_id"), ("azure", "subscription_id"), ("gcp", "project_id")):
+    for section, key in ((cloud.name, cloud.account_field) for cloud in CLOUDS.values()):
         value = (config.get(f"llm-infra:{section}") or {}).get(key) if isinstance(config.get(f"llm-infra:{section}"), dict) else None
         if isinstance(value, str | int) and not isinstance(value, bool):
             found.add(str(value))
@@ -154,6 +156,14 @@ def policy_violations(name: str, result: ProgramResult, project: Project | None 
     return evaluate_plan(config, result)
 
 
+def plan_rules() -> list[Rule]:
+    """Every rule the plan checks: `policies.all_rules()` (what the CrossGuard pack, published without the
+    library, checks too), and the rules of each registered cloud plug-in (`Cloud.policies`) it does not list."""
+    rules = all_rules()
+    listed = {id(rule) for rule in rules}
+    return [*rules, *(rule for cloud in CLOUDS.values() for rule in cloud.policies.RULES if id(rule) not in listed)]
+
+
 def evaluate_plan(config: dict[str, Any], result: ProgramResult) -> list[Violation]:
     """Every rule over a run's resources and outputs, in the context its config (full keys) gives."""
     production = config.get("llm-infra:production", True)
@@ -161,7 +171,7 @@ def evaluate_plan(config: dict[str, Any], result: ProgramResult) -> list[Violati
         production = production.lower() != "false"
     resources = [Resource(r.type, r.name, r.inputs, r.protect, r.retain_on_delete, r.urn) for r in result.resources]
     context = Context(production=bool(production), accounts=stack_accounts(config))
-    violations = evaluate(resources, context)
+    violations = evaluate(resources, context, plan_rules())
     for message in credential_outputs_are_secret(result.outputs, result.secret_outputs):
         violations.append(Violation("credential-outputs-secret", "stack", message, MANDATORY))
     return violations
@@ -267,7 +277,7 @@ def _tree(result: ProgramResult) -> list[str]:
 
 
 def policy_report(violations: list[Violation]) -> list[str]:
-    rules = all_rules()
+    rules = plan_rules()
     lines = [f"policies: {len(rules) + 1} rules, "
              f"{sum(v.enforcement == MANDATORY for v in violations)} mandatory and "
              f"{sum(v.enforcement != MANDATORY for v in violations)} advisory violations"]

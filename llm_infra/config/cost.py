@@ -8,24 +8,13 @@ Otherwise config refuses the pool, naming the priced choices, unless the user op
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..catalog import aws as _aws_types
-from ..catalog import azure as _azure_types
-from ..catalog import gcp as _gcp_types
 from ..planning.catalog import priced_regions, priced_types, regional_price
 from .base import _Strict, shown
 
 if TYPE_CHECKING:
     from .models import StackConfig
-
-# Each cloud's type for a pool that names none (the cloud layer's choice, its table in llm_infra.catalog).
-DEFAULT_TYPES: dict[str, Callable[[str, int], str | None]] = {
-    "aws": _aws_types.default_instance_type,
-    "gcp": _gcp_types.default_machine_type,
-    "azure": _azure_types.default_vm_size,
-}
 
 
 class CostConfig(_Strict):
@@ -46,11 +35,13 @@ def pricing_region(config: StackConfig) -> str | None:
 
 def cost_problems(config: StackConfig) -> list[str]:
     """One line per GPU pool whose type has no sourced price where the stack is priced (unless opted in)."""
+    from ..clouds import CLOUDS  # the registry imports config: looked up on use
+
     cloud = config.cloud
-    default = DEFAULT_TYPES.get(cloud)
-    if default is None:
+    plugin = CLOUDS.get(cloud)
+    if plugin is None:
         if config.cost.price_region is not None:
-            return [f"cost.price_region: expected only on a cloud with prices ({', '.join(DEFAULT_TYPES)}), "
+            return [f"cost.price_region: expected only on a cloud with prices ({', '.join(CLOUDS)}), "
                     f"got it with cloud {cloud!r}"]
         return []
     regions = priced_regions(cloud)
@@ -62,7 +53,7 @@ def cost_problems(config: StackConfig) -> list[str]:
     region = pricing_region(config)
     problems: list[str] = []
     for i, pool in enumerate(config.gpu_pools):
-        name = pool.instance_type or default(pool.gpu, pool.gpus_per_node)
+        name = pool.instance_type or plugin.default_type(pool.gpu, pool.gpus_per_node)
         if name is None or regional_price(cloud, name, region) is not None:
             continue  # no type at all is the cloud check's line
         priced = priced_types(cloud, region)
