@@ -42,7 +42,7 @@ from llm_infra.planning.capacity import (
     kv_bytes_per_token,
     valid_tensor_parallel,
 )
-from llm_infra.planning.cost import CLOUD_DEFAULT_TYPES
+from llm_infra.clouds import CLOUDS as CLOUD_PLUGINS
 from llm_infra.planning.catalog import (
     GPUS,
     PRICES,
@@ -357,7 +357,7 @@ def test_a_stack_config_becomes_a_cost_input_with_the_default_instance_type(clou
     stack = stack_cost_input(cfg)
     pool = stack.gpu_pools[0]
     # The type the cloud layer deploys for a pool that names none (llm_infra.catalog), priced in the region.
-    default_l4 = instance(CLOUD_DEFAULT_TYPES[cloud]("nvidia-l4", 1), cloud)
+    default_l4 = instance(CLOUD_PLUGINS[cloud].default_type("nvidia-l4", 1), cloud)
     assert (pool.instance_type, pool.min_nodes, pool.max_nodes, pool.spot) == (default_l4.name, 0, 3, True)
     # Three replicas keep their cache claims after scaling down.
     assert stack.cache_volume_gib_min == stack.cache_volume_gib_max == 3 * cfg.models[0].effective_cache_size_gib

@@ -44,7 +44,9 @@ def cost_problems(config: StackConfig) -> list[str]:
             return [f"cost.price_region: expected only on a cloud with prices ({', '.join(CLOUDS)}), "
                     f"got it with cloud {cloud!r}"]
         return []
-    regions = priced_regions(cloud)
+    # Price rows: the catalog's table and the plug-in's own priced types (`Cloud.instances`).
+    own = {(e.name, e.region) for e in plugin.instances}
+    regions = sorted({*priced_regions(cloud), *(r for _, r in own)})
     if config.cost.price_region is not None and config.cost.price_region not in regions:
         return [f"cost.price_region: expected a region with sourced {cloud} prices ({', '.join(regions)}), "
                 f"got {shown(config.cost.price_region)}"]
@@ -54,9 +56,9 @@ def cost_problems(config: StackConfig) -> list[str]:
     problems: list[str] = []
     for i, pool in enumerate(config.gpu_pools):
         name = pool.instance_type or plugin.default_type(pool.gpu, pool.gpus_per_node)
-        if name is None or regional_price(cloud, name, region) is not None:
+        if name is None or regional_price(cloud, name, region) is not None or (name, region) in own:
             continue  # no type at all is the cloud check's line
-        priced = priced_types(cloud, region)
+        priced = sorted({*priced_types(cloud, region), *(n for n, r in own if r == region)})
         where = (f"priced there: {', '.join(priced)}" if priced
                  else f"no {cloud} prices in {region}; priced regions: {', '.join(regions)}")
         problems.append(f"gpu_pools[{i}].instance_type: {name} has no sourced price in {region} ({where}); "
