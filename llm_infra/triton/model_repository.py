@@ -311,9 +311,16 @@ def _python(config: pb.ModelConfig, model: ModelConfig, weights_dir: str, kind: 
     config.instance_group.add(count=batching.instance_count, kind=kind)
     _input(config, "text_input", pb.TYPE_STRING, [1])
     _input(config, "max_tokens", pb.TYPE_INT32, [1], optional=True)
-    # Triton's OpenAI frontend sends every model but vLLM ones `stream` beside text_input and
-    # max_tokens (engine/utils/triton.py@v2.65.0:179-205); a model without the input refuses the request.
+    # What Triton's OpenAI frontend sends every model but vLLM ones (llm_infra.triton.openai.OTHER_REQUEST_INPUTS
+    # and OTHER_OPTIONAL_INPUTS, engine/utils/triton.py@v2.65.0:187-248): Triton refuses a request carrying an
+    # input the model does not declare. The toy model reads none of these.
     _input(config, "stream", pb.TYPE_BOOL, [1], optional=True)
+    for name in ("top_p", "frequency_penalty", "presence_penalty", "temperature"):
+        _input(config, name, pb.TYPE_FP32, [1], optional=True)
+    _input(config, "return_num_input_tokens", pb.TYPE_BOOL, [1], optional=True)
+    _input(config, "return_num_output_tokens", pb.TYPE_BOOL, [1], optional=True)
+    _input(config, "stop_words", pb.TYPE_STRING, [-1], optional=True)
+    _input(config, "seed", pb.TYPE_UINT64, [1], optional=True)
     config.output.add(name="text_output", data_type=pb.TYPE_STRING, dims=[1])
 
     owned = sorted(_PYTHON_OWNED_PARAMETERS & set(model.engine_args))
