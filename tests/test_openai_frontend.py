@@ -337,3 +337,49 @@ def test_the_policy_knows_the_frontends_command_and_kserve_ports():
 
     assert TRITON_FRONTEND == ("python3", openai.FRONTEND_MAIN)
     assert {HTTP_PORT, GRPC_PORT, "http", "grpc"} == TRITON_KSERVE_PORTS
+
+
+# --- the device run of the frontend (docs/openai-frontend-run.md) ----------------------------
+
+EVIDENCE = ROOT / "docs" / "evidence" / "openai-frontend-run-2026-12-01.json"
+
+
+def test_the_inputs_the_running_frontend_sent_are_the_ones_python_models_declare():
+    """The running frontend named the inputs it sent when main's python model refused them; the table
+    (and so the model's declared inputs) holds exactly those."""
+    runs = json.loads(EVIDENCE.read_text())["runs"]
+    refused = [q["stdout"] for r in runs for q in r["requests"] if "expected number of inputs" in q["stdout"]]
+    assert refused
+    for answer in refused:
+        sent = re.search(r"Got input\(s\) \[([^\]]*)\]", answer).group(1)
+        assert {s.strip("'") for s in sent.split(",")} == set(openai.OTHER_REQUEST_INPUTS)
+    # And after the fix no request was refused for its inputs.
+    assert not [q for r in runs if r["device_call"] > 5 for q in r["requests"] if "expected number" in q["stdout"]]
+
+
+def test_the_device_bundle_holds_the_plans_command_and_the_readmes_requests(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bundle", ROOT / "scripts" / "device" / "openai_frontend_bundle.py")
+    bundle = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bundle)
+    bundle.main(tmp_path)
+    phases = {p["phase"]: p for p in json.loads((tmp_path / "phases.json").read_text())}
+    readme = phases["readme"]
+    [(model, triton, _)] = [t for t in _statefulsets("existing") if t[0].name == readme["model"]]
+    assert readme["args"] == triton["args"] and readme["tokenizer"]
+    _, _, curls = _curls()
+    [code] = re.findall(r"```python\n(.*?)```", _section(), re.S)
+    sent = [r.get("line") or r["code"] for r in readme["requests"]]
+    assert [shlex.split(s) for s in sent[:3]] == curls and sent[3] == code
+    assert set(openai.OTHER_REQUEST_INPUTS) - {"text_input"} <= set(readme["repository"]["config.pbtxt"].split('"'))
+    # The terminator's certificate names the host the README's curls resolve.
+    cert = x509_names(tmp_path / "readme" / "tls" / "tls.crt")
+    assert all(_request(c)[1].split("/")[2].split(":")[0] in cert for c in curls)
+
+
+def x509_names(path) -> list[str]:
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificates(path.read_bytes())[0]
+    return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
