@@ -16,17 +16,15 @@ from .cache_volume import cache_read_mib_s, with_load_budget
 from .fit import check_fit
 from .guardrails import device_list_strategy
 from .contract import ClusterContract
-from .extras import CLOUD_EXTRAS, missing_extra
+from .extras import missing_extra
 from .extras import installed as extra_installed
-from .kubernetes.gpu_layer import GpuSoftwareLayer
+from .kubernetes.gpu_admission import OPT_OUT_LABEL, OPT_OUT_VALUE, GpuAdmissionPolicy, exempt_namespaces
+from .kubernetes.gpu_layer import DEFAULT_DCGM_NAMESPACE, GpuSoftwareLayer
 from .kubernetes.cert_manager import STACK_CA_ISSUER, tls_issuers
 from .kubernetes.operators import PROMETHEUS_PORT, ClusterOperators, ClusterOperatorsArgs, chart_spec
 from .kubernetes.tenant_namespace import TenantNamespace
 from .planning.stack import plan_stack
 from .triton.workload import TritonLlmWorkload, TritonLlmWorkloadArgs
-
-# Clouds whose cluster components ship in this release.
-_AVAILABLE_CLOUDS = ("existing", *CLOUDS)
 
 
 class LlmPlatformArgs(TypedDict):
@@ -77,15 +75,16 @@ class LlmPlatform(pulumi.ComponentResource):
         config = validate_spec(StackConfig, args.get("config"), field="config")
         self._contract_given = contract is not None
         cluster = contract
-        if cluster is None and config.cloud not in _AVAILABLE_CLOUDS:
+        plugin = CLOUDS.get(config.cloud)
+        if cluster is None and plugin is None and config.cloud != "existing":
             raise ConfigError(
-                f"cloud: expected one of {list(_AVAILABLE_CLOUDS)} in this release of llm-infra "
+                f"cloud: expected one of {['existing', *CLOUDS]} in this release of llm-infra "
                 f"(or pass a ClusterContract), got {config.cloud!r}"
             )
         if cluster is None and config.cloud == "existing" and args.get("kubeconfig") is None:
             raise ConfigError("kubeconfig: expected the existing cluster's kubeconfig as a Pulumi secret, got nothing")
-        if cluster is None and config.cloud in CLOUD_EXTRAS and not extra_installed(config.cloud):
-            raise ConfigError(missing_extra(config.cloud, f"cloud: {config.cloud}"))
+        if cluster is None and plugin is not None and not extra_installed(plugin.extra):
+            raise ConfigError(missing_extra(plugin.extra, f"cloud: {config.cloud}"))
         if cluster is None:
             # Every replica must fit a node of its pool (the cloud's reservations, our DaemonSets).
             check_fit(config)
@@ -94,7 +93,6 @@ class LlmPlatform(pulumi.ComponentResource):
 
         # Stack outputs of the cloud cluster (e.g. the kubeconfig, as a secret), for the stack program to export.
         self.cluster_outputs: dict[str, pulumi.Output] = {}
-        plugin = CLOUDS.get(config.cloud)
         if cluster is None and plugin is not None:
             platform_cluster = plugin.platform_cluster_class()(f"{name}-cluster", {"config": config}, opts=child)
             self.cluster_outputs = platform_cluster.stack_outputs()
@@ -169,8 +167,21 @@ class LlmPlatform(pulumi.ComponentResource):
         quota: dict[str, int] = defaultdict(int)
         for m in config.models:
             quota[m.namespace] += m.max_replicas * m.gpus_per_replica
+        # No pod names GPUs itself or sits on a GPU node without one (gpu_admission; opting out marks the namespaces).
+        admission = config.gpu_admission
+        gpu_policy: list[pulumi.Resource] = []
+        if admission.enabled:
+            runs_dcgm = config.monitoring.dcgm_exporter and not cluster.manages_gpu_metrics
+            gpu_policy.append(GpuAdmissionPolicy(f"{name}-gpu-admission", {
+                "provider": cluster.provider,
+                "gpu_pool_label": cluster.gpu_pool_label,
+                "exempt_namespaces": exempt_namespaces(admission.exempt_namespaces,
+                                                       DEFAULT_DCGM_NAMESPACE if runs_dcgm else None),
+            }, opts=child))
+        opt_out = {} if admission.enabled else {OPT_OUT_LABEL: OPT_OUT_VALUE}
         tenants = {
-            ns: TenantNamespace(f"{name}-ns-{ns}", {"namespace": ns, "gpu_quota": q, "provider": cluster.provider},
+            ns: TenantNamespace(f"{name}-ns-{ns}", {"namespace": ns, "gpu_quota": q, "provider": cluster.provider,
+                                                   "labels": opt_out},
                                 opts=child)
             for ns, q in sorted(quota.items())
         }
@@ -190,7 +201,7 @@ class LlmPlatform(pulumi.ComponentResource):
                 f"{name}-{m.name}",
                 workload_args,
                 opts=child.merge(pulumi.ResourceOptions(depends_on=[tenants[m.namespace], gpu_layer, *operators,
-                                                                          *issuer_ready])),
+                                                                          *issuer_ready, *gpu_policy])),
                 bind_identity=cluster.bind_model_identity,
             )
 
@@ -228,6 +239,7 @@ class LlmPlatform(pulumi.ComponentResource):
         from .triton.workload import pod_selector
 
         gw = config.inference_gateway
+        plugin = CLOUDS.get(config.cloud)
         gateway_class = gaie.gateway_class(config)
         assert gateway_class is not None  # config_problems refuses a stack without one
         routed = gaie.InferenceGateway(f"{name}-inference-gateway", {
@@ -236,7 +248,7 @@ class LlmPlatform(pulumi.ComponentResource):
             "gateway_class": gateway_class,
             "pod_selectors": {m.name: pod_selector(m) for m in config.models},
             "namespace": gw.namespace,
-            "gateway_annotations": gaie.INTERNAL_LB_ANNOTATIONS.get(config.cloud, {}),
+            "gateway_annotations": dict(plugin.internal_lb_annotations) if plugin is not None else {},
             "source_cidrs": [*gw.source_cidrs, *cluster.gateway_source_cidrs],
             "install_crds": gaie.installs_crds(config),
             "tls": config.tls.enabled,
