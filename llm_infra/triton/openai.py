@@ -296,6 +296,24 @@ OTHER_OPTIONAL_INPUTS: dict[str, tuple[str, list[int]]] = {"stop_words": ("BYTES
 """Sent to any other model only when the request sets them (lines 207-219)."""
 
 
+TRTLLM_CONVERTER_SOURCE = upstream.Source(_SERVER, "python/openai/openai_frontend/engine/utils/triton.py", "v2.58.0",
+                                          106)
+TRTLLM_REQUEST_INPUTS: dict[str, tuple[str, list[int]]] = {
+    "text_input": ("BYTES", [1, 1]), "stream": ("BOOL", [1, 1]),
+    "top_p": ("FP32", [1, 1]), "frequency_penalty": ("FP32", [1, 1]), "presence_penalty": ("FP32", [1, 1]),
+    "temperature": ("FP32", [1, 1]),
+}
+"""What the TensorRT-LLM image's frontend (v2.58.0, `_create_trtllm_inference_request`, lines 106-140) sends
+the `<model>-text` ensemble with every request: the sampling inputs whenever they are not None, which the
+request schemas' defaults make always (schemas/openai.py@v2.58.0:89, 120, 141, 146 and the chat request's)."""
+TRTLLM_OPTIONAL_INPUTS: dict[str, tuple[str, list[int]]] = {
+    "max_tokens": ("INT32", [1, 1]), "random_seed": ("UINT64", [1, 1]),
+}
+"""Sent only when the request sets them (lines 118-119, 131-132). Not declared by the ensemble, so refused
+by Triton rather than ignored: `stop` (sent as `stop_words` strings; the engine takes token ids) and tools
+(`guided_decoding_guide*`)."""
+
+
 def check_request(method: str, path: str, body: dict | None) -> list[str]:
     """Problems with a request against the frontend's routes and request schemas (empty: none)."""
     if "/v1/models/" in path and method == "GET":
