@@ -18,6 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import versions
+from ..config.gateway import issues_certificates
 from .operators import _API_PEER, _API_PORTS, _CONTROL_PLANE_PEERS, ChartSpec, _chart_inputs, chart_spec, describe_chart
 from .tenant_namespace import TenantNamespace
 
@@ -169,7 +170,7 @@ def tls_issuers(name: str, config, cluster, *, creates_cluster: bool,
     otherwise); the stack's CA chain is created unless `tls.cluster_issuer` names one of your own.
     """
     tls = config.tls
-    if not tls.enabled:
+    if not issues_certificates(config):
         return [], []
     install = tls.install_cert_manager
     if install is None:

@@ -4,8 +4,9 @@ Read from what the stack registers: Triton's command line (every listener bound 
 or gRPC with its own TLS), the TLS terminator's NGINX configuration (the ConfigMap its volume
 mounts: every `listen` with `ssl`, every upstream on loopback), each container's declared ports,
 and the Services and ServiceMonitors in front of the pods (every target port is a TLS one; the
-scrape is HTTPS verified against a CA). A pod annotated `llm-infra.io/tls: disabled` is the
-stack's named opt-out (`tls.enabled: false`) and is not judged.
+scrape is HTTPS verified against a CA), and every listener of the stack's Gateway (HTTPS with a
+certificate Secret). A pod annotated `llm-infra.io/tls: disabled` is the stack's named opt-out
+(`tls.enabled: false`), a Gateway so annotated `inference_gateway.plaintext_listener`; neither is judged.
 """
 
 from __future__ import annotations
@@ -117,7 +118,29 @@ def _proxy_problems(config: str) -> tuple[list[str], set[int]]:
     return problems, tls_ports
 
 
+# Gateway API listener protocols that terminate or pass through TLS (apis/v1/gateway_types.go@v1.5.1).
+TLS_LISTENER_PROTOCOLS = {"HTTPS", "TLS"}
+
+
+def _gateway_problems(resources: list[Resource]) -> Iterator[str]:
+    """Every listener of a Gateway the stack creates speaks TLS: HTTPS (or TLS) with a certificate Secret."""
+    for g in resources:
+        if g.kind != "Gateway" or _get(g.inputs, "metadata", "annotations", OPT_OUT_ANNOTATION) == "disabled":
+            continue
+        for listener in _get(g.inputs, "spec", "listeners") or []:
+            if not isinstance(listener, Mapping):
+                continue
+            protocol = listener.get("protocol")
+            refs = _get(listener, "tls", "certificateRefs") or []
+            if known(protocol) and protocol not in TLS_LISTENER_PROTOCOLS:
+                yield (f"{g.label}: listener {listener.get('name')} (port {listener.get('port')}) speaks {protocol}: "
+                       "listen with HTTPS and a certificate Secret from cert-manager")
+            elif protocol == "HTTPS" and _get(listener, "tls", "mode") != "Passthrough" and not refs:
+                yield f"{g.label}: listener {listener.get('name')} is HTTPS without tls.certificateRefs"
+
+
 def no_plaintext_listener_outside_pod(resources: list[Resource], _: Context) -> Iterator[str]:
+    yield from _gateway_problems(resources)
     config_maps = {(_get(r.inputs, "metadata", "namespace"), _get(r.inputs, "metadata", "name")): r.inputs
                    for r in resources if r.kind == "ConfigMap"}
     for r in resources:
@@ -187,6 +210,7 @@ def no_plaintext_listener_outside_pod(resources: list[Resource], _: Context) -> 
 
 RULES: list[Rule] = [
     Rule("no-plaintext-listener-outside-pod",
-         "Every listener of a model's pod reachable outside it speaks TLS; Services and scrapes reach only those.",
+         "Every listener of a model's pod reachable outside it, and of the stack's Gateway, speaks TLS; Services "
+         "and scrapes reach only those.",
          "34", "stack", no_plaintext_listener_outside_pod),
 ]
