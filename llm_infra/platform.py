@@ -162,8 +162,9 @@ class LlmPlatform(pulumi.ComponentResource):
                 "monitoring": config.monitoring.enabled,
                 "monitoring_namespace": config.monitoring.namespace,
                 "service_monitor_labels": dict(config.monitoring.selector_labels),
+                "tls_issuer": (config.tls.cluster_issuer or STACK_CA_ISSUER) if config.tls.enabled else None,
             },
-            opts=child.merge(pulumi.ResourceOptions(depends_on=operators)),
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[*operators, *issuer_ready])),
         )
 
         quota: dict[str, int] = defaultdict(int)

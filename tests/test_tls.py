@@ -152,6 +152,58 @@ def test_rule_fires_on_a_plaintext_scrape():
     assert any("scrapes metrics over http" in m for m in _fired(rs))
 
 
+def test_rule_fires_on_a_gateway_listening_in_plain_http():
+    rs = resources_of("gcp-dev")
+    assert _fired(rs) == []  # the shipped listener is HTTPS with a certificate Secret
+    (gateway,) = _kind(rs, "Gateway")
+    listener = gateway.inputs["spec"]["listeners"][0]
+    listener.update(protocol="HTTP", port=80)
+    del listener["tls"]
+    assert _fired(rs) == ["Gateway llm-gateway/llm-inference: listener https (port 80) speaks HTTP: listen with "
+                          "HTTPS and a certificate Secret from cert-manager"]
+
+
+def test_rule_fires_on_an_https_gateway_listener_without_a_certificate():
+    rs = resources_of("gcp-dev")
+    (gateway,) = _kind(rs, "Gateway")
+    gateway.inputs["spec"]["listeners"][0]["tls"]["certificateRefs"] = []
+    assert _fired(rs) == ["Gateway llm-gateway/llm-inference: listener https is HTTPS without tls.certificateRefs"]
+
+
+def test_the_dcgm_exporter_serves_tls_and_prometheus_verifies_it():
+    from llm_infra.kubernetes import dcgm_exporter as dcgm
+
+    rs = resources_of("dev")
+    (ds,) = _kind(rs, "DaemonSet", "dcgm-exporter")
+    pod = ds.inputs["spec"]["template"]["spec"]
+    (exporter,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in exporter["env"]}
+    assert env[dcgm.WEB_CONFIG_ENV] == f"{dcgm.WEB_CONFIG_DIR}/{dcgm.WEB_CONFIG_FILE}"
+    assert exporter["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    secrets = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+    assert secrets == {dcgm.TLS_SECRET}
+    (web,) = _kind(rs, "ConfigMap", "dcgm-exporter-web-config")
+    assert f"cert_file: {dcgm.TLS_DIR}/tls.crt" in web.inputs["data"][dcgm.WEB_CONFIG_FILE]
+    (cert,) = [c for c in _kind(rs, "Certificate", dcgm.TLS_SECRET)]
+    assert cert.inputs["spec"]["dnsNames"] == ["dcgm-exporter.gpu-monitoring.svc",
+                                               "dcgm-exporter.gpu-monitoring.svc.cluster.local"]
+    (monitor,) = _kind(rs, "ServiceMonitor", "dcgm-exporter")
+    (endpoint,) = monitor.inputs["spec"]["endpoints"]
+    assert endpoint["scheme"] == "https"
+    assert endpoint["tlsConfig"] == {"ca": {"secret": {"name": dcgm.TLS_SECRET, "key": "ca.crt"}},
+                                     "serverName": "dcgm-exporter.gpu-monitoring.svc"}
+    assert _fired(rs) == []
+
+
+def test_rule_fires_on_a_plaintext_dcgm_scrape():
+    rs = resources_of("dev")
+    (monitor,) = _kind(rs, "ServiceMonitor", "dcgm-exporter")
+    endpoint = monitor.inputs["spec"]["endpoints"][0]
+    del endpoint["scheme"], endpoint["tlsConfig"]
+    assert _fired(rs) == ["ServiceMonitor gpu-monitoring/dcgm-exporter: scrapes metrics over http: scrape with "
+                          "scheme https and tlsConfig.ca (the certificate's CA)"]
+
+
 def test_mutual_tls_is_a_named_option():
     conf = tls.nginx_conf(tls.triton_listeners(), mutual=True, open_paths=["/v2/health/ready"])
     assert conf.count("ssl_verify_client optional;") == 2  # http and grpc; metrics takes server TLS only

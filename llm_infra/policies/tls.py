@@ -139,8 +139,27 @@ def _gateway_problems(resources: list[Resource]) -> Iterator[str]:
                 yield f"{g.label}: listener {listener.get('name')} is HTTPS without tls.certificateRefs"
 
 
+def _other_scrape_problems(resources: list[Resource]) -> Iterator[str]:
+    """A ServiceMonitor outside the models' namespaces (the DCGM exporter's) scrapes https verified against a CA,
+    unless it carries the opt-out annotation (a stack with `tls.enabled: false`)."""
+    model_namespaces = {_get(r.inputs, "metadata", "namespace") for r in resources if _is_triton(r)}
+    for monitor in resources:
+        if monitor.kind != "ServiceMonitor" or _get(monitor.inputs, "metadata", "namespace") in model_namespaces:
+            continue
+        if _get(monitor.inputs, "metadata", "annotations", OPT_OUT_ANNOTATION) == "disabled":
+            continue
+        for endpoint in _get(monitor.inputs, "spec", "endpoints") or []:
+            scheme, tls_config = endpoint.get("scheme", "http"), endpoint.get("tlsConfig")
+            if isinstance(tls_config, str) and not known(tls_config):
+                continue  # computed at deploy time: judged by `pulumi preview`'s policy pack
+            if known(scheme) and (scheme != "https" or not _get(endpoint, "tlsConfig", "ca")):
+                yield (f"{monitor.label}: scrapes {endpoint.get('port')} over {scheme}: scrape with scheme https "
+                       "and tlsConfig.ca (the certificate's CA)")
+
+
 def no_plaintext_listener_outside_pod(resources: list[Resource], _: Context) -> Iterator[str]:
     yield from _gateway_problems(resources)
+    yield from _other_scrape_problems(resources)
     config_maps = {(_get(r.inputs, "metadata", "namespace"), _get(r.inputs, "metadata", "name")): r.inputs
                    for r in resources if r.kind == "ConfigMap"}
     for r in resources:
