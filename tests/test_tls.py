@@ -204,6 +204,53 @@ def test_rule_fires_on_a_plaintext_dcgm_scrape():
                           "scheme https and tlsConfig.ca (the certificate's CA)"]
 
 
+def _cert_manager_source():
+    """The pinned cert-manager module (chart = app tag; scripts/real-engine.sh fetches it for its CRDs)."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    got = subprocess.run(["go", "mod", "download", "-json",
+                          f"github.com/cert-manager/cert-manager@{versions.CERT_MANAGER_CHART['version']}"],
+                         capture_output=True, text=True, timeout=300, cwd="/")
+    info = json.loads(got.stdout)
+    assert not info.get("Error"), info
+    return Path(info["Dir"])
+
+
+def test_cert_manager_serves_its_own_metrics_over_tls_with_values_the_pinned_chart_accepts():
+    import json
+    import re
+
+    import jsonschema
+
+    from llm_infra.kubernetes import cert_manager
+
+    (release,) = [r for r in resources_of("dev") if r.type == "kubernetes:helm.sh/v3:Release"
+                  and r.inputs.get("name") == "cert-manager"]
+    values = release.inputs["values"]
+    assert values == cert_manager.chart_values("cert-manager")
+    for component in (values["config"], values["webhook"]["config"], values["cainjector"]["config"]):
+        dynamic = component["metricsTLSConfig"]["dynamic"]
+        assert dynamic["secretName"] == cert_manager.METRICS_CA_SECRET and dynamic["secretNamespace"] == "cert-manager"
+    source = _cert_manager_source()
+    chart = source / "deploy/charts/cert-manager"
+    jsonschema.validate(values, json.loads((chart / "values.schema.json").read_text()))
+    # The keys are the components' configuration types' JSON names at the pinned tag.
+    for kind in ("controller", "webhook", "cainjector"):
+        assert 'json:"metricsTLSConfig"' in (source / f"pkg/apis/config/{kind}/v1alpha1/types.go").read_text()
+    shared = (source / "pkg/apis/config/shared/v1alpha1/types_tlsconfig.go").read_text()
+    assert {"dynamic", "secretNamespace", "secretName", "dnsNames"} <= set(re.findall(r'json:"(\w+)', shared))
+    # With prometheus.enabled (the chart's default) every component keeps its metrics listener on 9402.
+    assert "--metrics-listen-address=0" in (chart / "templates/webhook-deployment.yaml").read_text()
+    # ... and reads the configuration the values carry.
+    for template, key in (("deployment.yaml", ".Values.config"), ("webhook-deployment.yaml", ".Values.webhook.config"),
+                          ("cainjector-deployment.yaml", ".Values.cainjector.config")):
+        text = (chart / "templates" / template).read_text()
+        assert f"{{{{- if {key} }}}}\n          - --config=/var/cert-manager/config/config.yaml" in text, template
+    assert "prometheus" not in values
+
+
 def test_mutual_tls_is_a_named_option():
     conf = tls.nginx_conf(tls.triton_listeners(), mutual=True, open_paths=["/v2/health/ready"])
     assert conf.count("ssl_verify_client optional;") == 2  # http and grpc; metrics takes server TLS only

@@ -71,21 +71,24 @@ HOPS: tuple[HopFact, ...] = (
     HopFact("KEDA -> Prometheus", True, True,
             "Prometheus' web TLS (cert `monitoring/prometheus-tls`); TriggerAuthentication with the CA",
             "kedacore/keda pkg/scalers/prometheus_scaler.go@v2.16.0; llm_infra/kubernetes/operators.py"),
-    HopFact("Prometheus -> DCGM exporter metrics (9400)", False, False,
-            "not yet wired: the pinned exporter takes an exporter-toolkit web config with TLS "
-            "(`--web-config-file`), so a certificate, the config file and an https ServiceMonitor can close it",
-            f"NVIDIA/dcgm-exporter pkg/cmd/app.go@3.3.9-3.6.1:186-189 and pkg/dcgmexporter/server.go@3.3.9-3.6.1:44; "
-            f"read {READ_ON}"),
+    HopFact("Prometheus -> DCGM exporter metrics (9400)", True, True,
+            "the exporter serves TLS from an exporter-toolkit web config (`DCGM_EXPORTER_WEB_CONFIG_FILE`) with "
+            "certificate `dcgm-exporter-tls` from cert-manager, re-read on every handshake; the ServiceMonitor "
+            "scrapes https with its ca.crt and serverName `dcgm-exporter.<ns>.svc`",
+            "NVIDIA/dcgm-exporter pkg/cmd/app.go@3.3.9-3.6.1:186-189, pkg/dcgmexporter/server.go@3.3.9-3.6.1:41-45,84; "
+            f"prometheus/exporter-toolkit web/tls_config.go@v0.11.0:40-58,361-363; read {READ_ON}"),
     HopFact("Prometheus -> KEDA operator metrics (8080)", False, False,
             "not possible at the pin: the operator's controller-runtime metrics server is built with a bind "
-            "address only (no SecureServing, no TLS flag)",
+            "address only (no SecureServing, no TLS flag); the NetworkPolicy admits the monitoring namespace only",
             f"kedacore/keda cmd/operator/main.go@v2.16.0:91,154-155; read {READ_ON}"),
-    HopFact("Prometheus -> cert-manager controller metrics (9402)", False, False,
-            "not yet wired: the controller serves metrics over TLS from files or from a dynamic serving CA "
-            "(`metricsTLSConfig`); the chart's ServiceMonitor would then need the CA",
-            f"cert-manager/cert-manager cmd/controller/app/options/options.go@v1.21.1:213-226 and "
-            f"deploy/charts/cert-manager/values.yaml@v1.21.1:314-322 (v1.21.2's tag is not in the snapshot read); "
-            f"read {READ_ON}"),
+    HopFact("scraper -> cert-manager controller, webhook and cainjector metrics (9402)", True, False,
+            "each serves TLS from cert-manager's own serving CA (`metricsTLSConfig.dynamic`, Secret "
+            "`cert-manager-metrics-ca`); the stack creates no scrape of them (the Prometheus Operator's CRDs "
+            "install after cert-manager), so a scraper of yours verifies with that Secret's CA",
+            "cert-manager/cert-manager pkg/apis/config/{controller,webhook,cainjector}/v1alpha1/types.go@v1.21.2 "
+            "(metricsTLSConfig), pkg/apis/config/shared/v1alpha1/types_tlsconfig.go@v1.21.2:40-55, "
+            "deploy/charts/cert-manager/values.yaml@v1.21.2:314-322 and values.schema.json (the Go module; "
+            f"tests/test_tls.py validates our values against it); read {READ_ON}"),
 )
 
 
