@@ -276,3 +276,14 @@ def test_tls_opt_out_is_named_and_visible():
     assert result.outputs["model_endpoints"]["llama-3-8b"]["http"].startswith("http://")
     sts = next(r for r in result.resources if r.kind == "StatefulSet")
     assert sts.inputs["spec"]["template"]["metadata"]["annotations"]["llm-infra.io/tls"] == "disabled"
+
+
+def test_the_hop_table_in_the_docs_is_the_code_s():
+    from pathlib import Path
+
+    from llm_infra.catalog import hop_tls
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "tls.md").read_text()
+    assert hop_tls.markdown_table() in doc
+    assert {h.hop for h in hop_tls.HOPS if not h.encrypted} == {
+        "internal Gateway (gke-l7-rilb) -> model pods (InferencePool)", "Prometheus -> KEDA operator metrics (8080)"}

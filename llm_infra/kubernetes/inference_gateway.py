@@ -142,7 +142,8 @@ EPP_FLAGS: dict[str, EppFlag] = {f.name: f for f in (
     EppFlag("metrics-port", "9090", str(EPP_METRICS_PORT), "", _gaie(_OPTIONS, 177)),
     EppFlag("grpc-health-port", "9003", str(EPP_HEALTH_PORT), "the probes' port", _gaie(_OPTIONS, 178)),
     EppFlag("enable-pprof", "true", "false", "no profiling endpoints in production", _gaie(_OPTIONS, 180)),
-    EppFlag("cert-path", "'' (a self-signed certificate)", None, "TLS of the ext-proc port comes with issue 17 item 3",
+    EppFlag("cert-path", "'' (a self-signed certificate)", None, "the self-signed certificate encrypts ext-proc; the gateway implementation (GKE) takes no CA for "
+            "the picker, so one from the stack CA would not be verified either (llm_infra.catalog.hop_tls)",
             _gaie(_OPTIONS, 182)),
     EppFlag("secure-serving", "true", "true", "ext-proc over TLS", _gaie(_OPTIONS, 188)),
     EppFlag("metrics-endpoint-auth", "true", "true",
