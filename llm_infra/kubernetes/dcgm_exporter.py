@@ -169,7 +169,8 @@ class DcgmExporter(pulumi.ComponentResource):
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=TLS_SECRET, namespace=ns, labels=labels),
                 spec=pulumi.Output.from_input(ns).apply(
                     lambda n: certificate_spec(TLS_SECRET, service_dns_names(n), issuer)),
-                opts=child))
+                # After whatever the exporter waits for (cert-manager's release and the issuer).
+                opts=waits_like_component(child, opts)))
 
         probe = k8s.core.v1.ProbeArgs(
             http_get=k8s.core.v1.HTTPGetActionArgs(path="/health", port=METRICS_PORT,
