@@ -52,8 +52,9 @@ HOPS: tuple[HopFact, ...] = (
             "`inference_gateway.plaintext_listener: true`",
             "Gateway API apis/v1/gateway_types.go@v1.5.1 (a single certificateRef to a Secret of type "
             "kubernetes.io/tls: Core support); https://docs.cloud.google.com/kubernetes-engine/docs/how-to/"
-            "secure-gateway and .../concepts/gateway-security (Kubernetes Secrets on the Gateway's listener, "
-            f"regional classes included); read {READ_ON}"),
+            "secure-gateway (a Kubernetes Secret in tls.certificateRefs is a listener certificate source, the "
+            "one to use where SSL certificates and Certificate Manager are not) and .../concepts/gateway-security; "
+            f"the per-class rows of .../gatewayclass-capabilities were read only in excerpts; read {READ_ON}"),
     GATEWAY_TO_POOL,
     HopFact("internal Gateway -> endpoint picker (ext-proc, 9002)", True, False,
             "the picker serves its own self-signed certificate (`--secure-serving`); the gateway's client side "
