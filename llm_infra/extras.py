@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import importlib.util
 
-# extra -> the module its provider SDK installs (pyproject.toml [project.optional-dependencies]).
-CLOUD_EXTRAS: dict[str, str] = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "azure": "pulumi_azure_native"}
+
+
+def cloud_extras() -> dict[str, str]:
+    """extra -> the module its provider SDK installs (pyproject.toml [project.optional-dependencies]), from each
+    cloud plug-in (`Cloud.extra`, `Cloud.sdk`)."""
+    from .clouds import CLOUDS
+
+    return {cloud.extra: cloud.sdk for cloud in CLOUDS.values()}
 
 
 def installed(extra: str) -> bool:
     """Whether the extra's cloud SDK can be imported."""
     try:
-        return importlib.util.find_spec(CLOUD_EXTRAS[extra]) is not None
+        return importlib.util.find_spec(cloud_extras()[extra]) is not None
     except (ImportError, ValueError):
         return False
 
 
 def missing_extra(extra: str, what: str) -> str:
     """The one-line error for `what` (a cloud or a component) without its extra."""
-    return (f"{what} needs llm-infra's {extra} extra ({CLOUD_EXTRAS[extra]} is not installed): "
+    return (f"{what} needs llm-infra's {extra} extra ({cloud_extras()[extra]} is not installed): "
             f"pip install 'llm-infra[{extra}]'")

@@ -2,7 +2,7 @@
 
 A replica's requests (CPU, memory with its memory-backed /dev/shm, ephemeral storage) must
 fit one node's allocatable, computed with the cloud's documented reservation formula from
-its fact table (`catalog/aws_facts.py`, `catalog/gcp_facts.py`, `catalog/azure_facts.py`), less the requests of the
+its fact table (the cloud plug-in's `gpu_node`, over `catalog/<cloud>_facts.py`), less the requests of the
 DaemonSets this stack places on every GPU node (the device plugin where the cloud lacks
 one, the DCGM exporter where the cloud collects no GPU metrics), read from the modules that
 render them. Add-ons the cloud itself runs on every node (CNI, kube-proxy, CSI node
@@ -12,9 +12,8 @@ plugins) are not counted: their requests are the cloud's and change without us.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
-from .config import ConfigError, GpuPoolConfig, ModelConfig, StackConfig
+from .config import ConfigError, GpuPoolConfig, ModelConfig, StackConfig, cloud_plugin
 from .facts import Allocatable
 from .kubernetes import dcgm_exporter, device_plugin
 from .triton.tls import PROXY_RESOURCES
@@ -40,7 +39,9 @@ def gpu_node_daemonsets(cloud: str, config: StackConfig) -> dict[str, dict[str, 
         manages_device_plugin = config.existing is not None and config.existing.manages_device_plugin
         manages_gpu_metrics = False  # the existing cluster's contract (llm_infra/existing.py) leaves it off
     else:
-        facts = _facts(cloud)
+        plugin = cloud_plugin(cloud)
+        assert plugin is not None, cloud
+        facts = plugin.facts
         manages_device_plugin, manages_gpu_metrics = facts.MANAGES_DEVICE_PLUGIN, facts.MANAGES_GPU_METRICS
     out: dict[str, dict[str, str]] = {}
     if not manages_device_plugin:
@@ -60,43 +61,6 @@ def replica_requests(model: ModelConfig, *, tls: bool = True) -> tuple[int, floa
     return cpu, memory, mebibytes(triton["ephemeral-storage"]) / 1024
 
 
-def _facts(cloud: str):
-    from .catalog import aws_facts, azure_facts, gcp_facts
-
-    return {"aws": aws_facts, "gcp": gcp_facts, "azure": azure_facts}[cloud]
-
-
-def _aws_node(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocatable | None]:
-    from .catalog.aws_facts import node_allocatable
-    from .catalog.aws import default_instance_type
-    from .config import AwsConfig
-
-    kind = pool.instance_type or default_instance_type(pool.gpu, pool.gpus_per_node) or ""
-    return kind, node_allocatable(kind, (config.aws or AwsConfig()).node_volume_size_gib)
-
-
-def _gcp_node(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocatable | None]:
-    from .catalog.gcp_facts import node_allocatable
-    from .catalog.gcp import machine_type_for
-
-    assert config.gcp is not None
-    kind = machine_type_for(pool.gpu, pool.gpus_per_node, pool.instance_type)
-    return kind, node_allocatable(kind, config.gcp.node_disk_size_gb)
-
-
-AZURE_GPU_OS_DISK_GIB = 256
-"""OS disk of an AKS GPU node (`AzureGpuNodePool`'s default, which the platform keeps)."""
-
-
-def _azure_node(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocatable | None]:
-    from .catalog.azure_facts import node_allocatable
-    from .catalog.azure import default_vm_size
-
-    assert config.azure is not None
-    kind = pool.instance_type or default_vm_size(pool.gpu, pool.gpus_per_node) or ""
-    return kind, node_allocatable(kind, AZURE_GPU_OS_DISK_GIB, config.azure.kubernetes_version)
-
-
 def _existing_node(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocatable | None]:
     """The allocatable the user declared for the pool's nodes (`existing.gpu_nodes`), or None."""
     assert config.existing is not None
@@ -108,33 +72,26 @@ def _existing_node(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Alloc
                            mebibytes(declared.ephemeral_storage) / 1024, how)
 
 
-_NODES: dict[str, Callable[[StackConfig, GpuPoolConfig], tuple[str, Allocatable | None]]] = {
-    "aws": _aws_node, "gcp": _gcp_node, "azure": _azure_node, "existing": _existing_node,
-}
-
-
 def gpu_node_allocatable(config: StackConfig, pool: GpuPoolConfig) -> tuple[str, Allocatable | None]:
     """A GPU pool's instance type (empty on `existing`) and one node's allocatable: from the cloud's fact
-    table, or on `existing` as declared in `existing.gpu_nodes` (None where no row or entry covers it)."""
-    return _NODES[config.cloud](config, pool)
+    table (its plug-in's `gpu_node`), or on `existing` as declared in `existing.gpu_nodes` (None where no
+    row or entry covers it)."""
+    plugin = cloud_plugin(config.cloud)
+    return plugin.gpu_node(config, pool) if plugin is not None else _existing_node(config, pool)
 
 
 def system_node_allocatable(config: StackConfig, name: str, vcpus: int, memory_gib: float, max_pods: int,
                             disk_gib: int = 50) -> Allocatable:
-    """Allocatable of a (non-GPU) node of this shape in the stack's cloud (`existing`: as on AWS), by the
-    cloud's reservation formula in its fact table (`catalog/aws_facts.py`, `catalog/gcp_facts.py`, `catalog/azure_facts.py`)."""
-    if config.cloud == "gcp":
-        from .catalog.gcp_facts import shape_allocatable as gke
+    """Allocatable of a (non-GPU) node of this shape in the stack's cloud, by the cloud's reservation formula
+    in its fact table (its plug-in's `system_node`). `existing` has no formula of its own: `EXISTING_NODES_AS`'s
+    is used."""
+    plugin = cloud_plugin(config.cloud) or cloud_plugin(EXISTING_NODES_AS)
+    assert plugin is not None
+    return plugin.system_node(config, name, vcpus, memory_gib, max_pods, disk_gib)
 
-        return gke(name, vcpus, memory_gib, disk_gib)
-    if config.cloud == "azure":
-        from .catalog.azure_facts import shape_allocatable as aks
 
-        assert config.azure is not None
-        return aks(name, vcpus, memory_gib, disk_gib, config.azure.kubernetes_version)
-    from .catalog.aws_facts import shape_allocatable as eks
-
-    return eks(name, vcpus, memory_gib, max_pods, disk_gib)
+EXISTING_NODES_AS = "aws"
+"""Whose reservation formula sizes a shape on `existing` (whose nodes llm-infra does not know): EKS's."""
 
 
 def _existing_pool_problems(config: StackConfig) -> list[str]:
@@ -148,8 +105,7 @@ def fit_problems(config: StackConfig) -> list[str]:
     """One line per model whose replica does not fit a node of its pool. On `existing`, only pools whose
     nodes the stack declares (`existing.gpu_nodes`) are checked: llm-infra does not know the nodes of a
     cluster it did not build."""
-    node_of = _NODES.get(config.cloud)
-    if node_of is None:
+    if cloud_plugin(config.cloud) is None and config.cloud != "existing":
         return []
     problems: list[str] = []
     if config.cloud == "existing":
@@ -167,7 +123,7 @@ def fit_problems(config: StackConfig) -> list[str]:
         if pool is None:
             continue  # reported by the config check
         where = f"models[{i}]"
-        kind, node = node_of(config, pool)
+        kind, node = gpu_node_allocatable(config, pool)
         if node is None and config.cloud == "existing":
             continue  # the pool's nodes are not declared
         if node is None:

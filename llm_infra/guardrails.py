@@ -55,13 +55,9 @@ DEFAULT_IMAGE_REGISTRIES = tuple(sorted({
                   *versions.CLUSTER_AUTOSCALER_IMAGES.values(), versions.ENDPOINT_PICKER_IMAGE]
 }))
 
-# Region names by shape (the cloud facts tables say which exist; this refuses what cannot be one).
-REGION_PATTERNS = {
-    "aws": r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov|-iso[a-z]?)?-(north|south|east|west|central|northeast|"
-           r"northwest|southeast|southwest)-[1-9]$",
-    "gcp": r"^[a-z]+-[a-z]+[1-9][0-9]?$",
-    "azure": r"^[a-z]+[a-z0-9]*[a-z0-9]$",
-}
+# Region and zone names by shape: each cloud plug-in's `region_pattern` and `zone_pattern` (the cloud facts
+# tables say which exist; these refuse what cannot be one). A zone on `existing` is a node label value.
+EXISTING_ZONE_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 
 # Annotations through which a model's service account gets a cloud identity, and their form.
 IDENTITY_ANNOTATIONS = {
@@ -162,9 +158,8 @@ def stack_problems(config: StackConfig) -> list[str]:
             if pool.spot:
                 problems.append(f"gpu_pools[{i}].spot: expected false in a production stack (spot capacity is "
                                 "reclaimed at the cloud's will; production serves on-demand), got true")
-        if config.aws is not None and config.aws.log_retention_days < MIN_AUDIT_LOG_RETENTION_DAYS_PRODUCTION:
-            problems.append(f"aws.log_retention_days: expected at least {MIN_AUDIT_LOG_RETENTION_DAYS_PRODUCTION} "
-                            f"days of control-plane audit logs in a production stack, got {config.aws.log_retention_days}")
+        for cloud in _clouds():
+            problems += cloud.production_problems(config)
         if config.device_plugin.time_slicing_replicas is not None:
             problems.append(f"device_plugin.time_slicing_replicas: expected none in a production stack (time-sliced "
                             "GPUs share memory between pods with no isolation), "
@@ -180,25 +175,26 @@ def stack_problems(config: StackConfig) -> list[str]:
 
 def device_list_strategy(config: StackConfig) -> str | None:
     """The device plugin's device list strategy for this stack: the configured one, else the cloud's
-    (sourced in `<cloud>/facts.py`); None where the cloud or cluster runs its own plugin."""
-    if config.cloud == "gcp" or (config.existing is not None and config.existing.manages_device_plugin):
+    (its plug-in's `device_list_strategy`, sourced in `catalog/<cloud>_facts.py`); None where the cloud or
+    cluster runs its own plugin."""
+    from .config import cloud_plugin
+
+    plugin = cloud_plugin(config.cloud)
+    if (plugin is not None and plugin.facts.MANAGES_DEVICE_PLUGIN) or (
+            config.existing is not None and config.existing.manages_device_plugin):
         return None
     if config.device_plugin.device_list_strategy is not None:
         return config.device_plugin.device_list_strategy
-    if config.cloud == "aws" and config.aws is not None:
-        from .catalog.aws_facts import DEVICE_LIST_STRATEGY_BY_AMI
-
-        return DEVICE_LIST_STRATEGY_BY_AMI[config.aws.ami_type]
-    if config.cloud == "azure":
-        from .catalog.azure_facts import DEVICE_LIST_STRATEGY
-
-        return DEVICE_LIST_STRATEGY
+    if plugin is not None and plugin.device_list_strategy is not None:
+        return plugin.device_list_strategy(config)
     from .device_list import DEFAULT_DEVICE_LIST_STRATEGY
 
     return DEFAULT_DEVICE_LIST_STRATEGY
 
 
 def _device_list_problems(config: StackConfig) -> list[str]:
+    from .config import cloud_plugin
+
     given = config.device_plugin.device_list_strategy
     if given is None:
         return []
@@ -206,38 +202,36 @@ def _device_list_problems(config: StackConfig) -> list[str]:
     if device_list_strategy(config) is None:
         return [f"{field}: expected none where the cloud or cluster runs its own device plugin (GKE's gives each "
                 f"container only its allocated GPU devices), got {given}"]
-    if given == "volume-mounts" and config.cloud == "azure":
-        return [f"{field}: expected envvar on AKS (no node bootstrap can set the NVIDIA runtime's "
-                "accept-nvidia-visible-devices-as-volume-mounts), got volume-mounts"]
-    if given == "volume-mounts" and config.cloud == "aws" and config.aws is not None \
-            and config.aws.ami_type.startswith("BOTTLEROCKET"):
-        return [f"{field}: expected envvar on Bottlerocket nodes (the stack configures the NVIDIA runtime for "
-                "volume-mounts on AL2023 nodes only), got volume-mounts"]
-    return []
+    plugin = cloud_plugin(config.cloud)
+    return plugin.device_list_problems(config, field, given) if plugin is not None else []
+
+
+def _clouds() -> list[Any]:
+    """Every registered cloud plug-in (each checks its own settings block, on any stack)."""
+    from .clouds import CLOUDS
+
+    return list(CLOUDS.values())
 
 
 def _region_problems(config: StackConfig) -> list[str]:
+    from .config import cloud_plugin
+
     problems: list[str] = []
-    pattern = REGION_PATTERNS.get(config.cloud)
-    if config.region is not None and pattern is not None and not re.match(pattern, config.region):
-        problems.append(f"region: expected a {config.cloud} region name (e.g. "
-                        f"{ {'aws': 'eu-west-1', 'gcp': 'europe-west4', 'azure': 'westeurope'}[config.cloud]}), "
+    plugin = cloud_plugin(config.cloud)
+    if config.region is not None and plugin is not None and not re.match(plugin.region_pattern, config.region):
+        problems.append(f"region: expected a {config.cloud} region name (e.g. {plugin.region_example}), "
                         f"got {_shown(config.region)}")
         return problems
     if config.cloud == "existing" and config.region is not None:
         problems.append(f"region: expected none for cloud 'existing' (the cluster's region is its own), "
                         f"got {_shown(config.region)}")
     region = config.region or ""
-    zone = {"aws": rf"^{re.escape(region)}[a-z]$", "gcp": rf"^{re.escape(region)}-[a-z]$",
-            "azure": r"^[1-3]$", "existing": r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"}[config.cloud]
+    zone = plugin.zone_pattern(region) if plugin is not None else EXISTING_ZONE_PATTERN
     zones: list[tuple[str, str]] = []
     for i, pool in enumerate(config.gpu_pools):
         zones += [(f"gpu_pools[{i}].zones[{j}]", z) for j, z in enumerate(pool.zones or [])]
-    if config.aws is not None:
-        zones += [(f"aws.availability_zones[{j}]", z) for j, z in enumerate(config.aws.availability_zones or [])]
-        zones += [(f"aws.private_subnet_ids.{z}", z) for z in (config.aws.private_subnet_ids or {})]
-    if config.gcp is not None:
-        zones += [(f"gcp.zones[{j}]", z) for j, z in enumerate(config.gcp.zones or [])]
+    for cloud in _clouds():
+        zones += cloud.zone_fields(config)
     for where, value in zones:
         if not re.match(zone, value):
             problems.append(f"{where}: expected a zone of region {region!r} "
@@ -401,14 +395,7 @@ def _prometheus_problems(url: str) -> list[str]:
 
 
 def _allowlist_problems(config: StackConfig) -> list[str]:
-    lists: list[tuple[str, list[str]]] = []
-    if config.aws is not None:
-        lists.append(("aws.public_access_cidrs", config.aws.public_access_cidrs))
-    if config.gcp is not None:
-        lists.append(("gcp.master_authorized_networks",
-                      [n.cidr_block for n in config.gcp.master_authorized_networks]))
-    if config.azure is not None:
-        lists.append(("azure.authorized_ip_ranges", config.azure.authorized_ip_ranges))
+    lists = [entry for cloud in _clouds() for entry in cloud.allowlists(config)]
     problems = []
     limit = ALLOWLIST_PUBLIC_ADDRESSES[config.production]
     for field, cidrs in lists:
@@ -429,19 +416,8 @@ def _allowlist_problems(config: StackConfig) -> list[str]:
 
 def _identity_problems(config: StackConfig) -> list[str]:
     problems: list[str] = []
-    if config.aws is not None:
-        aws = config.aws
-        accounts = {aws.account_id} if aws.account_id else set()
-        accounts |= set(aws.external_admin_accounts)
-        for field in ("admin_principal_arns", "model_publisher_arns"):
-            arns = getattr(aws, field)
-            own = aws.account_id or (arns[0].split(":")[4] if arns else None)
-            for i, arn in enumerate(arns):
-                account = arn.split(":")[4] if arn.count(":") >= 5 else ""
-                if account != own and account not in accounts:
-                    problems.append(f"aws.{field}[{i}]: expected a principal of the stack's account "
-                                    f"{own!r} (name another account in aws.external_admin_accounts to trust it), "
-                                    f"got {_shown(arn)}")
+    for cloud in _clouds():
+        problems += cloud.identity_problems(config)
     if config.existing is not None:
         seen: dict[tuple[str, str], str] = {}
         for model, annotations in config.existing.model_identities.items():

@@ -25,12 +25,13 @@ from typing import Any
 
 import pulumi
 
-from .extras import CLOUD_EXTRAS, installed, missing_extra
+from .clouds import CLOUDS
+from .extras import cloud_extras, installed, missing_extra
 
 PACKAGE_NAME = "llm-infra"
 
-# Every public component, by the module that defines it.
-HOSTED: dict[str, str] = {
+# Every public component of the base install (the Kubernetes layer and the platform), by the module that defines it.
+BASE_HOSTED: dict[str, str] = {
     "LlmPlatform": "llm_infra.platform",
     "ExistingCluster": "llm_infra.existing",
     "TritonLlmWorkload": "llm_infra.triton.workload",
@@ -38,34 +39,18 @@ HOSTED: dict[str, str] = {
     "DcgmExporter": "llm_infra.kubernetes.dcgm_exporter",
     "TenantNamespace": "llm_infra.kubernetes.tenant_namespace",
     "GpuSoftwareLayer": "llm_infra.kubernetes.gpu_layer",
-    "EksCluster": "llm_infra.aws.cluster",
-    "AwsClusterAutoscaler": "llm_infra.aws.cluster_autoscaler",
-    "AwsGpuNodePool": "llm_infra.aws.gpu_node_pool",
-    "AwsKey": "llm_infra.aws.key",
-    "AwsModelStore": "llm_infra.aws.model_store",
-    "AwsNetwork": "llm_infra.aws.network",
-    "AwsPlatformCluster": "llm_infra.aws.platform_cluster",
-    "GkeCluster": "llm_infra.gcp.cluster",
-    "GkeGpuNodePool": "llm_infra.gcp.gpu_node_pool",
-    "GcpKey": "llm_infra.gcp.key",
-    "GcsModelStore": "llm_infra.gcp.model_store",
-    "GcpNetwork": "llm_infra.gcp.network",
-    "GkeNodeServiceAccount": "llm_infra.gcp.node_service_account",
-    "GcpPlatformCluster": "llm_infra.gcp.platform_cluster",
-    "AksCluster": "llm_infra.azure.cluster",
-    "AzureDiskEncryptionSet": "llm_infra.azure.disk_encryption_set",
-    "AksGpuNodePool": "llm_infra.azure.gpu_node_pool",
-    "AzureKey": "llm_infra.azure.key",
-    "AzureModelStore": "llm_infra.azure.model_store",
-    "AzureNetwork": "llm_infra.azure.network",
-    "AzurePlatformCluster": "llm_infra.azure.platform_cluster",
 }
+
+HOSTED: dict[str, str] = {**BASE_HOSTED, **{name: module for cloud in CLOUDS.values()
+                                            for name, module in cloud.components.items()}}
+"""Every public component, by the module that defines it: the base install's, then each cloud plug-in's
+(`Cloud.components`: the components its package names)."""
 
 
 def extra_of(name: str) -> str | None:
     """The extra a hosted component's cloud SDK comes from (`llm_infra.aws.*` -> `aws`); None for the base install."""
     folder = HOSTED[name].split(".")[1]
-    return folder if folder in CLOUD_EXTRAS else None
+    return folder if folder in cloud_extras() else None
 
 
 def hosted_components() -> list[type[pulumi.ComponentResource]]:

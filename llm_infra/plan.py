@@ -21,8 +21,9 @@ from typing import Any
 
 import yaml
 
+from .clouds import CLOUDS
 from .config import SECRET_KEYS
-from .policies import MANDATORY, Context, Resource, Violation, all_rules, evaluate
+from .policies import MANDATORY, Context, Resource, Rule, Violation, all_rules, evaluate
 from .policies.pulumi_options import credential_outputs_are_secret
 from .stack_file import declared_config, read_project_file, read_stack_file
 from .testing import SECRET_MASK, CapturedResource, ProgramResult, mask_secrets, run_program, unwrap_secrets
@@ -139,9 +140,10 @@ _KIND_ORDER = ("Namespace", "ResourceQuota", "NetworkPolicy", "ServiceAccount", 
 
 
 def stack_accounts(config: dict[str, Any]) -> frozenset[str]:
-    """The cloud accounts a stack deploys into, from its config (full keys): AWS account, Azure subscription, GCP project."""
+    """The cloud accounts a stack deploys into, from its config (full keys): each cloud plug-in's `account_field`
+    (AWS account, Azure subscription, GCP project)."""
     found = set()
-    for section, key in (("aws", "account_id"), ("azure", "subscription_id"), ("gcp", "project_id")):
+    for section, key in ((cloud.name, cloud.account_field) for cloud in CLOUDS.values()):
         value = (config.get(f"llm-infra:{section}") or {}).get(key) if isinstance(config.get(f"llm-infra:{section}"), dict) else None
         if isinstance(value, str | int) and not isinstance(value, bool):
             found.add(str(value))
@@ -154,6 +156,14 @@ def policy_violations(name: str, result: ProgramResult, project: Project | None 
     return evaluate_plan(config, result)
 
 
+def plan_rules() -> list[Rule]:
+    """Every rule the plan checks: `policies.all_rules()` (what the CrossGuard pack, published without the
+    library, checks too), and the rules of each registered cloud plug-in (`Cloud.policies`) it does not list."""
+    rules = all_rules()
+    listed = {id(rule) for rule in rules}
+    return [*rules, *(rule for cloud in CLOUDS.values() for rule in cloud.policies.RULES if id(rule) not in listed)]
+
+
 def evaluate_plan(config: dict[str, Any], result: ProgramResult) -> list[Violation]:
     """Every rule over a run's resources and outputs, in the context its config (full keys) gives."""
     production = config.get("llm-infra:production", True)
@@ -161,7 +171,7 @@ def evaluate_plan(config: dict[str, Any], result: ProgramResult) -> list[Violati
         production = production.lower() != "false"
     resources = [Resource(r.type, r.name, r.inputs, r.protect, r.retain_on_delete, r.urn) for r in result.resources]
     context = Context(production=bool(production), accounts=stack_accounts(config))
-    violations = evaluate(resources, context)
+    violations = evaluate(resources, context, plan_rules())
     for message in credential_outputs_are_secret(result.outputs, result.secret_outputs):
         violations.append(Violation("credential-outputs-secret", "stack", message, MANDATORY))
     return violations
@@ -207,6 +217,24 @@ def model_repositories(result: ProgramResult) -> dict[str, dict[str, str]]:
     return repos
 
 
+_MANIFEST_HEAD = ("apiVersion", "kind", "metadata")
+
+
+def _canonical_manifest(obj: dict[str, Any]) -> dict[str, Any]:
+    """One key order whatever order Pulumi resolved the inputs in: apiVersion, kind, metadata, then the
+    rest; nested mappings sorted. Two plans of one stack then write byte-identical manifests to diff."""
+
+    def sort(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: sort(value[k]) for k in sorted(value)}
+        if isinstance(value, list):
+            return [sort(v) for v in value]
+        return value
+
+    head = [k for k in _MANIFEST_HEAD if k in obj]
+    return {k: sort(obj[k]) for k in head + sorted(k for k in obj if k not in head)}
+
+
 def write_plan(result: ProgramResult, out: Path) -> None:
     """Write resources.json, outputs.json, manifests/ and model_repository/ under `out`."""
     out.mkdir(parents=True, exist_ok=True)
@@ -220,7 +248,7 @@ def write_plan(result: ProgramResult, out: Path) -> None:
     for i, obj in enumerate(manifests(result)):
         meta = obj.get("metadata", {})
         fname = f"{i:03d}-{obj['kind'].lower()}-{meta.get('namespace', 'cluster')}-{meta.get('name')}.yaml"
-        (mdir / fname).write_text(yaml.safe_dump(obj, sort_keys=False))
+        (mdir / fname).write_text(yaml.safe_dump(_canonical_manifest(obj), sort_keys=False))
     rdir = out / "model_repository"
     for model, files in model_repositories(result).items():
         for path, content in files.items():
@@ -249,7 +277,7 @@ def _tree(result: ProgramResult) -> list[str]:
 
 
 def policy_report(violations: list[Violation]) -> list[str]:
-    rules = all_rules()
+    rules = plan_rules()
     lines = [f"policies: {len(rules) + 1} rules, "
              f"{sum(v.enforcement == MANDATORY for v in violations)} mandatory and "
              f"{sum(v.enforcement != MANDATORY for v in violations)} advisory violations"]

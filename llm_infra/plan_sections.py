@@ -46,15 +46,21 @@ def operators(result: ProgramResult) -> list[str]:
     return lines
 
 
-# Clusters whose cloud refuses to delete them while their deletion protection is on.
-_DELETION_PROTECTED_CLUSTERS = ("aws:eks/cluster:Cluster", "gcp:container/cluster:Cluster")
+
+
+def _deletion_protected_clusters() -> set[str]:
+    """Cluster types whose cloud refuses to delete them while their `deletionProtection` is on (each plug-in's)."""
+    from .clouds import CLOUDS
+
+    return {t for cloud in CLOUDS.values() for t in cloud.deletion_protected_types}
 
 
 def teardown(result: ProgramResult) -> list[str]:
     """What `pulumi destroy` leaves behind and what stops it (docs/teardown.md)."""
     protected = [r for r in result.resources if r.custom and r.protect]
     retained = [r for r in result.resources if r.custom and r.retain_on_delete]
-    blocked = [r for r in result.resources if r.type in _DELETION_PROTECTED_CLUSTERS and r.inputs.get("deletionProtection")]
+    protects = _deletion_protected_clusters()
+    blocked = [r for r in result.resources if r.type in protects and r.inputs.get("deletionProtection")]
     lines = ["pulumi destroy (docs/teardown.md):"]
     if protected:
         lines.append("  protected, destroy stops at them (use `pulumi destroy --exclude-protected`, or "

@@ -16,7 +16,7 @@ from .cache_volume import cache_read_mib_s, with_load_budget
 from .fit import check_fit
 from .guardrails import device_list_strategy
 from .contract import ClusterContract
-from .extras import CLOUD_EXTRAS, missing_extra
+from .extras import missing_extra
 from .extras import installed as extra_installed
 from .kubernetes.gpu_layer import GpuSoftwareLayer
 from .kubernetes.cert_manager import STACK_CA_ISSUER, tls_issuers
@@ -24,9 +24,6 @@ from .kubernetes.operators import PROMETHEUS_PORT, ClusterOperators, ClusterOper
 from .kubernetes.tenant_namespace import TenantNamespace
 from .planning.stack import plan_stack
 from .triton.workload import TritonLlmWorkload, TritonLlmWorkloadArgs
-
-# Clouds whose cluster components ship in this release.
-_AVAILABLE_CLOUDS = ("existing", *CLOUDS)
 
 
 class LlmPlatformArgs(TypedDict):
@@ -77,15 +74,16 @@ class LlmPlatform(pulumi.ComponentResource):
         config = validate_spec(StackConfig, args.get("config"), field="config")
         self._contract_given = contract is not None
         cluster = contract
-        if cluster is None and config.cloud not in _AVAILABLE_CLOUDS:
+        plugin = CLOUDS.get(config.cloud)
+        if cluster is None and plugin is None and config.cloud != "existing":
             raise ConfigError(
-                f"cloud: expected one of {list(_AVAILABLE_CLOUDS)} in this release of llm-infra "
+                f"cloud: expected one of {['existing', *CLOUDS]} in this release of llm-infra "
                 f"(or pass a ClusterContract), got {config.cloud!r}"
             )
         if cluster is None and config.cloud == "existing" and args.get("kubeconfig") is None:
             raise ConfigError("kubeconfig: expected the existing cluster's kubeconfig as a Pulumi secret, got nothing")
-        if cluster is None and config.cloud in CLOUD_EXTRAS and not extra_installed(config.cloud):
-            raise ConfigError(missing_extra(config.cloud, f"cloud: {config.cloud}"))
+        if cluster is None and plugin is not None and not extra_installed(plugin.extra):
+            raise ConfigError(missing_extra(plugin.extra, f"cloud: {config.cloud}"))
         if cluster is None:
             # Every replica must fit a node of its pool (the cloud's reservations, our DaemonSets).
             check_fit(config)
@@ -94,7 +92,6 @@ class LlmPlatform(pulumi.ComponentResource):
 
         # Stack outputs of the cloud cluster (e.g. the kubeconfig, as a secret), for the stack program to export.
         self.cluster_outputs: dict[str, pulumi.Output] = {}
-        plugin = CLOUDS.get(config.cloud)
         if cluster is None and plugin is not None:
             platform_cluster = plugin.platform_cluster_class()(f"{name}-cluster", {"config": config}, opts=child)
             self.cluster_outputs = platform_cluster.stack_outputs()
@@ -230,6 +227,7 @@ class LlmPlatform(pulumi.ComponentResource):
         from .triton.workload import pod_selector
 
         gw = config.inference_gateway
+        plugin = CLOUDS.get(config.cloud)
         gateway_class = gaie.gateway_class(config)
         assert gateway_class is not None  # config_problems refuses a stack without one
         routed = gaie.InferenceGateway(f"{name}-inference-gateway", {
@@ -238,7 +236,7 @@ class LlmPlatform(pulumi.ComponentResource):
             "gateway_class": gateway_class,
             "pod_selectors": {m.name: pod_selector(m) for m in config.models},
             "namespace": gw.namespace,
-            "gateway_annotations": gaie.INTERNAL_LB_ANNOTATIONS.get(config.cloud, {}),
+            "gateway_annotations": dict(plugin.internal_lb_annotations) if plugin is not None else {},
             "source_cidrs": [*gw.source_cidrs, *cluster.gateway_source_cidrs],
             "install_crds": gaie.installs_crds(config),
             "tls": config.tls.enabled,

@@ -32,7 +32,7 @@ from pulumi.runtime import rpc as _rpc
 from pulumi.runtime import settings as _settings
 from pulumi.runtime import stack as _stack
 
-from .clouds import BY_PROVIDER, Cloud
+from .clouds import by_provider
 
 SECRET_MASK = "[secret]"
 
@@ -198,17 +198,15 @@ def _dynamic_computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
 # What the cloud computes on create (ARNs, issuers), derived deterministically from
 # names and the stack's region and account, so that the plan and the tests can follow a
 # reference ("this key encrypts that volume"). Anything else comes back as its inputs.
-# Each cloud's are its own (`mock_outputs` in the cloud registry).
-def _cloud_computed(cloud: Cloud) -> Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]]:
-    def computed(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
-        return cloud.mock_outputs.resource_outputs(args.typ, args.name, args.inputs, _config)
-    return computed
-
-
-_COMPUTED_BY_PACKAGE: dict[str, Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]]] = {
-    **{provider: _cloud_computed(cloud) for provider, cloud in BY_PROVIDER.items()},
-    "pulumi-python": _dynamic_computed,
-}
+# Each cloud's are its own (`mock_outputs` of its plug-in, looked up in the cloud registry per resource).
+def _computed(package: str) -> Callable[[pulumi.runtime.MockResourceArgs], dict[str, Any]] | None:
+    if package == "pulumi-python":
+        return _dynamic_computed
+    cloud = by_provider(package)
+    if cloud is None:
+        return None
+    mock_outputs = cloud.mock_outputs
+    return lambda args: mock_outputs.resource_outputs(args.typ, args.name, args.inputs, _config)
 
 
 @dataclass(frozen=True)
@@ -245,14 +243,14 @@ class _Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         if args.typ == STACK_REFERENCE_TYPE:
             return self._stack_reference(args)
-        computed = _COMPUTED_BY_PACKAGE.get(args.typ.split(":", 1)[0])
+        computed = _computed(args.typ.split(":", 1)[0])
         outputs = dict(args.inputs)
         if computed is not None:
             outputs |= computed(args)
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:  # type: ignore[override]  # Mocks.call may return the outputs alone (pulumi/runtime/mocks.py handles both)
-        cloud = BY_PROVIDER.get(args.token.split(":", 1)[0])
+        cloud = by_provider(args.token.split(":", 1)[0])
         return cloud.mock_outputs.call_outputs(args.token, args.args, _config) if cloud is not None else {}
 
 

@@ -51,7 +51,14 @@ CERT_MANAGER_CHART = {"chart": "cert-manager", "version": "v1.21.2", "repo": "ht
 
 # The TLS terminator beside Triton (llm_infra.triton.tls): NGINX's unprivileged image (UID 101 by default,
 # listens on unprivileged ports, writes only under /tmp), from the registry the AWS CLI image already comes from.
-TLS_PROXY_IMAGE = "public.ecr.aws/nginx/nginx-unprivileged:1.28.0-alpine"
+# Tag: the current stable NGINX on Alpine. Source, read 2026-12-01: nginx/docker-nginx-unprivileged@e26803b
+# (2026-07-15) — stable/alpine-slim/Dockerfile `ENV NGINX_VERSION=1.30.4`, stable/alpine/Dockerfile builds
+# on it, and .github/workflows/alpine-stable.yml pushes `<major>.<minor>.<patch>-alpine` to
+# public.ecr.aws/nginx/nginx-unprivileged (also docker.io/nginxinc, ghcr.io/nginx, quay.io/nginx). The
+# registry itself cannot be reached here; tests/test_tls_handshake.py runs the generated nginx.conf on Debian's
+# NGINX, which has every directive it uses (`listen ... ssl http2` is accepted with a deprecation warning
+# since 1.25.1).
+TLS_PROXY_IMAGE = "public.ecr.aws/nginx/nginx-unprivileged:1.30.4-alpine"
 
 # Kubernetes minor versions whose API schemas every rendered manifest must satisfy.
 SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = ("1.31", "1.32", "1.33", "1.34", "1.35")

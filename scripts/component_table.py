@@ -5,12 +5,13 @@
     python scripts/component_table.py --check   # exit 1 when docs/components.md is stale
 
 Reads the source with `ast` (nothing is imported, so no cloud SDK is needed): every
-ComponentResource that `llm_infra.__all__` exports, then every one under
-`llm_infra/aws`, `llm_infra/gcp` and `llm_infra/azure`. A component's inputs are the
+ComponentResource that `llm_infra.__all__` exports, then every one in each cloud plug-in's folder
+(the clouds `llm_infra/clouds.py` registers, in its order; each titled by its package docstring). A component's inputs are the
 fields of the TypedDict its `__init__` takes as `args`, each with the docstring under it
 (the same text Pulumi's schema inference reads); its outputs are its public class-level
 annotations (`pulumi.Output[...]`, or a resource) and their docstrings. Whether other Pulumi languages can
-use it comes from `llm_infra/multilanguage.py` (`HOSTED`), which must list every component.
+use it comes from `llm_infra/multilanguage.py` (`BASE_HOSTED`, and each cloud package's `_COMPONENTS`,
+which `HOSTED` serves), which must list every component.
 """
 
 from __future__ import annotations
@@ -26,7 +27,22 @@ PACKAGE = ROOT / "llm_infra"
 README = ROOT / "docs" / "components.md"  # the reference the README links to
 START = "<!-- components:start -->"
 END = "<!-- components:end -->"
-CLOUDS = (("aws", "AWS"), ("gcp", "GCP"), ("azure", "Azure"))
+
+
+def clouds() -> list[tuple[str, str]]:
+    """(folder, title) of each cloud `llm_infra/clouds.py` registers (`from .<folder> import plugin as ...`), in
+    its order; the title is the package docstring's text before its first colon (`AWS: a private EKS ...`)."""
+    found = []
+    for node in ast.parse((PACKAGE / "clouds.py").read_text()).body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and any(a.name == "plugin" for a in node.names):
+            folder = node.module or ""
+            doc = ast.get_docstring(ast.parse((PACKAGE / folder / "__init__.py").read_text())) or folder
+            found.append((folder, doc.split(":", 1)[0]))
+    order = {}
+    for node in ast.walk(ast.parse((PACKAGE / "clouds.py").read_text())):
+        if isinstance(node, ast.Attribute) and node.attr == "PLUGIN" and isinstance(node.value, ast.Name):
+            order.setdefault(node.value.id, len(order))
+    return sorted(found, key=lambda ft: order.get(ft[0], len(order)))
 
 
 @dataclass
@@ -119,14 +135,24 @@ def public_exports() -> list[tuple[str, str]]:
     raise SystemExit("llm_infra/__init__.py: expected an _EXPORTS mapping of public names to modules")
 
 
-def hosted() -> dict[str, str]:
-    """`HOSTED` of llm_infra/multilanguage.py (component -> module), read with ast."""
-    for node in ast.parse((PACKAGE / "multilanguage.py").read_text()).body:
+def _literal(path: Path, name: str) -> dict[str, str]:
+    for node in ast.parse(path.read_text()).body:
         if isinstance(node, ast.AnnAssign | ast.Assign):
             target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
-            if isinstance(target, ast.Name) and target.id == "HOSTED" and node.value is not None:
+            if isinstance(target, ast.Name) and target.id == name and node.value is not None:
                 return dict(ast.literal_eval(node.value))
-    raise SystemExit("llm_infra/multilanguage.py: expected a HOSTED mapping of components to modules")
+    raise SystemExit(f"{path.relative_to(ROOT)}: expected a {name} mapping of components to modules")
+
+
+def hosted() -> dict[str, str]:
+    """`HOSTED` of llm_infra/multilanguage.py (component -> module), read with ast: its `BASE_HOSTED`, then each
+    registered cloud package's `_COMPONENTS` (Args left out), ordered by module as `Cloud.components` orders them."""
+    served = _literal(PACKAGE / "multilanguage.py", "BASE_HOSTED")
+    for folder, _ in clouds():
+        table = _literal(PACKAGE / folder / "__init__.py", "_COMPONENTS")
+        served |= {name: f"llm_infra.{folder}.{module}"
+                   for name, module in sorted(table.items(), key=lambda kv: (kv[1], kv[0])) if not name.endswith("Args")}
+    return served
 
 
 def components() -> list[tuple[str, list[Component]]]:
@@ -138,7 +164,7 @@ def components() -> list[tuple[str, list[Component]]]:
         if name in classes and _is_component(classes[name]):
             exported.append(_component(module, classes[name], classes))
     groups.append(("Platform and Kubernetes layer (`from llm_infra import ...`)", exported))
-    for folder, title in CLOUDS:
+    for folder, title in clouds():
         found = []
         for path in sorted((PACKAGE / folder).glob("*.py")):
             module = f"llm_infra.{folder}.{path.stem}"

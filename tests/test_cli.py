@@ -270,3 +270,28 @@ def test_the_readme_and_every_example_say_how_to_install_this_release():
         lines = [line for line in text.splitlines() if "pip install" in line or "pulumi package add" in line]
         assert lines and all(tag in line for line in lines), (path, lines)
         assert not re.search(r'pip install ("llm-infra(\[\w+\])?"|llm-infra(\[\w+\])?)(\s|$)', text, re.M), path
+
+
+def test_python_dash_m_llm_infra_is_the_cli_when_no_engine_started_it():
+    """`python -m llm_infra plan` used to start the multi-language provider, print a port and wait forever."""
+    proc = subprocess.run([sys.executable, "-m", "llm_infra", "plan", "existing"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "stack existing:" in proc.stdout
+    from llm_infra.__main__ import started_by_engine
+
+    # What Pulumi's plugin host passes (`pulumi.run.plugin` keeps the engine address in argv).
+    assert started_by_engine(["127.0.0.1:41235"]) and started_by_engine(["--logtostderr", "-v=9", "localhost:9"])
+    assert not started_by_engine(["plan", "dev"]) and not started_by_engine(["--help"]) and not started_by_engine([])
+
+
+def test_two_plans_of_a_stack_write_byte_identical_manifests(tmp_path):
+    """Pulumi resolves a manifest's inputs in no fixed order; the files written must not follow it."""
+    for out in ("a", "b"):
+        proc = run("plan", "existing", "--out", str(tmp_path / out))
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    a, b = sorted((tmp_path / "a" / "manifests").iterdir()), sorted((tmp_path / "b" / "manifests").iterdir())
+    assert [p.name for p in a] == [p.name for p in b] and a
+    assert [p.read_text() for p in a] == [p.read_text() for p in b]
+    first = yaml.safe_load(a[0].read_text())
+    assert list(first)[:3] == ["apiVersion", "kind", "metadata"]

@@ -63,9 +63,17 @@ INTERNAL_LB_SOURCES = {
 
 
 def gateway_class(config: StackConfig) -> str | None:
-    return config.inference_gateway.gateway_class or DEFAULT_GATEWAY_CLASS.get(config.cloud)
+    from ..config import cloud_plugin
+
+    plugin = cloud_plugin(config.cloud)
+    return config.inference_gateway.gateway_class or (plugin.default_gateway_class if plugin is not None else None)
 
 
 def installs_crds(config: StackConfig) -> bool:
+    """Whether the stack installs the Gateway API and Inference Extension CRDs: as configured, else where the
+    cloud does not (its plug-in's `installs_gateway_crds`); never on `existing` (the cluster has them)."""
+    from ..config import cloud_plugin
+
     chosen = config.inference_gateway.install_crds
-    return chosen if chosen is not None else config.cloud in ("aws", "azure")
+    plugin = cloud_plugin(config.cloud)
+    return chosen if chosen is not None else (plugin is not None and plugin.installs_gateway_crds)

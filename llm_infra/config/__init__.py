@@ -60,7 +60,9 @@ from .models import (  # noqa: F401
     ActiveHours,
     BatchingConfig,
     CACHE_READ_MIB_S,
-    CLOUD_SETTINGS,
+    cloud_names,
+    cloud_plugin,
+    EXISTING_URI_SCHEMES,
     ChartSource,
     CONFIG_NAMESPACE,
     DevicePluginConfig,
@@ -76,7 +78,7 @@ from .models import (  # noqa: F401
     SECRET_KEYS,
     StackConfig,
     TeardownConfig,
-    URI_SCHEMES_BY_CLOUD,
+    uri_schemes,
 )
 from .loading import (  # noqa: F401
     _describe,
@@ -106,7 +108,9 @@ __all__ = [
     'AzureConfig',
     'BatchingConfig',
     'CACHE_READ_MIB_S',
-    'CLOUD_SETTINGS',
+    'cloud_names',
+    'cloud_plugin',
+    'EXISTING_URI_SCHEMES',
     'ChartSource',
     'cloud_stack_config',
     'CONFIG_NAMESPACE',
@@ -137,6 +141,6 @@ __all__ = [
     'StackConfig',
     'StackConfigSpec',
     'TeardownConfig',
-    'URI_SCHEMES_BY_CLOUD',
+    'uri_schemes',
     'validate_spec',
 ]

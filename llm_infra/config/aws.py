@@ -148,6 +148,12 @@ class AwsConfig(_Strict):
         """NAT gateways of the stack's VPC: one, or one per zone."""
         return 1 if self.single_nat_gateway else len(self.availability_zones or "abc")
 
+    def cache_read_mib_s(self, size_gib: int) -> float:
+        """A model cache volume's sequential read rate: gp3 is provisioned at `CACHE_READ_MIB_S` (aws/cluster.py)."""
+        from .models import CACHE_READ_MIB_S
+
+        return float(CACHE_READ_MIB_S)
+
     def zones(self, region: str) -> list[str]:
         """The stack's zones: the existing subnets' zones, the configured zones, or a, b, c of the region."""
         if self.private_subnet_ids is not None:

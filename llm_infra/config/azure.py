@@ -126,6 +126,14 @@ class AzureConfig(_Strict):
         """NAT gateways: one for the stack's VNet."""
         return 1
 
+    def cache_read_mib_s(self, size_gib: int) -> float:
+        """A model cache volume's sequential read rate: Premium SSD v2 is provisioned at `CACHE_READ_MIB_S`
+        (azure/cluster.py); a Premium SSD tier's follows its size (facts table)."""
+        from ..catalog.azure_facts import premium_read_mib_s
+        from .models import CACHE_READ_MIB_S
+
+        return float(CACHE_READ_MIB_S) if self.disk_sku == "PremiumV2_LRS" else premium_read_mib_s(size_gib)
+
     def resource_group(self, environment: str) -> str:
         return self.resource_group_name or f"llm-{environment}"
 

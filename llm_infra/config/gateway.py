@@ -6,7 +6,6 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from ..catalog.gateways import GATEWAY_CLASSES, gateway_class
-from ..catalog.gcp import PROXY_ONLY_CIDR
 from ..catalog.hop_tls import GATEWAY_TO_POOL
 
 if TYPE_CHECKING:
@@ -47,13 +46,11 @@ def config_problems(config: StackConfig) -> list[str]:
     elif fact is not None and not fact.inference_pool:
         problems.append(f"inference_gateway.gateway_class: {name!r} does not support InferencePool backends; expected "
                         f"{sorted(c.name for c in known.values() if c.internal and c.inference_pool)}")
-    if config.cloud == "gcp" and config.gcp is not None and not config.gcp.network and name == "gke-l7-rilb":
-        proxy = ipaddress.ip_network(PROXY_ONLY_CIDR)
-        for key in ("subnet_cidr", "pods_cidr", "services_cidr", "master_cidr"):
-            value = getattr(config.gcp, key, None)
-            if value and ipaddress.ip_network(value, strict=False).overlaps(proxy):
-                problems.append(f"gcp.{key}: expected a range apart from the inference Gateway's proxy-only subnet "
-                                f"{PROXY_ONLY_CIDR}, got {value!r}")
+    from .models import cloud_plugin
+
+    plugin = cloud_plugin(config.cloud)
+    if plugin is not None:
+        problems += plugin.gateway_problems(config, name)
     model_namespaces = {m.namespace for m in config.models}
     if gw.namespace in model_namespaces or gw.namespace == config.monitoring.namespace:
         problems.append(f"inference_gateway.namespace: expected a namespace of its own, got {gw.namespace!r} "

@@ -141,6 +141,12 @@ class GcpConfig(_Strict):
         """Cloud NAT gateways: one for the stack's network."""
         return 1
 
+    def cache_read_mib_s(self, size_gib: int) -> float:
+        """A model cache volume's sequential read rate: a persistent disk's follows its type and size (facts table)."""
+        from ..catalog.gcp_facts import pd_read_mib_s
+
+        return pd_read_mib_s(self.cache_disk_type, size_gib)
+
     def node_zones(self, region: str) -> list[str]:
         """The stack's zones: the configured zones, or a, b and c of the region."""
         return list(self.zones or [f"{region}-{z}" for z in "abc"])

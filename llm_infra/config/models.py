@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Callable
 import re
-from typing import Annotated, Literal
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from ..planning.catalog import GPUS as _GPU_SPECS
-from .aws import AwsConfig, _aws_problems
-from .azure import AzureConfig, _azure_problems
+from .aws import AwsConfig
+from .azure import AzureConfig
 from .base import DnsLabel, NamespaceName, _DNS_LABEL, _FieldError, _Problems, _Strict, parse_weights_uri, shown
 from .base import _allowlisted_network
-from .gcp import GcpConfig, _gcp_problems
+from .gcp import GcpConfig
+
+if TYPE_CHECKING:
+    from ..cloud_plugin import Cloud
 
 
 CONFIG_NAMESPACE = "llm-infra"
@@ -37,13 +40,33 @@ GPU_MEMORY_GIB: dict[str, float] = {
     for model in sorted({spec.model for spec in _GPU_SPECS.values()})
 }
 
-# Which object-store URI each cloud's workload identity can read.
-URI_SCHEMES_BY_CLOUD: dict[str, tuple[str, ...]] = {
-    "aws": ("s3",),
-    "gcp": ("gs",),
-    "azure": ("azureblob",),
-    "existing": ("s3", "gs", "azureblob"),
-}
+# Which object-store URI the workload identity of a cluster the user runs can read (a cloud's own: `Cloud.uri_schemes`).
+EXISTING_URI_SCHEMES: tuple[str, ...] = ("s3", "gs", "azureblob")
+
+
+def cloud_plugin(name: object) -> Cloud | None:
+    """The registered cloud plug-in of that name (`llm_infra.clouds.CLOUDS`), None for `existing` or an unknown name.
+    Imported on use: the registry imports each cloud's settings from this package."""
+    from ..clouds import CLOUDS
+
+    return CLOUDS.get(name) if isinstance(name, str) else None
+
+
+def cloud_names() -> list[str]:
+    """What stack config's `cloud` accepts: every registered cloud plug-in, and `existing`."""
+    from ..clouds import CLOUDS
+
+    return [*CLOUDS, "existing"]
+
+
+def uri_schemes(cloud: str) -> tuple[str, ...]:
+    """Which object-store URI schemes the workload identity of a stack on `cloud` can read."""
+    plugin = cloud_plugin(cloud)
+    return plugin.uri_schemes if plugin is not None else EXISTING_URI_SCHEMES
+
+
+# The settings block of a plug-in cloud that StackConfig declares no field for, while the stack is validated.
+_PLUGIN_BLOCK: ContextVar[BaseModel | None] = ContextVar("llm_infra_plugin_settings", default=None)
 
 
 # Keys of the backend engine arguments that the library derives itself.
@@ -51,15 +74,6 @@ _OWNED_ENGINE_ARGS: dict[str, frozenset[str]] = {
     "vllm": frozenset({"model", "tensor_parallel_size", "max_num_seqs"}),
     "tensorrtllm": frozenset({"gpt_model_path", "gpt_model_type", "max_beam_width"}),
     "python": frozenset(),
-}
-
-
-# Each cloud's settings model and its checks of a whole stack (config/<cloud>.py), by the name
-# `cloud` uses; the settings block of a stack is the StackConfig field of that name.
-CLOUD_SETTINGS: dict[str, tuple[type[AwsConfig | GcpConfig | AzureConfig], Callable[[StackConfig], list[str]]]] = {
-    "aws": (AwsConfig, _aws_problems),
-    "gcp": (GcpConfig, _gcp_problems),
-    "azure": (AzureConfig, _azure_problems),
 }
 
 
@@ -527,8 +541,8 @@ def _tls_problems(config: StackConfig) -> list[str]:
 class StackConfig(_Strict):
     """Everything a stack needs; shared by every cloud."""
 
-    cloud: Literal["aws", "gcp", "azure", "existing"]
-    """Where the cluster comes from: `aws`, `gcp`, `azure` (built by llm-infra) or `existing`."""
+    cloud: str
+    """Where the cluster comes from: a registered cloud (`aws`, `gcp`, `azure`; built by llm-infra) or `existing`."""
     environment: DnsLabel
     """Environment name (a DNS label): names the cluster and its resources."""
     production: bool = True
@@ -567,14 +581,52 @@ class StackConfig(_Strict):
     """Registries (or registry/path prefixes) that model images may also come from, e.g. your cloud's mirror
     `123456789012.dkr.ecr.eu-west-1.amazonaws.com/nvidia`. Defaults to none: only the pinned images' registries."""
 
+    _plugin_settings: BaseModel | None = PrivateAttr(default=None)
+
+    @field_validator("cloud")
+    @classmethod
+    def _registered_cloud(cls, v: str) -> str:
+        if v not in cloud_names():
+            *others, last = [repr(name) for name in cloud_names()]
+            raise ValueError(f"expected {', '.join(others)} or {last}, got {shown(v)}")
+        return v
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _plugin_settings_block(cls, data: Any, handler: Any) -> StackConfig:
+        """A plug-in cloud that StackConfig declares no field for keeps its block under its own name too
+        (`toycloud: {...}`), validated by the plug-in's settings model."""
+        plugin = cloud_plugin(data.get("cloud")) if isinstance(data, dict) else None
+        if plugin is None or plugin.name in cls.model_fields or plugin.name not in data:
+            return handler(data)
+        data = dict(data)
+        raw = data.pop(plugin.name)
+        if raw is None:
+            return handler(data)
+        try:
+            block = raw if isinstance(raw, plugin.settings) else plugin.settings.model_validate(raw)
+        except ValidationError as exc:
+            from .loading import _problems as described
+
+            raise _Problems(described(exc, prefix=f"{plugin.name}.")) from None
+        token = _PLUGIN_BLOCK.set(block)
+        try:
+            config = handler(data)
+        finally:
+            _PLUGIN_BLOCK.reset(token)
+        config._plugin_settings = block
+        return config
+
     @model_validator(mode="after")
     def _cross_fields(self) -> StackConfig:
         problems: list[str] = []
-        for cloud, (_, cloud_problems) in CLOUD_SETTINGS.items():
-            if self.cloud != cloud and getattr(self, cloud) is not None:
+        from ..clouds import CLOUDS
+
+        for cloud, plugin in CLOUDS.items():
+            if self.cloud != cloud and cloud in type(self).model_fields and getattr(self, cloud) is not None:
                 problems.append(f"{cloud}: expected only with cloud {cloud!r}, got it with cloud {self.cloud!r}")
             if self.cloud == cloud:
-                problems += cloud_problems(self)
+                problems += plugin.problems(self)
         if self.cloud != "existing" and not self.region:
             problems.append(f"region: expected a {self.cloud} region for cloud {self.cloud!r}, got nothing")
         if self.cloud == "existing" and self.existing is None:
@@ -586,7 +638,7 @@ class StackConfig(_Strict):
         if self.production and self.isolation != "dedicated":
             problems.append(f"isolation: expected 'dedicated' in a production stack, got {shown(self.isolation)}")
         pools = {p.name: p for p in self.gpu_pools}
-        schemes = URI_SCHEMES_BY_CLOUD[self.cloud]
+        schemes = uri_schemes(self.cloud)
         for i, m in enumerate(self.models):
             where = f"models[{i}]"
             pool = pools.get(m.gpu_pool)
@@ -633,16 +685,20 @@ class StackConfig(_Strict):
         return self
 
     @property
-    def cloud_settings(self) -> AwsConfig | GcpConfig | AzureConfig | None:
-        """The settings block of the stack's cloud, or its defaults when it has them and the block is left out
-        (AWS); None for `existing` and for a missing block that has required fields (reported by the checks)."""
-        entry = CLOUD_SETTINGS.get(self.cloud)
-        if entry is None:
+    def cloud_settings(self) -> Any:
+        """The settings block of the stack's cloud (its plug-in's settings model), or its defaults when it has
+        them and the block is left out (AWS); None for `existing` and for a missing block that has required
+        fields (reported by the checks)."""
+        plugin = cloud_plugin(self.cloud)
+        if plugin is None:
             return None
-        given = getattr(self, self.cloud)
-        if given is not None or any(field.is_required() for field in entry[0].model_fields.values()):
+        if plugin.name in type(self).model_fields:
+            given = getattr(self, plugin.name)
+        else:
+            given = self._plugin_settings or _PLUGIN_BLOCK.get()
+        if given is not None or any(field.is_required() for field in plugin.settings.model_fields.values()):
             return given
-        return entry[0].model_validate({})  # the same as calling it with no field: only defaults
+        return plugin.settings.model_validate({})  # the same as calling it with no field: only defaults
 
     def pool(self, name: str) -> GpuPoolConfig:
         return next(p for p in self.gpu_pools if p.name == name)

@@ -441,7 +441,7 @@ class AzureConfigFields(TypedDict):
 class StackConfigFields(TypedDict):
     """The fields of `StackConfig` as a plain mapping. Everything a stack needs; shared by every cloud."""
     cloud: str
-    """Where the cluster comes from: `aws`, `gcp`, `azure` (built by llm-infra) or `existing`."""
+    """Where the cluster comes from: a registered cloud (`aws`, `gcp`, `azure`; built by llm-infra) or `existing`."""
     environment: str
     """Environment name (a DNS label): names the cluster and its resources."""
     production: NotRequired[bool]

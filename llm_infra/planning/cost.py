@@ -23,9 +23,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..catalog import aws as _aws_types
-from ..catalog import azure as _azure_types
-from ..catalog import gcp as _gcp_types
 from .capacity import (
     CapacityError,
     ModelShape,
@@ -36,21 +33,41 @@ from .capacity import (
 )
 from .catalog import (
     CATALOG,
-    DEFAULT_SYSTEM_INSTANCE_TYPE,
     HOURS_PER_MONTH,
+    CpuInstanceType,
     InstanceType,
     PriceItem,
-    gcp_g2_price,
-    price,
     system_instance,
 )
+from .catalog import price as _catalog_price
 
-# Each cloud's default type for a pool without `instance_type` (its table in llm_infra.catalog).
-CLOUD_DEFAULT_TYPES = {
-    "aws": _aws_types.default_instance_type,
-    "gcp": _gcp_types.default_machine_type,
-    "azure": _azure_types.default_vm_size,
-}
+
+def _plugin(cloud: str) -> Any:
+    """The cloud's plug-in (`llm_infra.clouds`), None for a cloud llm-infra does not build on. Imported on
+    use: the registry loads config (pydantic), which the planning package alone does not need."""
+    from ..clouds import CLOUDS
+
+    return CLOUDS.get(cloud)
+
+
+def priced_clouds() -> tuple[str, ...]:
+    """The clouds the cost model prices: every registered plug-in."""
+    from ..clouds import CLOUDS
+
+    return tuple(CLOUDS)
+
+
+def price(cloud: str, key: str) -> PriceItem:
+    """A price item of `cloud`: its plug-in's own (`Cloud.prices`), else the catalog's (`planning.catalog.PRICES`)."""
+    plugin = _plugin(cloud)
+    own = next((p for p in (plugin.prices if plugin is not None else ()) if p.key == key), None)
+    return own if own is not None else _catalog_price(cloud, key)
+
+
+def _system_instance(name: str, cloud: str) -> CpuInstanceType:
+    plugin = _plugin(cloud)
+    own = next((e for e in (plugin.system_instances if plugin is not None else ()) if e.name == name), None)
+    return own if own is not None else system_instance(name, cloud)
 
 # --- input -------------------------------------------------------------------------------------
 
@@ -85,7 +102,7 @@ class StackCostInput:
     gpu_pools: tuple[GpuPoolCostInput, ...]
     system_nodes: int = 2
     system_instance_type: str | None = None
-    """Defaults to DEFAULT_SYSTEM_INSTANCE_TYPE[cloud]."""
+    """Defaults to the cloud plug-in's `system_type`."""
     nat_gateways: int = 1
     keys: int = 1
     cache_volume_gib_min: float = 0.0
@@ -96,8 +113,8 @@ class StackCostInput:
     """Azure only: `free` or `standard`. Defaults to `standard` in production, `free` otherwise."""
 
     def __post_init__(self) -> None:
-        if self.cloud not in PRICING:
-            raise ValueError(f"cloud: expected {', '.join(PRICING)} (prices are per cloud), got {self.cloud!r}")
+        if _plugin(self.cloud) is None:
+            raise ValueError(f"cloud: expected {', '.join(priced_clouds())} (prices are per cloud), got {self.cloud!r}")
         if self.isolation not in ("dedicated", "shared"):
             raise ValueError(f"isolation: expected 'dedicated' or 'shared', got {self.isolation!r}")
         if self.control_plane_tier not in (None, "free", "standard"):
@@ -149,76 +166,31 @@ class CostEstimate:
 # --- the stack's monthly cost ------------------------------------------------------------------
 
 
-def _catalog_entry(name: str, cloud: str, catalog: Iterable[InstanceType]) -> InstanceType | None:
-    return next((e for e in catalog if e.name == name and e.cloud == cloud), None)
+def catalog_entry(name: str, cloud: str, catalog: Iterable[InstanceType]) -> InstanceType | None:
+    """`name` on `cloud` in `catalog`, else among the cloud plug-in's own priced types (`Cloud.instances`)."""
+    plugin = _plugin(cloud)
+    own = plugin.instances if plugin is not None else ()
+    return next((e for e in (*catalog, *own) if e.name == name and e.cloud == cloud), None)
 
 
 # --- each cloud's pricing rules ------------------------------------------------------------------
 # What differs in how the clouds bill a stack: dedicated hardware, the control plane, NAT.
 
 
-def _shared_price_when_dedicated(entry: InstanceType, pool: GpuPoolCostInput, hourly: float, option: str,
+def shared_price_when_dedicated(entry: InstanceType, pool: GpuPoolCostInput, hourly: float, option: str,
                                  notes: list[str]) -> tuple[float, str]:
-    return hourly, option  # GCP and Azure bill the isolation as a separate line (below), not per VM
+    return hourly, option  # the cloud bills the isolation as a separate line (its `isolation` rule), not per VM
 
 
-def _aws_dedicated_instance(entry: InstanceType, pool: GpuPoolCostInput, hourly: float, option: str,
-                            notes: list[str]) -> tuple[float, str]:
-    if entry.dedicated_usd_per_hour is not None and not pool.spot:
-        return entry.dedicated_usd_per_hour, "dedicated"
-    notes.append(f"No published Dedicated Instance price for {entry.name} was found: priced at the "
-                 f"shared-tenancy price, so pool {pool.name!r} is a lower bound (plus the region fee).")
-    return hourly, option + ", dedicated tenancy at the shared-tenancy price"
-
-
-def _aws_region_fee(stack: StackCostInput, catalog: tuple[InstanceType, ...], gpu_nodes_min: int, gpu_nodes_max: int,
-                    notes: list[str]) -> CostLine:
-    fee = price("aws", "dedicated_region_fee")
-    assert fee.usd is not None
-    h = HOURS_PER_MONTH
-    return CostLine("Dedicated Per Region Fee", fee.usd * h if gpu_nodes_min else 0.0, fee.usd * h if gpu_nodes_max else 0.0,
-                    f"${fee.usd:.2f}/h while any Dedicated Instance runs in the region")
-
-
-def _gcp_sole_tenancy(stack: StackCostInput, catalog: tuple[InstanceType, ...], gpu_nodes_min: int, gpu_nodes_max: int,
-                      notes: list[str]) -> CostLine:
-    return _sole_tenancy_premium(stack, catalog, notes)
-
-
-def _azure_dedicated_hosts(stack: StackCostInput, catalog: tuple[InstanceType, ...], gpu_nodes_min: int,
-                           gpu_nodes_max: int, notes: list[str]) -> CostLine:
-    notes.append(f"isolation 'dedicated' on {stack.cloud} needs dedicated hosts; their premium was not found in the "
-                 f"sources used, so it is not included.")
-    return CostLine("dedicated host premium", 0.0, 0.0, "not modelled", priced=False)
-
-
-def _flat_control_plane(label: str) -> Callable[[StackCostInput], tuple[str, PriceItem]]:
+def flat_control_plane(label: str) -> Callable[[StackCostInput], tuple[str, PriceItem]]:
     return lambda stack: (label, price(stack.cloud, "control_plane"))
 
 
-def _aks_control_plane(stack: StackCostInput) -> tuple[str, PriceItem]:
-    tier = stack.control_plane_tier or ("standard" if stack.production else "free")
-    return f"AKS control plane ({tier} tier)", price("azure", f"control_plane_{tier}")
-
-
-def _nat_gateways(stack: StackCostInput, gpu_nodes_min: int, gpu_nodes_max: int) -> CostLine:
+def nat_gateways(stack: StackCostInput, gpu_nodes_min: int, gpu_nodes_max: int) -> CostLine:
     nat = price(stack.cloud, "nat_gateway")
     assert nat.usd is not None
     cost = stack.nat_gateways * nat.usd * HOURS_PER_MONTH
     return CostLine("NAT gateways", cost, cost, f"{stack.nat_gateways} x ${nat.usd}/h; data processed extra")
-
-
-def _cloud_nat(stack: StackCostInput, gpu_nodes_min: int, gpu_nodes_max: int) -> CostLine:
-    vm, cap, ip = price("gcp", "nat_vm"), price("gcp", "nat_cap"), price("gcp", "nat_ip")
-    assert vm.usd is not None and cap.usd is not None and ip.usd is not None
-    vm_usd, cap_usd, ip_usd = vm.usd, cap.usd, ip.usd  # narrowed for the closure
-
-    def monthly(vms: int) -> float:
-        per_gateway = min(vms * vm_usd, cap_usd) if vms else 0.0
-        return stack.nat_gateways * (per_gateway + ip_usd) * HOURS_PER_MONTH
-
-    return CostLine("Cloud NAT", monthly(stack.system_nodes + gpu_nodes_min), monthly(stack.system_nodes + gpu_nodes_max),
-                    f"{stack.nat_gateways} x (${vm.usd}/VM-h up to ${cap.usd}/h + ${ip.usd}/h IP); data extra")
 
 
 @dataclass(frozen=True)
@@ -233,44 +205,6 @@ class CloudPricing:
     nat: Callable[[StackCostInput, int, int], CostLine]
 
 
-PRICING: dict[str, CloudPricing] = {
-    "aws": CloudPricing(_aws_dedicated_instance, _aws_region_fee, _flat_control_plane("EKS control plane"), _nat_gateways),
-    "gcp": CloudPricing(_shared_price_when_dedicated, _gcp_sole_tenancy, _flat_control_plane("GKE cluster management fee"),
-                        _cloud_nat),
-    "azure": CloudPricing(_shared_price_when_dedicated, _azure_dedicated_hosts, _aks_control_plane, _nat_gateways),
-}
-"""Each cloud's pricing rules, by the name stack config's `cloud` uses."""
-
-
-def _sole_tenancy_premium(stack: StackCostInput, catalog: tuple[InstanceType, ...], notes: list[str]) -> CostLine:
-    """GCP bills a sole-tenant node's vCPUs and memory plus a premium of a share of them (`sole_tenancy_premium`).
-
-    For G2 the vCPU and memory share of a machine comes from its SKU rates; for a family whose
-    catalog price is one figure (GPUs included), the premium is taken on the whole price, an
-    upper bound, and a note says so.
-    """
-    rate = price("gcp", "sole_tenancy_premium")
-    assert rate.usd is not None
-    low = high = 0.0
-    bounded: list[str] = []
-    for pool in stack.gpu_pools:
-        entry = _catalog_entry(pool.instance_type, "gcp", catalog)
-        if entry is None:
-            continue  # the pool's own line already says it is unpriced
-        if entry.name.startswith("g2-"):
-            base = gcp_g2_price(entry.vcpus, entry.memory_gib, 0)
-        else:
-            base = entry.on_demand_usd_per_hour
-            bounded.append(entry.name)
-        low += pool.min_nodes * base * rate.usd * HOURS_PER_MONTH
-        high += pool.max_nodes * base * rate.usd * HOURS_PER_MONTH
-    if bounded:
-        notes.append(f"Sole-tenancy premium on {', '.join(sorted(set(bounded)))}: taken on the whole machine price "
-                     f"(GPUs included) for want of a vCPU and memory rate in the catalog, so it is an upper bound.")
-    return CostLine("sole-tenant node premium", low, high,
-                    f"{rate.usd:.0%} of the GPU nodes' vCPU and memory price ({rate.source.url if rate.source else ''})")
-
-
 def estimate_stack_cost(stack: StackCostInput, catalog: Iterable[InstanceType] = CATALOG) -> CostEstimate:
     """Monthly cost (730 h) of `stack` at minimum and at maximum scale, item by item."""
     catalog = tuple(catalog)
@@ -278,7 +212,7 @@ def estimate_stack_cost(stack: StackCostInput, catalog: Iterable[InstanceType] =
     lines: list[CostLine] = []
     notes: list[str] = []
     cloud = stack.cloud
-    rules = PRICING[cloud]
+    rules = _plugin(cloud).pricing
     dedicated = stack.isolation == "dedicated"
 
     # GPU pools.
@@ -286,7 +220,7 @@ def estimate_stack_cost(stack: StackCostInput, catalog: Iterable[InstanceType] =
     gpu_disk_min = gpu_disk_max = 0.0
     price_regions: set[str] = set()
     for pool in stack.gpu_pools:
-        entry = _catalog_entry(pool.instance_type, cloud, catalog)
+        entry = catalog_entry(pool.instance_type, cloud, catalog)
         gpu_nodes_min += pool.min_nodes
         gpu_nodes_max += pool.max_nodes
         gpu_disk_min += pool.min_nodes * pool.disk_gib_per_node
@@ -317,9 +251,9 @@ def estimate_stack_cost(stack: StackCostInput, catalog: Iterable[InstanceType] =
     lines.append(CostLine(label, cp.usd * h, cp.usd * h, f"${cp.usd:.2f}/h"))
 
     # System nodes.
-    sys_name = stack.system_instance_type or DEFAULT_SYSTEM_INSTANCE_TYPE[cloud]
+    sys_name = stack.system_instance_type or _plugin(cloud).system_type
     try:
-        sys_entry = system_instance(sys_name, cloud)
+        sys_entry = _system_instance(sys_name, cloud)
         sys_hourly = sys_entry.on_demand_usd_per_hour
     except KeyError:
         sys_hourly = None
@@ -461,7 +395,7 @@ def plan_model(shape: ModelShape, cloud: str, spot: bool = False, region: str | 
     """`plan_model_on` the named instance type, or on the cheapest that fits (`choose_instance`)."""
     catalog = tuple(catalog)
     if instance_type is not None:
-        entry = _catalog_entry(instance_type, cloud, catalog)
+        entry = catalog_entry(instance_type, cloud, catalog)
         if entry is None:
             raise KeyError(f"instance type {instance_type!r} is not in the {cloud} catalog")
         return plan_model_on(shape, entry, spot, assumption)
@@ -489,8 +423,8 @@ def pool_instance_type(cloud: str, gpu: str, gpus_per_node: int, instance_type: 
     `llm_infra.catalog`, what the stack will actually run), else the catalog's cheapest."""
     if instance_type is not None:
         return instance_type
-    default = CLOUD_DEFAULT_TYPES.get(cloud)
-    chosen = default(gpu, gpus_per_node) if default is not None else None
+    plugin = _plugin(cloud)
+    chosen = plugin.default_type(gpu, gpus_per_node) if plugin is not None else None
     if chosen is not None:
         return chosen
     entry = default_gpu_instance(cloud, gpu, gpus_per_node, catalog)
@@ -506,8 +440,8 @@ def stack_cost_input(cfg: Any, catalog: Iterable[InstanceType] = CATALOG) -> Sta
     answer what differs by cloud: each GPU node's disk, the system pool, the NAT gateways.
     """
     cloud = cfg.cloud
-    if cloud not in PRICING:
-        raise ValueError(f"cloud: llm-infra has prices for {', '.join(PRICING)} only, got {cloud!r}")
+    if _plugin(cloud) is None:
+        raise ValueError(f"cloud: llm-infra has prices for {', '.join(priced_clouds())} only, got {cloud!r}")
     catalog = tuple(catalog)
     specific = cfg.cloud_settings
     disk = float(specific.gpu_node_disk_gib)
@@ -545,7 +479,7 @@ def plan_models(cfg: Any, shapes: Mapping[str, ModelShape],
             continue
         pool = pools[m.gpu_pool]
         name = pool_instance_type(cfg.cloud, pool.gpu, pool.gpus_per_node, pool.instance_type, catalog)
-        if name is None or _catalog_entry(name, cfg.cloud, catalog) is None:
+        if name is None or catalog_entry(name, cfg.cloud, catalog) is None:
             out[m.name] = f"pool {pool.name!r}: instance type not in the catalog"
             continue
         try:

@@ -12,9 +12,7 @@ from typing import Any
 from .capacity import GPU_MEMORY_UTILIZATION, memory_per_gpu
 from .catalog import GPUS
 from .cost import CostEstimate, ModelPlan, estimate_stack_cost, plan_models, render_cost_table, render_model_table
-from .cost import stack_cost_input
-
-PRICED_CLOUDS = ("aws", "gcp", "azure")
+from .cost import priced_clouds, stack_cost_input
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,7 @@ def _gpu_fit(cfg: Any) -> dict[str, dict[str, Any] | str]:
 
 def plan_stack(cfg: Any) -> StackPlan:
     """The planning view of a validated StackConfig."""
-    if cfg.cloud not in PRICED_CLOUDS:
+    if cfg.cloud not in priced_clouds():
         return StackPlan(cost=None, models=dict(_gpu_fit(cfg)))
     shapes = {m.name: m.model_shape for m in cfg.models if m.model_shape is not None}
     return StackPlan(cost=estimate_stack_cost(stack_cost_input(cfg)), models=dict(plan_models(cfg, shapes)))
