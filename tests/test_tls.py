@@ -276,6 +276,14 @@ def test_tls_opt_out_is_named_and_visible():
     assert result.outputs["model_endpoints"]["llama-3-8b"]["http"].startswith("http://")
     sts = next(r for r in result.resources if r.kind == "StatefulSet")
     assert sts.inputs["spec"]["template"]["metadata"]["annotations"]["llm-infra.io/tls"] == "disabled"
+    # The DCGM exporter follows: plain HTTP, its ServiceMonitor carrying the same opt-out the rule reads.
+    (monitor,) = [r for r in result.resources if r.kind == "ServiceMonitor" and r.k8s_name == "dcgm-exporter"]
+    assert monitor.inputs["metadata"]["annotations"] == {"llm-infra.io/tls": "disabled"}
+    assert "scheme" not in monitor.inputs["spec"]["endpoints"][0]
+    assert not [r for r in result.resources if r.kind == "Certificate"]
+    resources = [Resource(r.type, r.name, copy.deepcopy(r.inputs), r.protect, r.retain_on_delete, r.urn)
+                 for r in result.resources]
+    assert _fired(resources) == []
 
 
 def test_the_hop_table_in_the_docs_is_the_code_s():

@@ -4,8 +4,9 @@ Read from what the stack registers: Triton's command line (every listener bound 
 or gRPC with its own TLS), the TLS terminator's NGINX configuration (the ConfigMap its volume
 mounts: every `listen` with `ssl`, every upstream on loopback), each container's declared ports,
 and the Services and ServiceMonitors in front of the pods (every target port is a TLS one; the
-scrape is HTTPS verified against a CA), and every listener of the stack's Gateway (HTTPS with a
-certificate Secret). A pod annotated `llm-infra.io/tls: disabled` is the stack's named opt-out
+scrape is HTTPS verified against a CA), every listener of the stack's Gateway (HTTPS with a
+certificate Secret) and every other scrape the stack sets up (the DCGM exporter's: HTTPS with a
+CA; a ServiceMonitor annotated as below is the opt-out). A pod annotated `llm-infra.io/tls: disabled` is the stack's named opt-out
 (`tls.enabled: false`), a Gateway so annotated `inference_gateway.plaintext_listener`; neither is judged.
 """
 
