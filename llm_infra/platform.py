@@ -18,7 +18,8 @@ from .guardrails import device_list_strategy
 from .contract import ClusterContract
 from .extras import missing_extra
 from .extras import installed as extra_installed
-from .kubernetes.gpu_layer import GpuSoftwareLayer
+from .kubernetes.gpu_admission import OPT_OUT_LABEL, OPT_OUT_VALUE, GpuAdmissionPolicy, exempt_namespaces
+from .kubernetes.gpu_layer import DEFAULT_DCGM_NAMESPACE, GpuSoftwareLayer
 from .kubernetes.cert_manager import STACK_CA_ISSUER, tls_issuers
 from .kubernetes.operators import PROMETHEUS_PORT, ClusterOperators, ClusterOperatorsArgs, chart_spec
 from .kubernetes.tenant_namespace import TenantNamespace
@@ -167,8 +168,21 @@ class LlmPlatform(pulumi.ComponentResource):
         quota: dict[str, int] = defaultdict(int)
         for m in config.models:
             quota[m.namespace] += m.max_replicas * m.gpus_per_replica
+        # No pod names GPUs itself or sits on a GPU node without one (gpu_admission; opting out marks the namespaces).
+        admission = config.gpu_admission
+        gpu_policy: list[pulumi.Resource] = []
+        if admission.enabled:
+            runs_dcgm = config.monitoring.dcgm_exporter and not cluster.manages_gpu_metrics
+            gpu_policy.append(GpuAdmissionPolicy(f"{name}-gpu-admission", {
+                "provider": cluster.provider,
+                "gpu_pool_label": cluster.gpu_pool_label,
+                "exempt_namespaces": exempt_namespaces(admission.exempt_namespaces,
+                                                       DEFAULT_DCGM_NAMESPACE if runs_dcgm else None),
+            }, opts=child))
+        opt_out = {} if admission.enabled else {OPT_OUT_LABEL: OPT_OUT_VALUE}
         tenants = {
-            ns: TenantNamespace(f"{name}-ns-{ns}", {"namespace": ns, "gpu_quota": q, "provider": cluster.provider},
+            ns: TenantNamespace(f"{name}-ns-{ns}", {"namespace": ns, "gpu_quota": q, "provider": cluster.provider,
+                                                   "labels": opt_out},
                                 opts=child)
             for ns, q in sorted(quota.items())
         }
@@ -188,7 +202,7 @@ class LlmPlatform(pulumi.ComponentResource):
                 f"{name}-{m.name}",
                 workload_args,
                 opts=child.merge(pulumi.ResourceOptions(depends_on=[tenants[m.namespace], gpu_layer, *operators,
-                                                                          *issuer_ready])),
+                                                                          *issuer_ready, *gpu_policy])),
                 bind_identity=cluster.bind_model_identity,
             )
 

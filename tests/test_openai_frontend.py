@@ -144,31 +144,55 @@ def test_the_vllm_model_takes_every_input_the_frontend_sends_it():
     assert "exclude_input_in_output" in backend_inputs  # the echo tensor the frontend looks for
 
 
-def test_the_python_model_declares_every_input_the_frontend_always_sends():
+_PB_TYPES = {"BYTES": "TYPE_STRING", "BOOL": "TYPE_BOOL", "INT32": "TYPE_INT32", "FP32": "TYPE_FP32",
+             "UINT64": "TYPE_UINT64"}
+
+
+def test_the_python_model_declares_every_input_the_frontend_sends_with_its_type():
     [model] = [m for m in parsed_config("existing").models if m.backend == "python"]
     config = build_model_config(model, instance_kind="KIND_CPU")
-    declared = {i.name for i in config.input}
-    assert set(openai.OTHER_REQUEST_INPUTS) <= declared
+    declared = {i.name: (pb_type_name(i.data_type), list(i.dims), i.optional) for i in config.input}
+    for name, (dtype, shape) in {**openai.OTHER_REQUEST_INPUTS, **openai.OTHER_OPTIONAL_INPUTS}.items():
+        # The frontend's shapes carry the batch dimension ([1, n]); the model's dims are per row.
+        assert declared[name] == (_PB_TYPES[dtype], shape[1:], name != "text_input"), name
+
+
+def pb_type_name(value: int) -> str:
+    from tritonclient.grpc import model_config_pb2 as pb
+
+    return pb.DataType.Name(value)
+
+
+def _frontend_request(values: dict) -> dict:
+    """The KServe v2 body of a request with these inputs, in the data types and shapes the frontend uses."""
+    types = {**openai.OTHER_REQUEST_INPUTS, **openai.OTHER_OPTIONAL_INPUTS}
+    return {"inputs": [{"name": name, "datatype": types[name][0], "shape": [1, len(value[0])], "data": value}
+                       for name, value in values.items()]}
 
 
 @pytest.mark.triton
 def test_the_python_model_answers_the_request_the_frontend_builds_on_a_real_tritonserver(tmp_path):
-    """The KServe request the frontend's TensorRT-LLM-format converter sends a python model
-    (engine/utils/triton.py@v2.65.0:188-205), sent to the generated toy model."""
+    """The request Triton's OpenAI frontend (engine/utils/triton.py@v2.65.0:187-248) built for the README's
+    completion, as the running frontend sent it on the device run of 2026-12-01 (docs/versions.md): nine
+    inputs, the sampling ones at the request schema's defaults. A python model declaring only text_input,
+    max_tokens and stream refused it ("expected number of inputs between 1 and 3 but got 9")."""
     [model] = [m for m in parsed_config("existing").models if m.backend == "python"]
     weights = tmp_path / "weights"
     weights.mkdir()
     repository = write_model_repository([model], tmp_path / "repository", weights_dir=str(weights),
                                         instance_kind="KIND_CPU")
-    values = {"text_input": [["hello"]], "stream": [[False]], "max_tokens": [[12]]}
-    body = {"inputs": [{"name": name, "datatype": dtype, "shape": shape, "data": values[name]}
-                       for name, (dtype, shape) in openai.OTHER_REQUEST_INPUTS.items()]}
+    sent = {"text_input": [["hello"]], "stream": [[False]], "max_tokens": [[12]], "top_p": [[1.0]],
+            "frequency_penalty": [[0.0]], "presence_penalty": [[0.0]], "temperature": [[0.7]],
+            "return_num_input_tokens": [[True]], "return_num_output_tokens": [[True]]}
+    assert set(sent) == set(openai.OTHER_REQUEST_INPUTS)
+    with_options = {**sent, "stop_words": [["</s>", "\n\n"]], "seed": [[7]]}
     with LocalTritonServer(repository, exit_timeout_seconds=5) as server:
-        response = requests.post(f"{server.http_url}/v2/models/{model.name}/infer", json=body,
-                                 headers={"Connection": "close"}, timeout=60)
-    assert response.status_code == 200, response.text
-    [output] = response.json()["outputs"]
-    assert output["name"] == "text_output" and output["data"] == ["hellohellohe"]
+        answers = [requests.post(f"{server.http_url}/v2/models/{model.name}/infer", json=_frontend_request(body),
+                                 headers={"Connection": "close"}, timeout=60) for body in (sent, with_options)]
+    for response in answers:
+        assert response.status_code == 200, response.text
+        [output] = response.json()["outputs"]
+        assert output["name"] == "text_output" and output["data"] == ["hellohellohe"]
 
 
 # --- the README ---------------------------------------------------------------------------
@@ -313,3 +337,49 @@ def test_the_policy_knows_the_frontends_command_and_kserve_ports():
 
     assert TRITON_FRONTEND == ("python3", openai.FRONTEND_MAIN)
     assert {HTTP_PORT, GRPC_PORT, "http", "grpc"} == TRITON_KSERVE_PORTS
+
+
+# --- the device run of the frontend (docs/openai-frontend-run.md) ----------------------------
+
+EVIDENCE = ROOT / "docs" / "evidence" / "openai-frontend-run-2026-12-01.json"
+
+
+def test_the_inputs_the_running_frontend_sent_are_the_ones_python_models_declare():
+    """The running frontend named the inputs it sent when main's python model refused them; the table
+    (and so the model's declared inputs) holds exactly those."""
+    runs = json.loads(EVIDENCE.read_text())["runs"]
+    refused = [q["stdout"] for r in runs for q in r["requests"] if "expected number of inputs" in q["stdout"]]
+    assert refused
+    for answer in refused:
+        sent = re.search(r"Got input\(s\) \[([^\]]*)\]", answer).group(1)
+        assert {s.strip("'") for s in sent.split(",")} == set(openai.OTHER_REQUEST_INPUTS)
+    # And after the fix no request was refused for its inputs.
+    assert not [q for r in runs if r["device_call"] > 5 for q in r["requests"] if "expected number" in q["stdout"]]
+
+
+def test_the_device_bundle_holds_the_plans_command_and_the_readmes_requests(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bundle", ROOT / "scripts" / "device" / "openai_frontend_bundle.py")
+    bundle = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bundle)
+    bundle.main(tmp_path)
+    phases = {p["phase"]: p for p in json.loads((tmp_path / "phases.json").read_text())}
+    readme = phases["readme"]
+    [(model, triton, _)] = [t for t in _statefulsets("existing") if t[0].name == readme["model"]]
+    assert readme["args"] == triton["args"] and readme["tokenizer"]
+    _, _, curls = _curls()
+    [code] = re.findall(r"```python\n(.*?)```", _section(), re.S)
+    sent = [r.get("line") or r["code"] for r in readme["requests"]]
+    assert [shlex.split(s) for s in sent[:3]] == curls and sent[3] == code
+    assert set(openai.OTHER_REQUEST_INPUTS) - {"text_input"} <= set(readme["repository"]["config.pbtxt"].split('"'))
+    # The terminator's certificate names the host the README's curls resolve.
+    cert = x509_names(tmp_path / "readme" / "tls" / "tls.crt")
+    assert all(_request(c)[1].split("/")[2].split(":")[0] in cert for c in curls)
+
+
+def x509_names(path) -> list[str]:
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificates(path.read_bytes())[0]
+    return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)

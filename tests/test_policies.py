@@ -583,7 +583,13 @@ def helm_creates_its_namespace(rs):
     return [r for r in operators if not (r.kind == "Namespace" and r.inputs["metadata"]["name"] == "keda")]
 
 
+def gpu_admission_unbound(rs):
+    """The existing stack's plan without the GPU admission policy's binding (the policy judges nothing)."""
+    return [r for r in rs if r.kind != "ValidatingAdmissionPolicyBinding"]
+
+
 NEGATIVE: dict[str, Callable[[list[Resource]], list[Resource]]] = {
+    "gpu-admission-policy-installed": gpu_admission_unbound,
     "helm-releases-in-prepared-namespaces": helm_creates_its_namespace,
     "aws-trust-and-keys-in-own-account": role_trusts_everyone,
     "gke-network-policy-enforced": gke_legacy_datapath,

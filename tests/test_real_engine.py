@@ -120,6 +120,8 @@ def test_every_object_is_accepted(deployment: Deployment) -> None:
     resources = deployment.workspace.resources()
     kinds = {r["type"] for r in resources}
     assert "kubernetes:apps/v1:StatefulSet" in kinds, sorted(kinds)
+    # The GPU admission policy was in force while the models' pods were created (docs/gpu-admission.md).
+    assert "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding" in kinds, sorted(kinds)
     assert "kubernetes:monitoring.coreos.com/v1:ServiceMonitor" in kinds or not deployment.config.monitoring.enabled
     # The TLS objects, accepted by the API server against cert-manager's pinned CRDs (gcp-dev takes the
     # named TLS opt-out for its model pods; its Gateway's listener still has a certificate from the stack CA).

@@ -115,3 +115,55 @@ def test_an_engine_built_for_another_version_or_tp_never_turns_ready(tmp_path, v
     with pytest.raises(TritonServerError) as failed:
         LocalTritonServer(repo, exit_timeout_seconds=5, ready_timeout_seconds=60).start()
     assert message in str(failed.value)
+
+
+
+def _frontend_request(server, inputs: dict[str, tuple[str, list[int], object]]) -> tuple[str, str | None]:
+    """Send inputs to the ensemble as the in-process frontend does (named tensors, not the generate
+    extension, which would take unknown fields as parameters): text out, or the error."""
+    import queue
+
+    import numpy as np
+    import tritonclient.grpc as grpcclient
+
+    numpy_types = {"BYTES": np.object_, "BOOL": bool, "FP32": np.float32, "INT32": np.int32, "UINT64": np.uint64}
+    answers: queue.Queue = queue.Queue()
+    client = grpcclient.InferenceServerClient(server.grpc_url)
+    try:
+        client.start_stream(callback=lambda result, error: answers.put((result, error)))
+        tensors = []
+        for name, (dtype, shape, value) in inputs.items():
+            tensor = grpcclient.InferInput(name, shape, dtype)
+            tensor.set_data_from_numpy(np.full(shape, value, dtype=numpy_types[dtype]))
+            tensors.append(tensor)
+        client.async_stream_infer(TRT.name + TEXT_SUFFIX, tensors, enable_empty_final_response=True)
+        text = ""
+        while True:
+            result, error = answers.get(timeout=60)
+            if error is not None:
+                return text, str(error)
+            output = result.as_numpy("text_output")
+            if output is not None:
+                text += " ".join(t.decode() for t in output.reshape(-1))
+            if result.get_response().parameters["triton_final_response"].bool_param:
+                return text, None
+    finally:
+        client.stop_stream()
+        client.close()
+
+
+def test_the_requests_triton_openai_frontend_sends_are_accepted(server):
+    """The TensorRT-LLM image's OpenAI frontend (v2.58.0) sends the sampling inputs with every request, and
+    max_tokens only when the client sets it; the ensemble used to declare neither and refused them."""
+    from llm_infra.triton.openai import TRTLLM_OPTIONAL_INPUTS, TRTLLM_REQUEST_INPUTS
+
+    values = {"text_input": "the quick brown fox", "stream": False, "max_tokens": 6, "random_seed": 7}
+    request = {name: (dtype, shape, values.get(name, 1.0))
+               for name, (dtype, shape) in {**TRTLLM_REQUEST_INPUTS, **TRTLLM_OPTIONAL_INPUTS}.items()}
+    assert _frontend_request(server, request) == ("the quick brown fox the quick", None)
+    # Without max_tokens (a client that leaves it out), preprocessing's default_max_tokens applies.
+    text, error = _frontend_request(server, {k: v for k, v in request.items() if k != "max_tokens"})
+    assert error is None and text.startswith("the quick brown fox"), error
+    # Not declared, so refused rather than silently ignored: stop words (the engine takes token ids).
+    _, error = _frontend_request(server, {**request, "stop_words": ("BYTES", [1, 1], "fox")})
+    assert error is not None and "stop_words" in error

@@ -211,7 +211,12 @@ def test_config_endpoint_reports_the_generated_config(server):
     assert int(served["dynamic_batching"]["max_queue_delay_microseconds"]) == TOY.batching.max_queue_delay_us
     assert served["dynamic_batching"]["preferred_batch_size"] == TOY.batching.preferred_batch_sizes
     assert [(g["kind"], g["count"]) for g in served["instance_group"]] == [("KIND_CPU", TOY.batching.instance_count)]
-    assert {i["name"]: i["optional"] for i in served["input"]} == {"text_input": False, "max_tokens": True, "stream": True}
+    # text_input, and every input Triton's OpenAI frontend sends a non-vLLM model (all optional).
+    from llm_infra.triton import openai
+
+    assert {i["name"]: i["optional"] for i in served["input"]} == {
+        "text_input": False, **{n: True for n in (*openai.OTHER_REQUEST_INPUTS, *openai.OTHER_OPTIONAL_INPUTS)
+                                if n != "text_input"}}
     assert [o["name"] for o in served["output"]] == ["text_output"]
     assert served["parameters"]["ms_per_token"] == {"string_value": "1"}
     assert served["parameters"]["weights_dir"]["string_value"].endswith("no-weights-here")

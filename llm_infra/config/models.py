@@ -463,6 +463,18 @@ class DevicePluginConfig(_Strict):
     cloud's (`llm_infra.guardrails.device_list_strategy`): `volume-mounts`, except AKS (`envvar`, no node bootstrap)."""
 
 
+class GpuAdmissionConfig(_Strict):
+    """Admission control that keeps GPUs with the pods they were allocated to (llm_infra.kubernetes.gpu_admission)."""
+
+    enabled: bool = True
+    """Install a ValidatingAdmissionPolicy that refuses, outside the exempt namespaces, a container setting the
+    NVIDIA toolkit's device selectors (`NVIDIA_VISIBLE_DEVICES`, ...) and a pod on GPU nodes (tolerating the GPU
+    taint or requiring the pool label) without a GPU request. Defaults to true; `false` is the named opt-out."""
+    exempt_namespaces: list[NamespaceName] = Field(default_factory=list)
+    """Namespaces whose pods may see every GPU of a node, besides `kube-system` and the DCGM exporter's (a GPU
+    Operator's namespace, e.g. `gpu-operator`). Defaults to none."""
+
+
 class NodeAllocatableConfig(_Strict):
     """What one node of a GPU pool offers pods: `kubectl get node NODE -o jsonpath='{.status.allocatable}'`."""
 
@@ -563,6 +575,8 @@ class StackConfig(_Strict):
     """TLS on every hop the stack owns. Defaults to on, certificates from the stack's own CA through cert-manager."""
     device_plugin: DevicePluginConfig = Field(default_factory=DevicePluginConfig)
     """NVIDIA device plugin settings. Defaults to one `nvidia.com/gpu` per physical GPU."""
+    gpu_admission: GpuAdmissionConfig = Field(default_factory=GpuAdmissionConfig)
+    """Admission control of GPU access. Defaults to on: no pod names GPUs itself or sits on a GPU node without one."""
     access: AccessConfig = Field(default_factory=AccessConfig)
     """How the deployer reaches the private API endpoint. Defaults to only from inside the stack's network."""
     teardown: TeardownConfig = Field(default_factory=TeardownConfig)
@@ -675,6 +689,11 @@ class StackConfig(_Strict):
             for name in sorted(set(self.existing.model_identities) - {m.name for m in self.models}):
                 problems.append(f"existing.model_identities.{name}: expected the name of a model, got {shown(name)}")
         problems += _tls_problems(self)
+        model_namespaces = {m.namespace for m in self.models}
+        for i, ns in enumerate(self.gpu_admission.exempt_namespaces):
+            if ns in model_namespaces:
+                problems.append(f"gpu_admission.exempt_namespaces[{i}]: expected a namespace other than a model's "
+                                f"(its pods would see GPUs they were not given), got {shown(ns)}")
         from ..guardrails import stack_problems
         from .gateway import config_problems as gateway_problems
 

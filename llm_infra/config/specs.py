@@ -242,6 +242,19 @@ class DevicePluginConfigFields(TypedDict):
     """
 
 
+class GpuAdmissionConfigFields(TypedDict):
+    """The fields of `GpuAdmissionConfig` as a plain mapping. Admission control that keeps GPUs with the pods they were allocated to (llm_infra.kubernetes.gpu_admission)."""
+    enabled: NotRequired[bool]
+    """Install a ValidatingAdmissionPolicy that refuses, outside the exempt namespaces, a container setting the
+    NVIDIA toolkit's device selectors (`NVIDIA_VISIBLE_DEVICES`, ...) and a pod on GPU nodes (tolerating the GPU
+    taint or requiring the pool label) without a GPU request. Defaults to true; `false` is the named opt-out.
+    """
+    exempt_namespaces: NotRequired[list[str]]
+    """Namespaces whose pods may see every GPU of a node, besides `kube-system` and the DCGM exporter's (a GPU
+    Operator's namespace, e.g. `gpu-operator`). Defaults to none.
+    """
+
+
 class AccessConfigFields(TypedDict):
     """The fields of `AccessConfig` as a plain mapping. How the deployer (a person or a CI runner) reaches the cluster's private API endpoint (docs/access.md)."""
     deployer_cidrs: NotRequired[list[str]]
@@ -462,6 +475,8 @@ class StackConfigFields(TypedDict):
     """TLS on every hop the stack owns. Defaults to on, certificates from the stack's own CA through cert-manager."""
     device_plugin: NotRequired[DevicePluginConfigFields]
     """NVIDIA device plugin settings. Defaults to one `nvidia.com/gpu` per physical GPU."""
+    gpu_admission: NotRequired[GpuAdmissionConfigFields]
+    """Admission control of GPU access. Defaults to on: no pod names GPUs itself or sits on a GPU node without one."""
     access: NotRequired[AccessConfigFields]
     """How the deployer reaches the private API endpoint. Defaults to only from inside the stack's network."""
     teardown: NotRequired[TeardownConfigFields]

@@ -18,6 +18,8 @@ from llm_infra.kubernetes.device_plugin import DEFAULT_DEVICE_LIST_STRATEGY, Nvi
 from llm_infra.kubernetes.tenant_namespace import TenantNamespace
 from llm_infra.ordering import waits_like_component
 
+# Namespace of the DCGM exporter unless `dcgm_namespace` says otherwise (Pod Security privileged).
+DEFAULT_DCGM_NAMESPACE = "gpu-monitoring"
 
 if TYPE_CHECKING:
     # What type checkers and IDEs see: the fields written in source (config/specs.py), or the validated model.
@@ -121,7 +123,7 @@ class GpuSoftwareLayer(pulumi.ComponentResource):
                 f"{name}-gpu-system",
                 {
                     "provider": provider,
-                    "namespace": args.get("dcgm_namespace", "gpu-monitoring"),
+                    "namespace": args.get("dcgm_namespace", DEFAULT_DCGM_NAMESPACE),
                     # Nothing here schedules GPUs; the exporter reads them through the node, not a request.
                     "gpu_quota": 0,
                     "pod_security": "privileged",

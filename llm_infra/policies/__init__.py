@@ -100,10 +100,10 @@ class Rule:
 
 def all_rules() -> list[Rule]:
     """Every rule of every layer that has landed."""
-    from . import aws, azure, gcp, kubernetes, kubernetes_content, pulumi_options, tls
+    from . import aws, azure, gcp, gpu_admission, kubernetes, kubernetes_content, pulumi_options, tls
 
-    return [*kubernetes.RULES, *kubernetes_content.RULES, *tls.RULES, *pulumi_options.RULES, *aws.RULES, *gcp.RULES,
-            *azure.RULES]
+    return [*kubernetes.RULES, *kubernetes_content.RULES, *tls.RULES, *gpu_admission.RULES, *pulumi_options.RULES,
+            *aws.RULES, *gcp.RULES, *azure.RULES]
 
 
 def evaluate(resources: Iterable[Resource], context: Context, rules: list[Rule] | None = None) -> list[Violation]:

@@ -227,6 +227,11 @@ def trtllm_tokenizer_dir(weights_dir: str) -> str:
     return f"{weights_dir}/tokenizer"
 
 
+TRTLLM_SAMPLING_INPUTS = {"temperature": "temperature", "top_p": "runtime_top_p",
+                          "frequency_penalty": "frequency_penalty", "presence_penalty": "presence_penalty"}
+"""The `<model>-text` ensemble's sampling inputs (the names Triton's OpenAI frontend sends) -> the
+`tensorrt_llm` model's inputs they feed (the names the generated engine config declares above)."""
+
 TEXT_SUFFIX = "-text"
 """The ensemble clients send text to: `<model>-text` (tensorrtllm models)."""
 
@@ -277,8 +282,14 @@ def companion_models(
 
     text = pb.ModelConfig(name=text_name, platform="ensemble", max_batch_size=batch)
     _input(text, "text_input", pb.TYPE_STRING, [1])
-    _input(text, "max_tokens", pb.TYPE_INT32, [1])
+    # Optional: Triton's OpenAI frontend sends max_tokens only when the request sets it (preprocessing
+    # then uses default_max_tokens), and always sends the sampling inputs (llm_infra.triton.openai.
+    # TRTLLM_REQUEST_INPUTS): Triton refuses a request carrying an input the ensemble does not declare.
+    _input(text, "max_tokens", pb.TYPE_INT32, [1], optional=True)
     _input(text, "stream", pb.TYPE_BOOL, [1], optional=True)
+    for name in TRTLLM_SAMPLING_INPUTS:
+        _input(text, name, pb.TYPE_FP32, [1], optional=True)
+    _input(text, "random_seed", pb.TYPE_UINT64, [1], optional=True)
     text.output.add(name="text_output", data_type=pb.TYPE_STRING, dims=[-1])
     steps = text.ensemble_scheduling.step
     step = steps.add(model_name=pre_name, model_version=-1)
@@ -287,6 +298,8 @@ def companion_models(
     step = steps.add(model_name=model.name, model_version=-1)
     step.input_map.update({k: f"_{k}" for k in ("input_ids", "input_lengths", "request_output_len", "end_id", "pad_id")})
     step.input_map["streaming"] = "stream"
+    step.input_map.update({engine: name for name, engine in TRTLLM_SAMPLING_INPUTS.items()})
+    step.input_map["random_seed"] = "random_seed"
     step.output_map.update({"output_ids": "_output_ids", "sequence_length": "_sequence_length"})
     step = steps.add(model_name=post_name, model_version=-1)
     step.input_map.update({"output_ids": "_output_ids", "sequence_length": "_sequence_length"})
@@ -311,9 +324,16 @@ def _python(config: pb.ModelConfig, model: ModelConfig, weights_dir: str, kind: 
     config.instance_group.add(count=batching.instance_count, kind=kind)
     _input(config, "text_input", pb.TYPE_STRING, [1])
     _input(config, "max_tokens", pb.TYPE_INT32, [1], optional=True)
-    # Triton's OpenAI frontend sends every model but vLLM ones `stream` beside text_input and
-    # max_tokens (engine/utils/triton.py@v2.65.0:179-205); a model without the input refuses the request.
+    # What Triton's OpenAI frontend sends every model but vLLM ones (llm_infra.triton.openai.OTHER_REQUEST_INPUTS
+    # and OTHER_OPTIONAL_INPUTS, engine/utils/triton.py@v2.65.0:187-248): Triton refuses a request carrying an
+    # input the model does not declare. The toy model reads none of these.
     _input(config, "stream", pb.TYPE_BOOL, [1], optional=True)
+    for name in ("top_p", "frequency_penalty", "presence_penalty", "temperature"):
+        _input(config, name, pb.TYPE_FP32, [1], optional=True)
+    _input(config, "return_num_input_tokens", pb.TYPE_BOOL, [1], optional=True)
+    _input(config, "return_num_output_tokens", pb.TYPE_BOOL, [1], optional=True)
+    _input(config, "stop_words", pb.TYPE_STRING, [-1], optional=True)
+    _input(config, "seed", pb.TYPE_UINT64, [1], optional=True)
     config.output.add(name="text_output", data_type=pb.TYPE_STRING, dims=[1])
 
     owned = sorted(_PYTHON_OWNED_PARAMETERS & set(model.engine_args))

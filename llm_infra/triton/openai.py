@@ -280,11 +280,38 @@ CONVERTER_SOURCE = upstream.Source(_SERVER, "python/openai/openai_frontend/engin
 VLLM_REQUEST_INPUTS = frozenset({"text_input", "stream", "sampling_parameters", "return_logprobs",
                                  "return_num_input_tokens", "return_num_output_tokens"})
 """Always sent to a vLLM model, shape [1] (lines 149-175); `exclude_input_in_output` too when the model has it."""
-OTHER_REQUEST_INPUTS = {"text_input": ("BYTES", [1, 1]), "stream": ("BOOL", [1, 1]), "max_tokens": ("INT32", [1, 1])}
-"""Always sent to any other model (lines 188-205), with their data types and shapes."""
-OTHER_OPTIONAL_INPUTS = frozenset({"stop_words", "top_p", "frequency_penalty", "presence_penalty", "seed",
-                                   "temperature"})
-"""Sent to any other model only when the request sets them (lines 210-221)."""
+OTHER_REQUEST_INPUTS: dict[str, tuple[str, list[int]]] = {
+    "text_input": ("BYTES", [1, 1]), "stream": ("BOOL", [1, 1]), "max_tokens": ("INT32", [1, 1]),
+    "top_p": ("FP32", [1, 1]), "frequency_penalty": ("FP32", [1, 1]), "presence_penalty": ("FP32", [1, 1]),
+    "temperature": ("FP32", [1, 1]),
+    "return_num_input_tokens": ("BOOL", [1, 1]), "return_num_output_tokens": ("BOOL", [1, 1]),
+}
+"""Sent to any other model with every completion and chat request (lines 187-248), with their data types and
+shapes. The four sampling inputs are sent whenever they are not None, and the request schemas default them
+to numbers (schemas/openai.py@v2.65.0:89-90, 120-121, 145-146, 150-151 for completions; the same fields of
+the chat request): a client that leaves them out still sends them. Found by running the frontend (docs/versions.md,
+"The OpenAI frontend, run"): a model declaring only the first three refused the README's requests with
+"expected number of inputs between 1 and 3 but got 9 inputs"."""
+OTHER_OPTIONAL_INPUTS: dict[str, tuple[str, list[int]]] = {"stop_words": ("BYTES", [1, -1]), "seed": ("UINT64", [1, 1])}
+"""Sent to any other model only when the request sets them (lines 207-219)."""
+
+
+TRTLLM_CONVERTER_SOURCE = upstream.Source(_SERVER, "python/openai/openai_frontend/engine/utils/triton.py", "v2.58.0",
+                                          106)
+TRTLLM_REQUEST_INPUTS: dict[str, tuple[str, list[int]]] = {
+    "text_input": ("BYTES", [1, 1]), "stream": ("BOOL", [1, 1]),
+    "top_p": ("FP32", [1, 1]), "frequency_penalty": ("FP32", [1, 1]), "presence_penalty": ("FP32", [1, 1]),
+    "temperature": ("FP32", [1, 1]),
+}
+"""What the TensorRT-LLM image's frontend (v2.58.0, `_create_trtllm_inference_request`, lines 106-140) sends
+the `<model>-text` ensemble with every request: the sampling inputs whenever they are not None, which the
+request schemas' defaults make always (schemas/openai.py@v2.58.0:89, 120, 141, 146 and the chat request's)."""
+TRTLLM_OPTIONAL_INPUTS: dict[str, tuple[str, list[int]]] = {
+    "max_tokens": ("INT32", [1, 1]), "random_seed": ("UINT64", [1, 1]),
+}
+"""Sent only when the request sets them (lines 118-119, 131-132). Not declared by the ensemble, so refused
+by Triton rather than ignored: `stop` (sent as `stop_words` strings; the engine takes token ids) and tools
+(`guided_decoding_guide*`)."""
 
 
 def check_request(method: str, path: str, body: dict | None) -> list[str]:
