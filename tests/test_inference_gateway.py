@@ -123,11 +123,12 @@ def test_off_a_model_is_reached_through_its_cluster_ip_service_only(name):
 
 
 def test_every_metric_the_picker_reads_is_exported_by_the_pinned_engine():
+    from llm_infra.plan import stack_config
+
     result = stack(ON)
-    backends = {}
-    for sts in result.kubernetes_objects("StatefulSet"):
-        image = sts.inputs["spec"]["template"]["spec"]["containers"][0]["image"]
-        backends[(sts.k8s_namespace, sts.k8s_name)] = next(b for b, i in versions.TRITON_IMAGES.items() if i == image)
+    backend_of = {m["name"]: m["backend"] for m in stack_config(ON)[0]["llm-infra:models"]}
+    backends = {(sts.k8s_namespace, sts.k8s_name): backend_of[sts.k8s_name]
+                for sts in result.kubernetes_objects("StatefulSet")}
     assert set(backends.values()) == {"vllm", "python"}
     for (ns, name), backend in backends.items():
         doc = _epp_config(result, ns, name)
