@@ -95,6 +95,10 @@ def inference_routes(result: ProgramResult) -> list[str]:
         annotations = (g.inputs["spec"].get("infrastructure") or {}).get("annotations") or {}
         lines.append(f"  gateway {g.k8s_namespace}/{g.k8s_name}: class {g.inputs['spec']['gatewayClassName']}, "
                      f"internal load balancer{' (' + ', '.join(f'{k}={v}' for k, v in annotations.items()) + ')' if annotations else ''}")
+        for listener in g.inputs["spec"].get("listeners") or []:
+            refs = (listener.get("tls") or {}).get("certificateRefs") or []
+            lines.append(f"    listener {listener['name']}: {listener['protocol']} :{listener['port']}"
+                         + (f", certificate Secret {refs[0]['name']} (cert-manager)" if refs else ", plaintext (opt-out)"))
     for r in routes:
         rule = r.inputs["spec"]["rules"][0]
         backend = rule["backendRefs"][0]

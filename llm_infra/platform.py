@@ -160,8 +160,9 @@ class LlmPlatform(pulumi.ComponentResource):
                 "monitoring": config.monitoring.enabled,
                 "monitoring_namespace": config.monitoring.namespace,
                 "service_monitor_labels": dict(config.monitoring.selector_labels),
+                "tls_issuer": (config.tls.cluster_issuer or STACK_CA_ISSUER) if config.tls.enabled else None,
             },
-            opts=child.merge(pulumi.ResourceOptions(depends_on=operators)),
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[*operators, *issuer_ready])),
         )
 
         quota: dict[str, int] = defaultdict(int)
@@ -209,7 +210,8 @@ class LlmPlatform(pulumi.ComponentResource):
         # endpoint picker per model behind one internal Gateway.
         self.inference_routes: pulumi.Output[dict[str, str]] = pulumi.Output.from_input({})
         if config.inference_gateway.enabled:
-            self.inference_routes = self._inference_gateway(name, config, cluster, [*tenants.values(), *operators])
+            self.inference_routes = self._inference_gateway(name, config, cluster,
+                                                            [*tenants.values(), *operators, *issuer_ready])
 
         self.model_endpoints = pulumi.Output.all(**{
             n: pulumi.Output.all(namespace=w.namespace, http=w.http_endpoint, grpc=w.grpc_endpoint,
@@ -252,6 +254,8 @@ class LlmPlatform(pulumi.ComponentResource):
             "source_cidrs": [*gw.source_cidrs, *cluster.gateway_source_cidrs],
             "install_crds": gaie.installs_crds(config),
             "tls": config.tls.enabled,
+            "listener_issuer": (config.tls.cluster_issuer or STACK_CA_ISSUER) if gaie.listener_tls(config) else None,
+            "hostname": gw.hostname,
         }, opts=pulumi.ResourceOptions(parent=self, depends_on=deps))
         return routed.routes
 

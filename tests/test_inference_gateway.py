@@ -59,7 +59,52 @@ def test_every_model_gets_an_inference_pool_route_and_picker_when_on():
     allowed = gateway.inputs["spec"]["listeners"][0]["allowedRoutes"]["namespaces"]["selector"]["matchExpressions"][0]
     assert sorted(allowed["values"]) == sorted({ns for ns, _ in pools})
     assert result.outputs["inference_routes"] == {
-        name: f"http://<gateway llm-gateway/llm-inference>/{name}/" for _, name in pools}
+        name: f"https://<gateway llm-gateway/llm-inference>/{name}/" for _, name in pools}
+
+
+# --- the Gateway's listener: HTTPS with a cert-manager certificate (issue 17 item 3) ----------------
+
+
+def test_the_gateway_listens_with_https_and_a_certificate_from_the_stack_ca():
+    result = stack(ON)
+    (gateway,) = _objects(result, "Gateway")
+    (listener,) = gateway.inputs["spec"]["listeners"]
+    assert (listener["protocol"], listener["port"]) == ("HTTPS", 443)
+    assert listener["tls"] == {"mode": "Terminate", "certificateRefs": [
+        {"group": "", "kind": "Secret", "name": gaie.GATEWAY_CERT_SECRET}]}
+    # The Secret is written by a Certificate in the Gateway's own namespace, signed by the stack's CA chain,
+    # which the stack creates although its model pods take the TLS opt-out.
+    (cert,) = [c for c in _objects(result, "Certificate") if c.k8s_namespace == gateway.k8s_namespace]
+    assert cert.inputs["spec"]["secretName"] == gaie.GATEWAY_CERT_SECRET
+    assert cert.inputs["spec"]["dnsNames"] == ["llm-inference.llm-gateway"]
+    assert cert.inputs["spec"]["issuerRef"]["name"] == "llm-infra-ca"
+    assert "llm-infra-ca" in {i.k8s_name for i in _objects(result, "ClusterIssuer")}
+    assert "server auth" in cert.inputs["spec"]["usages"]
+
+
+def test_a_hostname_names_the_listener_and_the_certificate_and_your_issuer_signs_it():
+    def change(raw):
+        _gateway(raw, hostname="llm.internal.example.com")
+        raw["llm-infra:tls"] = {"enabled": False, "cluster_issuer": "corp-pki"}
+
+    result = with_changed_config(ON, change)
+    (gateway,) = _objects(result, "Gateway")
+    assert gateway.inputs["spec"]["listeners"][0]["hostname"] == "llm.internal.example.com"
+    (cert,) = _objects(result, "Certificate")
+    assert cert.inputs["spec"]["dnsNames"] == ["llm.internal.example.com"]
+    assert cert.inputs["spec"]["issuerRef"]["name"] == "corp-pki"
+    assert not _objects(result, "ClusterIssuer")  # yours, not the stack's
+
+
+def test_plain_http_on_the_listener_takes_the_named_opt_out():
+    result = with_changed_config(ON, lambda raw: _gateway(raw, plaintext_listener=True))
+    (gateway,) = _objects(result, "Gateway")
+    (listener,) = gateway.inputs["spec"]["listeners"]
+    assert (listener["protocol"], listener["port"]) == ("HTTP", 80) and "tls" not in listener
+    assert gateway.inputs["metadata"]["annotations"] == {"llm-infra.io/tls": "disabled"}
+    # Nothing else asks for a certificate on this stack: no cert-manager CA chain either.
+    assert not _objects(result, "Certificate") and not _objects(result, "ClusterIssuer")
+    assert result.outputs["inference_routes"]["toy-llm"].startswith("http://")
 
 
 @pytest.mark.parametrize("name", ["dev", "azure-dev", "existing"])
@@ -78,11 +123,12 @@ def test_off_a_model_is_reached_through_its_cluster_ip_service_only(name):
 
 
 def test_every_metric_the_picker_reads_is_exported_by_the_pinned_engine():
+    from llm_infra.plan import stack_config
+
     result = stack(ON)
-    backends = {}
-    for sts in result.kubernetes_objects("StatefulSet"):
-        image = sts.inputs["spec"]["template"]["spec"]["containers"][0]["image"]
-        backends[(sts.k8s_namespace, sts.k8s_name)] = next(b for b, i in versions.TRITON_IMAGES.items() if i == image)
+    backend_of = {m["name"]: m["backend"] for m in stack_config(ON)[0]["llm-infra:models"]}
+    backends = {(sts.k8s_namespace, sts.k8s_name): backend_of[sts.k8s_name]
+                for sts in result.kubernetes_objects("StatefulSet")}
     assert set(backends.values()) == {"vllm", "python"}
     for (ns, name), backend in backends.items():
         doc = _epp_config(result, ns, name)
@@ -206,6 +252,18 @@ def test_the_pool_crd_accepts_what_we_pass():
         assert spec["appProtocol"] in schema["properties"]["appProtocol"]["enum"]
 
 
+def test_the_pinned_pool_crd_offers_no_tls_protocol_so_the_gateway_to_pod_refusal_stands():
+    """The sourced row the config's refusal reads (llm_infra.catalog.hop_tls) holds for the pinned release's CRD:
+    an InferencePool cannot ask its gateway for TLS to the pods."""
+    from llm_infra.catalog.hop_tls import GATEWAY_TO_POOL
+
+    crd = yaml.safe_load((_gaie_source() / "config/crd/bases/inference.networking.k8s.io_inferencepools.yaml").read_text())
+    (version,) = crd["spec"]["versions"]
+    protocols = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["appProtocol"]["enum"]
+    assert protocols == ["http", "kubernetes.io/h2c"]
+    assert not GATEWAY_TO_POOL.encrypted and "inferencepool_types.go@v1.5.0:112-123" in GATEWAY_TO_POOL.source
+
+
 # --- hardening ------------------------------------------------------------------------------
 
 
@@ -264,9 +322,10 @@ def test_the_gateway_with_tls_on_is_refused_naming_why():
         raw["llm-infra:tls"] = {"enabled": True}
 
     assert rejected(ON, both_on) == [
-        "inference_gateway.enabled: the Gateway API Inference Extension v1.5.0 reaches the model pods over http or h2c "
-        "only (InferencePool appProtocol), and every model port speaks TLS; set tls.enabled: false to route through it, "
-        "got both on"]
+        "inference_gateway.enabled: the gateway reaches an InferencePool's pods over http or h2c only (InferencePool "
+        "appProtocol at GAIE v1.5.0 and v1.6.0; no BackendTLSPolicy for an InferencePool documented for the class: "
+        "llm_infra.catalog.hop_tls.GATEWAY_TO_POOL), and every model port speaks TLS; set tls.enabled: false to route "
+        "through it, got both on"]
 
 
 @pytest.mark.parametrize("name, values, expected", [
@@ -314,6 +373,7 @@ def test_a_named_class_with_the_internal_annotation_turns_it_on_for_aws():
 def test_the_plan_shows_each_route():
     lines = plan_sections.inference_routes(stack(ON))
     assert lines[1] == "  gateway llm-gateway/llm-inference: class gke-l7-rilb, internal load balancer"
+    assert lines[2] == "    listener https: HTTPS :443, certificate Secret llm-inference-tls (cert-manager)"
     assert "  route /llama-3-8b/ -> InferencePool llm-serving/llama-3-8b (port 9000, picker llama-3-8b-epp:9002, " \
            "FailOpen)" in lines
     assert '    picker reads: queuedRequests nv_inference_pending_request_count{model="llama-3-8b"}' in lines

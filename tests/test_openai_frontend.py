@@ -383,3 +383,13 @@ def x509_names(path) -> list[str]:
 
     cert = x509.load_pem_x509_certificates(path.read_bytes())[0]
     return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+
+
+def test_every_image_that_runs_the_frontend_holds_what_it_imports():
+    """The frontend imports uvicorn, which its requirements.txt does not install; the plain py3 image the
+    python models ran in has none, so their pods would have stopped at import."""
+    from llm_infra.triton import upstream
+    from llm_infra.triton.openai import FRONTEND_IMAGES
+
+    for backend, release in upstream.RELEASES.items():
+        assert release.image in FRONTEND_IMAGES, (backend, release.image)

@@ -7,6 +7,7 @@ import pytest
 from _stacks import STACKS, rejected, stack, with_changed_config
 
 from llm_infra import versions
+from llm_infra.config.gateway import issues_certificates
 from llm_infra.plan import parsed_config, policy_violations, summary
 from llm_infra.policies import MANDATORY
 
@@ -38,7 +39,8 @@ def test_there_are_cloud_stacks_and_each_creates_custom_resources():
 @pytest.mark.parametrize("name", CLOUD_STACKS)
 def test_a_created_cluster_gets_pinned_keda_and_kube_prometheus_stack(name):
     releases = _releases(stack(name))
-    tls = {"cert-manager"} if parsed_config(name).tls.enabled else set()  # gcp-dev opts out of TLS
+    # gcp-dev's pods opt out of TLS, but its Gateway's listener takes a certificate from the stack's CA.
+    tls = {"cert-manager"} if issues_certificates(parsed_config(name)) else set()
     assert set(releases) == {"keda", "kube-prometheus-stack", *tls}, name
     for release, pinned in (("keda", versions.KEDA_CHART), ("kube-prometheus-stack", versions.KUBE_PROMETHEUS_STACK_CHART)):
         inputs = releases[release].inputs
@@ -142,12 +144,17 @@ def test_the_plan_summary_shows_the_operator_install_order(name):
     text = summary(name, result)
     section = text.split("operators, in install order:")[1].split("\n\n")[0]
     lines = [line.strip() for line in section.strip().splitlines()]
-    if not parsed_config(name).tls.enabled:  # gcp-dev: the named TLS opt-out, no cert-manager
-        assert lines[0].startswith("1. namespaces keda, ")
-        assert lines[2].startswith(f"3. helm kube-prometheus-stack {versions.KUBE_PROMETHEUS_STACK_CHART['version']}")
-        assert lines[3].startswith(f"4. helm keda {versions.KEDA_CHART['version']}")
-        assert lines[4] == (f"5. then {len(_custom_resources(result))} custom resources (ScaledObject, ServiceMonitor, "
-                            "PrometheusRule), each after its chart")
+    if not parsed_config(name).tls.enabled:
+        # gcp-dev: the named TLS opt-out for the pods (Prometheus serves plain HTTP), but cert-manager and the
+        # stack's CA come first for the inference Gateway's listener certificate.
+        assert lines[0].startswith("1. namespace cert-manager: ")
+        assert lines[1].startswith(f"2. helm cert-manager {versions.CERT_MANAGER_CHART['version']}")
+        assert lines[2].startswith("3. ClusterIssuer llm-infra-selfsigned-root (self-signed)")
+        assert lines[3].startswith("4. namespaces keda, ")
+        assert lines[5].startswith(f"6. helm kube-prometheus-stack {versions.KUBE_PROMETHEUS_STACK_CHART['version']}")
+        assert lines[6].startswith(f"7. helm keda {versions.KEDA_CHART['version']}")
+        assert lines[7] == (f"8. then {len(_custom_resources(result))} custom resources (ScaledObject, ServiceMonitor, "
+                            "PrometheusRule, ClusterIssuer, Certificate), each after its chart")
         return
     assert lines[0].startswith("1. namespace cert-manager: ")
     assert lines[1].startswith(f"2. helm cert-manager {versions.CERT_MANAGER_CHART['version']}")

@@ -21,7 +21,8 @@ import yaml
 
 from llm_infra.config import StackConfig, parse_stack_config
 from llm_infra.contract import DEFAULT_GPU_POOL_LABEL
-from llm_infra.kubernetes.inference_gateway import GATEWAY_NAME, crd_urls, installs_crds
+from llm_infra.config.gateway import issues_certificates
+from llm_infra.kubernetes.inference_gateway import GATEWAY_CERT_SECRET, GATEWAY_NAME, crd_urls, installs_crds
 from llm_infra.local.cluster import LocalCluster, gateway_crd_files, inline_kubeconfig, workload_crd_files
 from llm_infra.local.engine import PROGRAMS, PulumiError, PulumiWorkspace, Run, python_project
 from llm_infra.local.nodes import node_shapes
@@ -81,7 +82,7 @@ def deployment(request, tmp_path_factory):
                 cluster.apply_crd(yaml.safe_load(crd.read_text()))
         if config.monitoring.enabled and not config.monitoring.install_operators:
             cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": config.monitoring.namespace}})
-        if config.tls.enabled and not config.tls.install_cert_manager:
+        if issues_certificates(config) and not config.tls.install_cert_manager:
             # ... and cert-manager, whose namespace holds the stack CA's key pair.
             cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": config.tls.cert_manager_namespace}})
         program = STACKS_DIR if config.cloud == "existing" else PROGRAMS / "kubernetes_layer"
@@ -123,9 +124,9 @@ def test_every_object_is_accepted(deployment: Deployment) -> None:
     assert "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding" in kinds, sorted(kinds)
     assert "kubernetes:monitoring.coreos.com/v1:ServiceMonitor" in kinds or not deployment.config.monitoring.enabled
     # The TLS objects, accepted by the API server against cert-manager's pinned CRDs (gcp-dev takes the
-    # named TLS opt-out for its inference gateway: none there).
+    # named TLS opt-out for its model pods; its Gateway's listener still has a certificate from the stack CA).
     tls_kinds = {"kubernetes:cert-manager.io/v1:Certificate", "kubernetes:cert-manager.io/v1:ClusterIssuer"}
-    if deployment.config.tls.enabled:
+    if issues_certificates(deployment.config):
         assert tls_kinds <= kinds
     else:
         assert not tls_kinds & kinds
@@ -181,6 +182,13 @@ def test_inference_routing_is_accepted_by_the_api_server(deployment: Deployment)
     if gw.enabled:
         gateway = cluster.get(f"/apis/gateway.networking.k8s.io/v1/namespaces/{gw.namespace}/gateways/{GATEWAY_NAME}")
         assert gateway["spec"]["gatewayClassName"] == (gw.gateway_class or "gke-l7-rilb")
+        # HTTPS on 443 with the Secret a Certificate in the Gateway's namespace writes, both accepted by the
+        # API server against the pinned Gateway API and cert-manager CRDs.
+        (listener,) = gateway["spec"]["listeners"]
+        assert (listener["protocol"], listener["port"]) == ("HTTPS", 443), listener
+        assert listener["tls"]["certificateRefs"][0]["name"] == GATEWAY_CERT_SECRET
+        cert = cluster.get(f"/apis/cert-manager.io/v1/namespaces/{gw.namespace}/certificates/{GATEWAY_CERT_SECRET}")
+        assert cert["spec"]["secretName"] == GATEWAY_CERT_SECRET
 
 
 def test_second_up_changes_nothing(deployment: Deployment) -> None:

@@ -152,6 +152,105 @@ def test_rule_fires_on_a_plaintext_scrape():
     assert any("scrapes metrics over http" in m for m in _fired(rs))
 
 
+def test_rule_fires_on_a_gateway_listening_in_plain_http():
+    rs = resources_of("gcp-dev")
+    assert _fired(rs) == []  # the shipped listener is HTTPS with a certificate Secret
+    (gateway,) = _kind(rs, "Gateway")
+    listener = gateway.inputs["spec"]["listeners"][0]
+    listener.update(protocol="HTTP", port=80)
+    del listener["tls"]
+    assert _fired(rs) == ["Gateway llm-gateway/llm-inference: listener https (port 80) speaks HTTP: listen with "
+                          "HTTPS and a certificate Secret from cert-manager"]
+
+
+def test_rule_fires_on_an_https_gateway_listener_without_a_certificate():
+    rs = resources_of("gcp-dev")
+    (gateway,) = _kind(rs, "Gateway")
+    gateway.inputs["spec"]["listeners"][0]["tls"]["certificateRefs"] = []
+    assert _fired(rs) == ["Gateway llm-gateway/llm-inference: listener https is HTTPS without tls.certificateRefs"]
+
+
+def test_the_dcgm_exporter_serves_tls_and_prometheus_verifies_it():
+    from llm_infra.kubernetes import dcgm_exporter as dcgm
+
+    rs = resources_of("dev")
+    (ds,) = _kind(rs, "DaemonSet", "dcgm-exporter")
+    pod = ds.inputs["spec"]["template"]["spec"]
+    (exporter,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in exporter["env"]}
+    assert env[dcgm.WEB_CONFIG_ENV] == f"{dcgm.WEB_CONFIG_DIR}/{dcgm.WEB_CONFIG_FILE}"
+    assert exporter["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    secrets = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+    assert secrets == {dcgm.TLS_SECRET}
+    (web,) = _kind(rs, "ConfigMap", "dcgm-exporter-web-config")
+    assert f"cert_file: {dcgm.TLS_DIR}/tls.crt" in web.inputs["data"][dcgm.WEB_CONFIG_FILE]
+    (cert,) = [c for c in _kind(rs, "Certificate", dcgm.TLS_SECRET)]
+    assert cert.inputs["spec"]["dnsNames"] == ["dcgm-exporter.gpu-monitoring.svc",
+                                               "dcgm-exporter.gpu-monitoring.svc.cluster.local"]
+    (monitor,) = _kind(rs, "ServiceMonitor", "dcgm-exporter")
+    (endpoint,) = monitor.inputs["spec"]["endpoints"]
+    assert endpoint["scheme"] == "https"
+    assert endpoint["tlsConfig"] == {"ca": {"secret": {"name": dcgm.TLS_SECRET, "key": "ca.crt"}},
+                                     "serverName": "dcgm-exporter.gpu-monitoring.svc"}
+    assert _fired(rs) == []
+
+
+def test_rule_fires_on_a_plaintext_dcgm_scrape():
+    rs = resources_of("dev")
+    (monitor,) = _kind(rs, "ServiceMonitor", "dcgm-exporter")
+    endpoint = monitor.inputs["spec"]["endpoints"][0]
+    del endpoint["scheme"], endpoint["tlsConfig"]
+    assert _fired(rs) == ["ServiceMonitor gpu-monitoring/dcgm-exporter: scrapes metrics over http: scrape with "
+                          "scheme https and tlsConfig.ca (the certificate's CA)"]
+
+
+def _cert_manager_source():
+    """The pinned cert-manager module (chart = app tag; scripts/real-engine.sh fetches it for its CRDs)."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    got = subprocess.run(["go", "mod", "download", "-json",
+                          f"github.com/cert-manager/cert-manager@{versions.CERT_MANAGER_CHART['version']}"],
+                         capture_output=True, text=True, timeout=300, cwd="/")
+    info = json.loads(got.stdout)
+    assert not info.get("Error"), info
+    return Path(info["Dir"])
+
+
+def test_cert_manager_serves_its_own_metrics_over_tls_with_values_the_pinned_chart_accepts():
+    import json
+    import re
+
+    import jsonschema
+
+    from llm_infra.kubernetes import cert_manager
+
+    (release,) = [r for r in resources_of("dev") if r.type == "kubernetes:helm.sh/v3:Release"
+                  and r.inputs.get("name") == "cert-manager"]
+    values = release.inputs["values"]
+    assert values == cert_manager.chart_values("cert-manager")
+    for component in (values["config"], values["webhook"]["config"], values["cainjector"]["config"]):
+        dynamic = component["metricsTLSConfig"]["dynamic"]
+        assert dynamic["secretName"] == cert_manager.METRICS_CA_SECRET and dynamic["secretNamespace"] == "cert-manager"
+    source = _cert_manager_source()
+    chart = source / "deploy/charts/cert-manager"
+    jsonschema.validate(values, json.loads((chart / "values.schema.json").read_text()))
+    # The keys are the components' configuration types' JSON names at the pinned tag.
+    for kind in ("controller", "webhook", "cainjector"):
+        assert 'json:"metricsTLSConfig"' in (source / f"pkg/apis/config/{kind}/v1alpha1/types.go").read_text()
+    shared = (source / "pkg/apis/config/shared/v1alpha1/types_tlsconfig.go").read_text()
+    assert {"dynamic", "secretNamespace", "secretName", "dnsNames"} <= set(re.findall(r'json:"(\w+)', shared))
+    # With prometheus.enabled (the chart's default) every component keeps its metrics listener on 9402.
+    assert "--metrics-listen-address=0" in (chart / "templates/webhook-deployment.yaml").read_text()
+    # ... and reads the configuration the values carry.
+    for template, key in (("deployment.yaml", ".Values.config"), ("webhook-deployment.yaml", ".Values.webhook.config"),
+                          ("cainjector-deployment.yaml", ".Values.cainjector.config")):
+        text = (chart / "templates" / template).read_text()
+        assert f"{{{{- if {key} }}}}\n          - --config=/var/cert-manager/config/config.yaml" in text, template
+    assert "prometheus" not in values
+
+
 def test_mutual_tls_is_a_named_option():
     conf = tls.nginx_conf(tls.triton_listeners(), mutual=True, open_paths=["/v2/health/ready"])
     assert conf.count("ssl_verify_client optional;") == 2  # http and grpc; metrics takes server TLS only
@@ -177,3 +276,22 @@ def test_tls_opt_out_is_named_and_visible():
     assert result.outputs["model_endpoints"]["llama-3-8b"]["http"].startswith("http://")
     sts = next(r for r in result.resources if r.kind == "StatefulSet")
     assert sts.inputs["spec"]["template"]["metadata"]["annotations"]["llm-infra.io/tls"] == "disabled"
+    # The DCGM exporter follows: plain HTTP, its ServiceMonitor carrying the same opt-out the rule reads.
+    (monitor,) = [r for r in result.resources if r.kind == "ServiceMonitor" and r.k8s_name == "dcgm-exporter"]
+    assert monitor.inputs["metadata"]["annotations"] == {"llm-infra.io/tls": "disabled"}
+    assert "scheme" not in monitor.inputs["spec"]["endpoints"][0]
+    assert not [r for r in result.resources if r.kind == "Certificate"]
+    resources = [Resource(r.type, r.name, copy.deepcopy(r.inputs), r.protect, r.retain_on_delete, r.urn)
+                 for r in result.resources]
+    assert _fired(resources) == []
+
+
+def test_the_hop_table_in_the_docs_is_the_code_s():
+    from pathlib import Path
+
+    from llm_infra.catalog import hop_tls
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "tls.md").read_text()
+    assert hop_tls.markdown_table() in doc
+    assert {h.hop for h in hop_tls.HOPS if not h.encrypted} == {
+        "internal Gateway (gke-l7-rilb) -> model pods (InferencePool)", "Prometheus -> KEDA operator metrics (8080)"}

@@ -6,6 +6,7 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from ..catalog.gateways import GATEWAY_CLASSES, gateway_class
+from ..catalog.hop_tls import GATEWAY_TO_POOL
 
 if TYPE_CHECKING:
     from .models import StackConfig
@@ -26,12 +27,12 @@ def config_problems(config: StackConfig) -> list[str]:
                             f"proxies), got {cidr!r}")
     if not gw.enabled:
         return problems
-    if config.tls.enabled:
-        # InferencePool v1's appProtocol is `http` or `kubernetes.io/h2c` only (api/v1/inferencepool_types.go
-        # @v1.5.0:112-123): the gateway cannot speak TLS to the model pods, whose every port serves TLS.
-        problems.append("inference_gateway.enabled: the Gateway API Inference Extension v1.5.0 reaches the model pods "
-                        "over http or h2c only (InferencePool appProtocol), and every model port speaks TLS; "
-                        "set tls.enabled: false to route through it, got both on")
+    if config.tls.enabled and not GATEWAY_TO_POOL.encrypted:
+        # The gateway cannot speak TLS to the model pods, whose every port serves TLS (the sourced row).
+        problems.append("inference_gateway.enabled: the gateway reaches an InferencePool's pods over http or h2c "
+                        "only (InferencePool appProtocol at GAIE v1.5.0 and v1.6.0; no BackendTLSPolicy for an "
+                        "InferencePool documented for the class: llm_infra.catalog.hop_tls.GATEWAY_TO_POOL), and "
+                        "every model port speaks TLS; set tls.enabled: false to route through it, got both on")
     name = gateway_class(config)
     if name is None:
         problems.append(f"inference_gateway.gateway_class: required on cloud {config.cloud!r} (the GatewayClass of an "
@@ -55,3 +56,14 @@ def config_problems(config: StackConfig) -> list[str]:
         problems.append(f"inference_gateway.namespace: expected a namespace of its own, got {gw.namespace!r} "
                         "(a model's or monitoring's)")
     return problems
+
+
+def listener_tls(config: StackConfig) -> bool:
+    """The stack's Gateway listens with HTTPS (a cert-manager certificate): on unless `plaintext_listener`."""
+    gw = config.inference_gateway
+    return gw.enabled and not gw.plaintext_listener
+
+
+def issues_certificates(config: StackConfig) -> bool:
+    """The stack needs a ClusterIssuer (cert-manager): the model pods serve TLS, or the Gateway's listener does."""
+    return config.tls.enabled or listener_tls(config)

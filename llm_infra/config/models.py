@@ -396,6 +396,9 @@ class MonitoringConfig(_Strict):
         return v
 
 
+_DNS_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+
 class InferenceGatewayConfig(_Strict):
     """Inference routing by the Gateway API Inference Extension: per model an InferencePool and its endpoint picker,
     behind one private Gateway (llm_infra.kubernetes.inference_gateway)."""
@@ -414,6 +417,13 @@ class InferenceGatewayConfig(_Strict):
     source_cidrs: list[Annotated[str, Field(max_length=43)]] = Field(default_factory=list)
     """Private ranges a managed load balancer's proxies connect from (GKE: the region's proxy-only subnet), let
     in to the model pods and endpoint pickers. Defaults to none: only pods of the Gateway's namespace."""
+    hostname: Annotated[str, Field(pattern=_DNS_NAME, max_length=253)] | None = None
+    """The name clients use for the Gateway: its HTTPS listener's `hostname` and its certificate's DNS name.
+    Defaults to none: any name is routed and the certificate names `llm-inference.<namespace>` (clients
+    verify it with `--resolve` or a DNS record of yours)."""
+    plaintext_listener: bool = False
+    """The named opt-out: the Gateway listens with plain HTTP on port 80 instead of HTTPS on 443 with a
+    certificate from cert-manager. Defaults to false."""
 
 
 class TlsConfig(_Strict):

@@ -189,6 +189,15 @@ class InferenceGatewayConfigFields(TypedDict):
     """Private ranges a managed load balancer's proxies connect from (GKE: the region's proxy-only subnet), let
     in to the model pods and endpoint pickers. Defaults to none: only pods of the Gateway's namespace.
     """
+    hostname: NotRequired[str | None]
+    """The name clients use for the Gateway: its HTTPS listener's `hostname` and its certificate's DNS name.
+    Defaults to none: any name is routed and the certificate names `llm-inference.<namespace>` (clients
+    verify it with `--resolve` or a DNS record of yours).
+    """
+    plaintext_listener: NotRequired[bool]
+    """The named opt-out: the Gateway listens with plain HTTP on port 80 instead of HTTPS on 443 with a
+    certificate from cert-manager. Defaults to false.
+    """
 
 
 class TlsConfigFields(TypedDict):

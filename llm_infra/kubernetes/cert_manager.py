@@ -18,6 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from .. import versions
+from ..config.gateway import issues_certificates
 from .operators import _API_PEER, _API_PORTS, _CONTROL_PLANE_PEERS, ChartSpec, _chart_inputs, chart_spec, describe_chart
 from .tenant_namespace import TenantNamespace
 
@@ -28,6 +29,10 @@ ROOT_SECRET = "llm-infra-ca"
 # cert-manager's webhook port the API server calls (chart value webhook.securePort), and its metrics port.
 WEBHOOK_PORT = 10250
 METRICS_PORT = 9402
+# cert-manager's own metrics (controller, webhook, cainjector: each on 9402) over TLS from a serving CA cert-manager
+# keeps itself in this Secret of its namespace (`metricsTLSConfig.dynamic`: cmd/controller/app/options/options.go
+# @v1.21.1:213-226, cmd/webhook and cmd/cainjector alike; chart values.yaml@v1.21.1:314-322, 800-806, 1208-1214).
+METRICS_CA_SECRET = "cert-manager-metrics-ca"
 # Lifetimes: the root for ten years, leaf certificates for 90 days renewed 30 days before they expire.
 ROOT_DURATION = "87600h"
 LEAF_DURATION = "2160h"
@@ -92,12 +97,7 @@ class CertManager(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             timeout=600,
-            values={
-                # The chart installs its CRDs and keeps them when the release goes (certificates survive).
-                "crds": {"enabled": True, "keep": True},
-                "webhook": {"securePort": WEBHOOK_PORT},
-                "global": {"leaderElection": {"namespace": ns}},
-            },
+            values=chart_values(ns),
             **_chart_inputs(chart),
             opts=child.merge(pulumi.ResourceOptions(depends_on=guards)),
         )
@@ -107,6 +107,25 @@ class CertManager(pulumi.ComponentResource):
             f"helm {describe_chart(chart)} into {ns} (CRDs Certificate, Issuer, ClusterIssuer)",
         ])
         self.register_outputs({"install_order": self.install_order})
+
+
+def metrics_tls(namespace: str, service: str) -> dict:
+    """A component's `metricsTLSConfig`: TLS on its metrics port from cert-manager's own serving CA."""
+    return {"metricsTLSConfig": {"dynamic": {
+        "secretNamespace": namespace, "secretName": METRICS_CA_SECRET,
+        "dnsNames": [service, f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"]}}}
+
+
+def chart_values(namespace: str) -> dict:
+    """The cert-manager release's values: CRDs kept, the webhook on 10250, every metrics listener over TLS."""
+    return {
+        # The chart installs its CRDs and keeps them when the release goes (certificates survive).
+        "crds": {"enabled": True, "keep": True},
+        "config": metrics_tls(namespace, "cert-manager"),
+        "webhook": {"securePort": WEBHOOK_PORT, "config": metrics_tls(namespace, "cert-manager-webhook")},
+        "cainjector": {"config": metrics_tls(namespace, "cert-manager-cainjector")},
+        "global": {"leaderElection": {"namespace": namespace}},
+    }
 
 
 class StackCertificateAuthorityArgs(TypedDict):
@@ -169,7 +188,7 @@ def tls_issuers(name: str, config, cluster, *, creates_cluster: bool,
     otherwise); the stack's CA chain is created unless `tls.cluster_issuer` names one of your own.
     """
     tls = config.tls
-    if not tls.enabled:
+    if not issues_certificates(config):
         return [], []
     install = tls.install_cert_manager
     if install is None:

@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 from llm_infra import versions
 from llm_infra.contract import DEFAULT_GPU_POOL_LABEL
 from llm_infra.device_list import DEFAULT_DEVICE_LIST_STRATEGY, DEVICE_LIST_STRATEGIES, VOLUME_MOUNTS_ROOT
+from llm_infra.kubernetes.cert_manager import certificate_spec
 from llm_infra.kubernetes.node_agent import gpu_node_daemonset
 from llm_infra.ordering import waits_like_component
 
@@ -27,6 +28,26 @@ POD_RESOURCES_DIR = "/var/lib/kubelet/pod-resources"
 REQUESTS = {"cpu": "100m", "memory": "512Mi"}
 LIMITS = {"cpu": "1", "memory": "1Gi"}
 DEFAULT_COUNTERS = "/etc/dcgm-exporter/default-counters.csv"
+# TLS on the metrics port (issue 17): the pinned exporter serves through prometheus/exporter-toolkit, which reads
+# a web config named by DCGM_EXPORTER_WEB_CONFIG_FILE (pkg/cmd/app.go@3.3.9-3.6.1:186-189, server.go:41-45,84;
+# exporter-toolkit web/tls_config.go@v0.11.0:40-58) and re-reads it and the key pair on every handshake
+# (tls_config.go@v0.11.0:361-363), so cert-manager's renewals need no restart.
+TLS_SECRET = "dcgm-exporter-tls"
+TLS_DIR = "/etc/dcgm-exporter/tls"
+WEB_CONFIG_DIR = "/etc/dcgm-exporter/web"
+WEB_CONFIG_FILE = "web-config.yml"
+WEB_CONFIG_ENV = "DCGM_EXPORTER_WEB_CONFIG_FILE"
+
+
+def web_config() -> str:
+    """The exporter-toolkit web config: TLS 1.2 or later with the cert-manager key pair mounted at TLS_DIR."""
+    return (f"tls_server_config:\n  cert_file: {TLS_DIR}/tls.crt\n  key_file: {TLS_DIR}/tls.key\n"
+            "  min_version: TLS12\n")
+
+
+def service_dns_names(namespace: str) -> list[str]:
+    """The names Prometheus may reach the exporter's Service by (the certificate carries them)."""
+    return [f"dcgm-exporter.{namespace}.svc", f"dcgm-exporter.{namespace}.svc.cluster.local"]
 PROFILING_COUNTERS = "/etc/dcgm-exporter/dcp-metrics-included.csv"
 
 
@@ -55,6 +76,10 @@ class DcgmExporterArgs(TypedDict):
     for every GPU the same way the plugin allocates them: /dev/null mounted read-only at
     `/var/run/nvidia-container-devices/all` (a hostPath that Pod Security `baseline` forbids in every
     other namespace). Defaults to `volume-mounts`."""
+    tls_issuer: NotRequired[str | None]
+    """A cert-manager ClusterIssuer: the exporter serves its metrics over TLS with a certificate from it, and the
+    ServiceMonitor scrapes https verified against its CA. Defaults to none: plain HTTP (a stack with
+    `tls.enabled: false`)."""
     profiling_metrics: NotRequired[bool]
     """Collect DCGM profiling (DCP) metrics such as tensor-core and SM activity. DCGM reads them only with the
     SYS_ADMIN capability, so this adds SYS_ADMIN to the container. Defaults to false: device metrics only,
@@ -122,8 +147,34 @@ class DcgmExporter(pulumi.ComponentResource):
             reason = "profiling_metrics was asked for: DCGM reads profiling counters only with SYS_ADMIN"
             skips.update({"CKV_K8S_25": reason, "CKV_K8S_39": reason})
 
+        issuer = args.get("tls_issuer")
+        tls_env = [k8s.core.v1.EnvVarArgs(name=WEB_CONFIG_ENV, value=f"{WEB_CONFIG_DIR}/{WEB_CONFIG_FILE}")] if issuer else []
+        tls_mounts = [k8s.core.v1.VolumeMountArgs(name="tls", mount_path=TLS_DIR, read_only=True),
+                      k8s.core.v1.VolumeMountArgs(name="web-config", mount_path=WEB_CONFIG_DIR, read_only=True)] \
+            if issuer else []
+        tls_volumes = [
+            k8s.core.v1.VolumeArgs(name="tls", secret=k8s.core.v1.SecretVolumeSourceArgs(
+                secret_name=TLS_SECRET, default_mode=0o440)),
+            k8s.core.v1.VolumeArgs(name="web-config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                name="dcgm-exporter-web-config")),
+        ] if issuer else []
+        tls_ready: list[pulumi.Resource] = []
+        if issuer:
+            tls_ready.append(k8s.core.v1.ConfigMap(
+                f"{name}-web-config",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name="dcgm-exporter-web-config", namespace=ns, labels=labels),
+                data={WEB_CONFIG_FILE: web_config()}, opts=child))
+            tls_ready.append(k8s.apiextensions.CustomResource(
+                f"{name}-certificate", api_version="cert-manager.io/v1", kind="Certificate",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=TLS_SECRET, namespace=ns, labels=labels),
+                spec=pulumi.Output.from_input(ns).apply(
+                    lambda n: certificate_spec(TLS_SECRET, service_dns_names(n), issuer)),
+                # After whatever the exporter waits for (cert-manager's release and the issuer).
+                opts=waits_like_component(child, opts)))
+
         probe = k8s.core.v1.ProbeArgs(
-            http_get=k8s.core.v1.HTTPGetActionArgs(path="/health", port=METRICS_PORT),
+            http_get=k8s.core.v1.HTTPGetActionArgs(path="/health", port=METRICS_PORT,
+                                                   scheme="HTTPS" if issuer else "HTTP"),
             initial_delay_seconds=45,
             period_seconds=10,
             timeout_seconds=5,
@@ -146,6 +197,7 @@ class DcgmExporter(pulumi.ComponentResource):
                         field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="spec.nodeName")
                     ),
                 ),
+                *tls_env,
             ],
             ports=[k8s.core.v1.ContainerPortArgs(name="metrics", container_port=METRICS_PORT, protocol="TCP")],
             security_context=k8s.core.v1.SecurityContextArgs(
@@ -163,6 +215,7 @@ class DcgmExporter(pulumi.ComponentResource):
                 k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
                 *([k8s.core.v1.VolumeMountArgs(name="all-gpus", mount_path=f"{VOLUME_MOUNTS_ROOT}/all", read_only=True)]
                   if all_gpus else []),
+                *tls_mounts,
             ],
         )
 
@@ -186,8 +239,9 @@ class DcgmExporter(pulumi.ComponentResource):
                     name="all-gpus",
                     host_path=k8s.core.v1.HostPathVolumeSourceArgs(path="/dev/null", type="CharDevice"),
                 )] if all_gpus else []),
+                *tls_volumes,
             ],
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[service_account])),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[service_account, *tls_ready])),
         )
 
         service = k8s.core.v1.Service(
@@ -235,13 +289,19 @@ class DcgmExporter(pulumi.ComponentResource):
                     name="dcgm-exporter",
                     namespace=ns,
                     labels={**labels, **dict(args.get("service_monitor_labels") or {})},
+                    # Plain HTTP only where the stack takes the named opt-out (llm_infra.policies.tls reads it).
+                    annotations=None if issuer else {"llm-infra.io/tls": "disabled"},
                 ),
                 spec={
                     "selector": {"matchLabels": selector},
                     "namespaceSelector": {"matchNames": [ns]},
-                    "endpoints": [
-                        {"port": "metrics", "path": "/metrics", "interval": args.get("scrape_interval", "15s")}
-                    ],
+                    "endpoints": [{
+                        "port": "metrics", "path": "/metrics", "interval": args.get("scrape_interval", "15s"),
+                        # Verified against the CA that signed the exporter's certificate, by its Service name.
+                        **({"scheme": "https", "tlsConfig": pulumi.Output.from_input(ns).apply(lambda n: {
+                            "ca": {"secret": {"name": TLS_SECRET, "key": "ca.crt"}},
+                            "serverName": service_dns_names(n)[0]})} if issuer else {}),
+                    }],
                 },
                 # Also after whatever the exporter waits for (the Prometheus Operator's CRDs).
                 opts=waits_like_component(child, opts, service),

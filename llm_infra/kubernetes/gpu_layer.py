@@ -58,6 +58,9 @@ class GpuSoftwareLayerArgs(TypedDict):
     """Device plugin image. Defaults to `versions.NVIDIA_DEVICE_PLUGIN_IMAGE`."""
     dcgm_exporter_image: NotRequired[str]
     """DCGM exporter image. Defaults to `versions.DCGM_EXPORTER_IMAGE`."""
+    tls_issuer: NotRequired[str | None]
+    """A cert-manager ClusterIssuer: the DCGM exporter serves its metrics over TLS with a certificate from it.
+    Defaults to none (plain HTTP)."""
 
 
 class GpuSoftwareLayer(pulumi.ComponentResource):
@@ -140,6 +143,8 @@ class GpuSoftwareLayer(pulumi.ComponentResource):
                 exporter_args["service_monitor_labels"] = args["service_monitor_labels"]
             if "dcgm_exporter_image" in args:
                 exporter_args["image"] = args["dcgm_exporter_image"]
+            if args.get("tls_issuer"):
+                exporter_args["tls_issuer"] = args["tls_issuer"]
             exporter = DcgmExporter(
                 f"{name}-dcgm-exporter",
                 exporter_args,

@@ -37,6 +37,7 @@ from .. import versions
 from ..ordering import waits_like_component
 from ..triton.args import HTTP_PORT, METRICS_PORT
 from ..triton.openai import OPENAI_PORT
+from .cert_manager import certificate_spec
 from .tenant_namespace import TenantNamespace
 from ..catalog.gateways import (  # re-exported: the gateway classes' facts live in the bottom layer
     DEFAULT_GATEWAY_CLASS as DEFAULT_GATEWAY_CLASS,
@@ -49,6 +50,7 @@ from ..catalog.gateways import (  # re-exported: the gateway classes' facts live
     installs_crds as installs_crds,
 )
 from ..config.gateway import config_problems as config_problems  # re-exported
+from ..config.gateway import listener_tls as listener_tls  # re-exported
 
 if TYPE_CHECKING:
     from ..config import ModelConfig
@@ -73,7 +75,10 @@ EPP_CONFIG_MOUNT = "/config"
 EPP_CONFIG_FILE = "epp.yaml"
 GATEWAY_NAME = "llm-inference"
 EPP_MODEL_LABEL = "llm-infra.io/picks-for"
-GATEWAY_LISTENER_PORT = 80
+GATEWAY_LISTENER_PORT = 443
+GATEWAY_PLAINTEXT_PORT = 80  # only with the named opt-out `inference_gateway.plaintext_listener`
+GATEWAY_CERT_SECRET = "llm-inference-tls"
+TLS_OPT_OUT_ANNOTATION = "llm-infra.io/tls"  # as the model pods' (llm_infra.policies.tls)
 # Resources of one EPP. The upstream chart asks 4 CPU and 8 GiB for high-QPS scale tests
 # (config/charts/epplib/values.yaml@v1.5.0); one model's picker needs far less.
 EPP_RESOURCES = {"requests": {"cpu": "500m", "memory": "512Mi", "ephemeral-storage": "64Mi"},
@@ -137,7 +142,8 @@ EPP_FLAGS: dict[str, EppFlag] = {f.name: f for f in (
     EppFlag("metrics-port", "9090", str(EPP_METRICS_PORT), "", _gaie(_OPTIONS, 177)),
     EppFlag("grpc-health-port", "9003", str(EPP_HEALTH_PORT), "the probes' port", _gaie(_OPTIONS, 178)),
     EppFlag("enable-pprof", "true", "false", "no profiling endpoints in production", _gaie(_OPTIONS, 180)),
-    EppFlag("cert-path", "'' (a self-signed certificate)", None, "TLS of the ext-proc port comes with issue 17 item 3",
+    EppFlag("cert-path", "'' (a self-signed certificate)", None, "the self-signed certificate encrypts ext-proc; the gateway implementation (GKE) takes no CA for "
+            "the picker, so one from the stack CA would not be verified either (llm_infra.catalog.hop_tls)",
             _gaie(_OPTIONS, 182)),
     EppFlag("secure-serving", "true", "true", "ext-proc over TLS", _gaie(_OPTIONS, 188)),
     EppFlag("metrics-endpoint-auth", "true", "true",
@@ -314,6 +320,17 @@ class InferenceGatewayArgs(TypedDict):
     """EPP image. Defaults to `llm_infra.versions.ENDPOINT_PICKER_IMAGE`."""
     tls: NotRequired[bool]
     """The model pods serve TLS (a stack's `tls.enabled`): the picker reads their metrics over https. Defaults to false."""
+    listener_issuer: NotRequired[str | None]
+    """The ClusterIssuer that signs the Gateway listener's certificate: the listener speaks HTTPS on 443 with it.
+    Defaults to none: plain HTTP on 80 (the named opt-out `inference_gateway.plaintext_listener`)."""
+    hostname: NotRequired[str | None]
+    """The name clients use for the Gateway (the listener's `hostname`, the certificate's DNS name). Defaults to
+    none: any name is routed; the certificate names `llm-inference.<namespace>`."""
+
+
+def gateway_dns_name(namespace: str) -> str:
+    """The DNS name the Gateway's certificate carries when `inference_gateway.hostname` is not set."""
+    return f"{GATEWAY_NAME}.{namespace}"
 
 
 def crd_urls() -> list[str]:
@@ -341,7 +358,7 @@ class InferenceGateway(pulumi.ComponentResource):
     """A private Gateway and, per model, an InferencePool with its endpoint picker and HTTPRoute."""
 
     routes: pulumi.Output[dict[str, str]]
-    """Per model name, the path on the Gateway's address that reaches it (`http://<gateway>/<model>/`)."""
+    """Per model name, the path on the Gateway's address that reaches it (`https://<gateway>/<model>/`; `http://` with the plaintext opt-out)."""
     gateway: pulumi.Output[str]
     """The Gateway as `namespace/name`."""
 
@@ -364,27 +381,46 @@ class InferenceGateway(pulumi.ComponentResource):
         namespace = TenantNamespace(f"{name}-ns", {"provider": provider, "namespace": gw_ns, "gpu_quota": 0,
                                                    "labels": {"llm-infra.io/role": "gateway"}},
                                     opts=pulumi.ResourceOptions(parent=self))
-        gateway_spec: dict = {
-            "gatewayClassName": args["gateway_class"],
-            "listeners": [{
-                "name": "http", "port": GATEWAY_LISTENER_PORT, "protocol": "HTTP",
-                "allowedRoutes": {"kinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}],
-                                  "namespaces": {"from": "Selector", "selector": {"matchExpressions": [{
-                                      "key": "kubernetes.io/metadata.name", "operator": "In",
-                                      "values": sorted({m.namespace for m in models})}]}}},
-            }],
-        }
+        issuer = args.get("listener_issuer")
+        hostname = args.get("hostname")
+        allowed = {"kinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}],
+                   "namespaces": {"from": "Selector", "selector": {"matchExpressions": [{
+                       "key": "kubernetes.io/metadata.name", "operator": "In",
+                       "values": sorted({m.namespace for m in models})}]}}}
+        gateway_meta: dict = {"name": GATEWAY_NAME, "namespace": gw_ns,
+                              "labels": {"app.kubernetes.io/managed-by": "llm-infra"}}
+        listener: dict
+        certificate: list[pulumi.Resource] = []
+        if issuer:
+            # HTTPS with a certificate from cert-manager in the Gateway's own namespace (no ReferenceGrant):
+            # a single certificateRef to a kubernetes.io/tls Secret is Core support (llm_infra.catalog.hop_tls).
+            certificate.append(k8s.apiextensions.CustomResource(
+                f"{name}-certificate", api_version="cert-manager.io/v1", kind="Certificate",
+                metadata={"name": GATEWAY_CERT_SECRET, "namespace": gw_ns,
+                          "labels": {"app.kubernetes.io/managed-by": "llm-infra"}},
+                spec=certificate_spec(GATEWAY_CERT_SECRET, [hostname or gateway_dns_name(gw_ns)], issuer),
+                opts=child.merge(pulumi.ResourceOptions(depends_on=[namespace]))))
+            listener = {"name": "https", "port": GATEWAY_LISTENER_PORT, "protocol": "HTTPS",
+                        "tls": {"mode": "Terminate", "certificateRefs": [
+                            {"group": "", "kind": "Secret", "name": GATEWAY_CERT_SECRET}]}}
+        else:
+            listener = {"name": "http", "port": GATEWAY_PLAINTEXT_PORT, "protocol": "HTTP"}
+            gateway_meta["annotations"] = {TLS_OPT_OUT_ANNOTATION: "disabled"}
+        if hostname:
+            listener["hostname"] = hostname
+        listener["allowedRoutes"] = allowed
+        gateway_spec: dict = {"gatewayClassName": args["gateway_class"], "listeners": [listener]}
         if args.get("gateway_annotations"):
             gateway_spec["infrastructure"] = {"annotations": dict(args["gateway_annotations"])}
         k8s.apiextensions.CustomResource(
-            f"{name}-gateway", api_version=GATEWAY_API, kind="Gateway",
-            metadata={"name": GATEWAY_NAME, "namespace": gw_ns, "labels": {"app.kubernetes.io/managed-by": "llm-infra"}},
-            spec=gateway_spec, opts=after_crds.merge(pulumi.ResourceOptions(depends_on=[*crds, namespace])))
+            f"{name}-gateway", api_version=GATEWAY_API, kind="Gateway", metadata=gateway_meta,
+            spec=gateway_spec,
+            opts=after_crds.merge(pulumi.ResourceOptions(depends_on=[*crds, namespace, *certificate])))
 
         routes: dict[str, str] = {}
         for m in models:
             self._model(f"{name}-{m.name}", m, args, gw_ns, from_gateway, child, after_crds)
-            routes[m.name] = f"http://<gateway {gw_ns}/{GATEWAY_NAME}>/{m.name}/"
+            routes[m.name] = f"{'https' if issuer else 'http'}://<gateway {gw_ns}/{GATEWAY_NAME}>/{m.name}/"
         self.routes = pulumi.Output.from_input(routes)
         self.gateway = pulumi.Output.from_input(f"{gw_ns}/{GATEWAY_NAME}")
         self.register_outputs({"routes": self.routes, "gateway": self.gateway})

@@ -4,8 +4,10 @@ Read from what the stack registers: Triton's command line (every listener bound 
 or gRPC with its own TLS), the TLS terminator's NGINX configuration (the ConfigMap its volume
 mounts: every `listen` with `ssl`, every upstream on loopback), each container's declared ports,
 and the Services and ServiceMonitors in front of the pods (every target port is a TLS one; the
-scrape is HTTPS verified against a CA). A pod annotated `llm-infra.io/tls: disabled` is the
-stack's named opt-out (`tls.enabled: false`) and is not judged.
+scrape is HTTPS verified against a CA), every listener of the stack's Gateway (HTTPS with a
+certificate Secret) and every other scrape the stack sets up (the DCGM exporter's: HTTPS with a
+CA; a ServiceMonitor annotated as below is the opt-out). A pod annotated `llm-infra.io/tls: disabled` is the stack's named opt-out
+(`tls.enabled: false`), a Gateway so annotated `inference_gateway.plaintext_listener`; neither is judged.
 """
 
 from __future__ import annotations
@@ -117,7 +119,48 @@ def _proxy_problems(config: str) -> tuple[list[str], set[int]]:
     return problems, tls_ports
 
 
+# Gateway API listener protocols that terminate or pass through TLS (apis/v1/gateway_types.go@v1.5.1).
+TLS_LISTENER_PROTOCOLS = {"HTTPS", "TLS"}
+
+
+def _gateway_problems(resources: list[Resource]) -> Iterator[str]:
+    """Every listener of a Gateway the stack creates speaks TLS: HTTPS (or TLS) with a certificate Secret."""
+    for g in resources:
+        if g.kind != "Gateway" or _get(g.inputs, "metadata", "annotations", OPT_OUT_ANNOTATION) == "disabled":
+            continue
+        for listener in _get(g.inputs, "spec", "listeners") or []:
+            if not isinstance(listener, Mapping):
+                continue
+            protocol = listener.get("protocol")
+            refs = _get(listener, "tls", "certificateRefs") or []
+            if known(protocol) and protocol not in TLS_LISTENER_PROTOCOLS:
+                yield (f"{g.label}: listener {listener.get('name')} (port {listener.get('port')}) speaks {protocol}: "
+                       "listen with HTTPS and a certificate Secret from cert-manager")
+            elif protocol == "HTTPS" and _get(listener, "tls", "mode") != "Passthrough" and not refs:
+                yield f"{g.label}: listener {listener.get('name')} is HTTPS without tls.certificateRefs"
+
+
+def _other_scrape_problems(resources: list[Resource]) -> Iterator[str]:
+    """A ServiceMonitor outside the models' namespaces (the DCGM exporter's) scrapes https verified against a CA,
+    unless it carries the opt-out annotation (a stack with `tls.enabled: false`)."""
+    model_namespaces = {_get(r.inputs, "metadata", "namespace") for r in resources if _is_triton(r)}
+    for monitor in resources:
+        if monitor.kind != "ServiceMonitor" or _get(monitor.inputs, "metadata", "namespace") in model_namespaces:
+            continue
+        if _get(monitor.inputs, "metadata", "annotations", OPT_OUT_ANNOTATION) == "disabled":
+            continue
+        for endpoint in _get(monitor.inputs, "spec", "endpoints") or []:
+            scheme, tls_config = endpoint.get("scheme", "http"), endpoint.get("tlsConfig")
+            if isinstance(tls_config, str) and not known(tls_config):
+                continue  # computed at deploy time: judged by `pulumi preview`'s policy pack
+            if known(scheme) and (scheme != "https" or not _get(endpoint, "tlsConfig", "ca")):
+                yield (f"{monitor.label}: scrapes {endpoint.get('port')} over {scheme}: scrape with scheme https "
+                       "and tlsConfig.ca (the certificate's CA)")
+
+
 def no_plaintext_listener_outside_pod(resources: list[Resource], _: Context) -> Iterator[str]:
+    yield from _gateway_problems(resources)
+    yield from _other_scrape_problems(resources)
     config_maps = {(_get(r.inputs, "metadata", "namespace"), _get(r.inputs, "metadata", "name")): r.inputs
                    for r in resources if r.kind == "ConfigMap"}
     for r in resources:
@@ -187,6 +230,7 @@ def no_plaintext_listener_outside_pod(resources: list[Resource], _: Context) -> 
 
 RULES: list[Rule] = [
     Rule("no-plaintext-listener-outside-pod",
-         "Every listener of a model's pod reachable outside it speaks TLS; Services and scrapes reach only those.",
+         "Every listener of a model's pod reachable outside it, and of the stack's Gateway, speaks TLS; Services "
+         "and scrapes reach only those.",
          "34", "stack", no_plaintext_listener_outside_pod),
 ]

@@ -87,6 +87,21 @@ FLAGS: dict[str, dict[str, Flag]] = {
 READ_ON = upstream.READ_ON
 
 
+FRONTEND_IMAGES: dict[str, str] = {
+    "nvcr.io/nvidia/tritonserver:26.01-vllm-python-py3":
+        "vllm-0.13.0 wheel METADATA: Requires-Dist fastapi[standard]>=0.115.0, which brings uvicorn (PyPI, read "
+        "2026-12-01); triton-inference-server/server qa/L0_openai/test.sh@v2.65.0:41-60 runs the frontend in the "
+        "vLLM image installing only requirements-test.txt (pytest, pytest-asyncio)",
+    "nvcr.io/nvidia/tritonserver:25.05-trtllm-python-py3":
+        "triton-inference-server/server qa/L0_openai/test.sh@v2.58.0:30-55 runs the frontend in the TRT-LLM image "
+        "installing only requirements.txt and requirements-test.txt, neither of which has uvicorn",
+}
+"""Images known to hold what the frontend imports beyond its requirements.txt (uvicorn:
+frontend/fastapi_frontend.py@v2.65.0:29), with the evidence. Not the plain `26.01-py3`: build.py@v2.65.0:1256
+installs only requirements.txt there (fastapi==0.121.2 without its `standard` extra, so no uvicorn), and
+upstream's QA never runs the frontend in it."""
+
+
 def frontend_tag(backend: str) -> str:
     """The server tag whose frontend the pinned image of `backend` ships."""
     return f"v{upstream.RELEASES[backend].triton_version}"

@@ -99,7 +99,13 @@ RELEASES: dict[str, TritonRelease] = {
     "python": TritonRelease(
         container="26.01",
         triton_version="2.65.0",
-        image="nvcr.io/nvidia/tritonserver:26.01-py3",
+        # The vllm-python image, not the plain `26.01-py3`: every model runs Triton's OpenAI frontend, which
+        # imports uvicorn (openai_frontend/frontend/fastapi_frontend.py@v2.65.0:29). The py3 image installs only
+        # python/openai/requirements.txt (build.py@v2.65.0:1256: fastapi==0.121.2, whose plain install has no
+        # uvicorn since fastapi 0.112), so the frontend would stop at import there; the vllm-python image also
+        # has vLLM 0.13.0, which requires fastapi[standard]>=0.115.0 (its wheel's METADATA) and with it uvicorn.
+        # Both images carry the python backend.
+        image="nvcr.io/nvidia/tritonserver:26.01-vllm-python-py3",
         backend_ref="v2.65.0",
         backend_commit="91c61c5d942dd6bc245a9324e0b2966d5c2a877d",
         backend_date="2026-01-29",
@@ -107,7 +113,9 @@ RELEASES: dict[str, TritonRelease] = {
         cuda="13.1",
         min_driver=575,
         datacenter_compat_drivers=(470, 525, 535, 545),
-        sources=(f"{_SERVER}/build.py@v2.65.0:74-76", "as for vllm"),
+        sources=(f"{_SERVER}/build.py@v2.65.0:74-76, 1256", f"{_SERVER}/python/openai/requirements.txt@v2.65.0",
+                 "vllm-0.13.0-cp38-abi3-manylinux_2_31_x86_64.whl METADATA: Requires-Dist fastapi[standard]>=0.115.0 "
+                 "(PyPI, read 2026-12-01)", "as for vllm"),
     ),
     "tensorrtllm": TritonRelease(
         container="25.05",
