@@ -6,7 +6,6 @@ Prometheus' side is what the ServiceMonitor asks for: the CA and serverName `dcg
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import os
 import shutil
@@ -18,11 +17,11 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
 
 from llm_infra.kubernetes import dcgm_exporter as dcgm
+from _certs import new_key as _key, pem as _pem, sign_cert as _cert
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "webtls"
 NAMESPACE = "gpu-monitoring"
@@ -41,26 +40,6 @@ def webtls() -> Path:
         subprocess.run([go, "build", "-o", str(binary), "."], cwd=TOOL, check=True, timeout=1200,
                        env={**os.environ, "CGO_ENABLED": "0"})
     return binary
-
-
-def _key():
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _cert(subject: str, key, issuer_name: x509.Name, issuer_key, *, ca: bool, names=()):
-    now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-               .issuer_name(issuer_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(minutes=1)).not_valid_after(now + datetime.timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if names:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _pem(cert) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 class Pki:

@@ -10,7 +10,6 @@ client verifies the Service's name. Fails (never skips) when NGINX is missing.
 
 from __future__ import annotations
 
-import datetime
 import glob
 import json
 import os
@@ -23,14 +22,13 @@ from pathlib import Path
 import grpc
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 
 from llm_infra.triton import tls
 from llm_infra.triton.local_server import LocalTritonServer, _free_ports
 
 from test_triton_server import SUBSTITUTIONS, TOY, infer_body, write_repository
+from _certs import new_key as _key, pem as _pem, pem_key as _pem_key, sign_cert as _cert
 
 pytestmark = pytest.mark.triton
 
@@ -45,33 +43,6 @@ def nginx_binary() -> str:
     if not found:
         pytest.fail("no NGINX binary: run scripts/setup-test.sh (it unpacks Debian's nginx into ~/.cache/llm-infra-tls)")
     return found
-
-
-def _key():
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _cert(subject: str, key, issuer_name: x509.Name, issuer_key, *, ca: bool, names=(), client=False):
-    now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-               .issuer_name(issuer_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(minutes=1)).not_valid_after(now + datetime.timedelta(days=1))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if names:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-    if not ca:
-        usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH] if not client else [
-            ExtendedKeyUsageOID.CLIENT_AUTH]
-        builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _pem(cert) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _pem_key(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 
 @pytest.fixture(scope="module")
