@@ -58,6 +58,8 @@ def cost_problems(config: StackConfig) -> list[str]:
         name = pool.instance_type or plugin.default_type(pool.gpu, pool.gpus_per_node)
         if name is None or regional_price(cloud, name, region) is not None or (name, region) in own:
             continue  # no type at all is the cloud check's line
+        if plugin.gpu_node(config, pool)[1] is None:
+            continue  # a type the cloud's fact table lacks is the fit check's line (llm_infra.fit)
         priced = sorted({*priced_types(cloud, region), *(n for n, r in own if r == region)})
         where = (f"priced there: {', '.join(priced)}" if priced
                  else f"no {cloud} prices in {region}; priced regions: {', '.join(regions)}")
