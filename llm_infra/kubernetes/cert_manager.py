@@ -19,7 +19,15 @@ import pulumi_kubernetes as k8s
 
 from .. import versions
 from ..config.gateway import issues_certificates
-from .operators import _API_PEER, _API_PORTS, _CONTROL_PLANE_PEERS, ChartSpec, _chart_inputs, chart_spec, describe_chart
+from .operators import (
+    _CONTROL_PLANE_PEERS,
+    OPERATOR_NAMESPACE_POLICIES,
+    ChartSpec,
+    _chart_inputs,
+    chart_spec,
+    describe_chart,
+    operator_namespace_args,
+)
 from .tenant_namespace import TenantNamespace
 
 CERT_MANAGER_API = "cert-manager.io/v1"
@@ -64,19 +72,12 @@ class CertManager(pulumi.ComponentResource):
         super().__init__("llm-infra:index:CertManager", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         part_of = {"app.kubernetes.io/part-of": "llm-infra"}
-        namespace = TenantNamespace(
-            f"{name}-ns",
-            # As for the other operators: the chart's pods are rendered by Helm at `pulumi up`.
-            {"provider": provider, "namespace": ns, "gpu_quota": 0, "labels": {"llm-infra.io/role": "operators"},
-             "pod_security": "baseline", "pod_security_warn": "restricted"},
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        namespace = TenantNamespace(f"{name}-ns", operator_namespace_args(provider, ns),
+                                    opts=pulumi.ResourceOptions(parent=self))
         guards: list[pulumi.Resource] = [namespace]
         for policy_name, spec in (
-            ("allow-within-namespace", {"policyTypes": ["Ingress", "Egress"], "ingress": [{"from": [{"podSelector": {}}]}],
-                                        "egress": [{"to": [{"podSelector": {}}]}]}),
-            # The API server; issuers of your own PKI (Vault, ACME) are reached over HTTPS too.
-            ("allow-api-server-egress", {"policyTypes": ["Egress"], "egress": [{"to": [_API_PEER], "ports": _API_PORTS}]}),
+            # The API server egress also reaches issuers of your own PKI (Vault, ACME) over HTTPS.
+            *OPERATOR_NAMESPACE_POLICIES,
             ("allow-api-server-callbacks", {"policyTypes": ["Ingress"], "ingress": [{
                 "from": _CONTROL_PLANE_PEERS, "ports": [{"protocol": "TCP", "port": WEBHOOK_PORT}]}]}),
             ("allow-scrape-from-monitoring", {"policyTypes": ["Ingress"], "ingress": [{

@@ -38,6 +38,7 @@ from ..ordering import waits_like_component
 from ..triton.args import HTTP_PORT, METRICS_PORT
 from ..triton.openai import OPENAI_PORT
 from .cert_manager import certificate_spec
+from .operators import _API_PEER, _API_PORTS
 from .tenant_namespace import TenantNamespace
 from ..catalog.gateways import (  # re-exported: the gateway classes' facts live in the bottom layer
     DEFAULT_GATEWAY_CLASS as DEFAULT_GATEWAY_CLASS,
@@ -84,9 +85,6 @@ TLS_OPT_OUT_ANNOTATION = "llm-infra.io/tls"  # as the model pods' (llm_infra.pol
 EPP_RESOURCES = {"requests": {"cpu": "500m", "memory": "512Mi", "ephemeral-storage": "64Mi"},
                  "limits": {"cpu": "2", "memory": "2Gi", "ephemeral-storage": "256Mi"}}
 EPP_RUN_AS_UID = 65532  # the distroless image's nonroot user
-# The API server and the cloud's APIs, from anywhere but the node's metadata service (as the operators' policies).
-_API_PEER = {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.0.0/16"]}}
-_API_PORTS = [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]
 
 
 def _gaie(path: str, line: int | str = "") -> str:

@@ -27,7 +27,7 @@ import pulumi_kubernetes as k8s
 from .. import versions
 from ..facts import Source
 from .generated_password import GeneratedPassword
-from .tenant_namespace import TenantNamespace
+from .tenant_namespace import TenantNamespace, TenantNamespaceArgs
 
 # The API server and the cloud's APIs, from anywhere but the node's metadata service.
 _API_PEER = {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.0.0/16"]}}
@@ -36,6 +36,23 @@ _API_PORTS = [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443
 # (EKS: its network interfaces in the VPC; GKE: the control plane range; AKS: the API server subnet
 # or its tunnel): admit the private ranges, never the internet.
 _CONTROL_PLANE_PEERS = [{"ipBlock": {"cidr": c}} for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
+# Every operator namespace's own allowances beside the default-deny: traffic within the namespace, and
+# the API server (and, for cert-manager, issuers of your own PKI) over HTTPS.
+OPERATOR_NAMESPACE_POLICIES: tuple[tuple[str, dict], ...] = (
+    ("allow-within-namespace", {"policyTypes": ["Ingress", "Egress"], "ingress": [{"from": [{"podSelector": {}}]}],
+                                "egress": [{"to": [{"podSelector": {}}]}]}),
+    ("allow-api-server-egress", {"policyTypes": ["Egress"], "egress": [{"to": [_API_PEER], "ports": _API_PORTS}]}),
+)
+
+
+def operator_namespace_args(provider: k8s.Provider, namespace: str) -> TenantNamespaceArgs:
+    """TenantNamespace inputs of an operator's namespace: no GPUs; Pod Security baseline enforced, restricted
+    warned and audited, because the charts' pods are rendered by Helm at `pulumi up` and a restricted violation
+    in an upstream chart must not fail the install."""
+    return {"provider": provider, "namespace": namespace, "gpu_quota": 0, "labels": {"llm-infra.io/role": "operators"},
+            "pod_security": "baseline", "pod_security_warn": "restricted"}
+
+
 # Ports the API server calls back on: KEDA's metrics API server and admission webhooks,
 # the Prometheus Operator's admission webhook; read from the pinned charts (CHART_PORT_SOURCES).
 KEDA_API_SERVER_PORTS = (6443, 9443)
@@ -147,26 +164,11 @@ class ClusterOperators(pulumi.ComponentResource):
         namespaces: dict[str, TenantNamespace] = {}
         guards: dict[str, list[pulumi.Resource]] = {}
         for ns_name in (keda_ns, mon_ns):
-            namespaces[ns_name] = TenantNamespace(
-                f"{name}-ns-{ns_name}",
-                # Enforce baseline, warn and audit restricted: the charts' pods are rendered by Helm at
-                # `pulumi up`, so a restricted violation in an upstream chart must not fail the install.
-                {"provider": provider, "namespace": ns_name, "gpu_quota": 0, "labels": {"llm-infra.io/role": "operators"},
-                 "pod_security": "baseline", "pod_security_warn": "restricted"},
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+            namespaces[ns_name] = TenantNamespace(f"{name}-ns-{ns_name}", operator_namespace_args(provider, ns_name),
+                                                  opts=pulumi.ResourceOptions(parent=self))
             ns_dep: list[pulumi.Resource] = [namespaces[ns_name]]
             guards[ns_name] = [namespaces[ns_name], *(
-                policy(ns_name, policy_name, spec, ns_dep) for policy_name, spec in (
-                    ("allow-within-namespace", {
-                        "policyTypes": ["Ingress", "Egress"],
-                        "ingress": [{"from": [{"podSelector": {}}]}],
-                        "egress": [{"to": [{"podSelector": {}}]}],
-                    }),
-                    ("allow-api-server-egress", {"policyTypes": ["Egress"], "egress": [{"to": [_API_PEER],
-                                                                                        "ports": _API_PORTS}]}),
-                )
-            )]
+                policy(ns_name, policy_name, spec, ns_dep) for policy_name, spec in OPERATOR_NAMESPACE_POLICIES)]
 
         # KEDA: the API server calls its metrics API server and webhooks; KEDA queries Prometheus.
         guards[keda_ns] += [
